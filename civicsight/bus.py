@@ -1,0 +1,245 @@
+"""The Kafka edge: the only module that imports confluent_kafka.
+
+Producers are idempotent and check every delivery report; messages still unsent at
+shutdown raise ``UnsentMessagesError`` so the service exits non-zero. Consumers store
+an offset only after the handler has processed its event (at-least-once). A message
+that does not decode goes to ``<topic>.dlq`` with the reason in a header.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Protocol
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from civicsight.events import DecodeError, Event
+from civicsight.topics import all_topic_configs, topic
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(RuntimeError):
+    """The broker refused or lost a message."""
+
+
+class UnsentMessagesError(RuntimeError):
+    """Messages were still queued when the producer closed."""
+
+
+class Publisher(Protocol):
+    def publish(self, topic_name: str, key: str, event: Event) -> None: ...
+    def flush(self, timeout: float = 10.0) -> None: ...
+    def close(self, timeout: float = 10.0) -> None: ...
+
+
+@dataclass(frozen=True)
+class Received:
+    """A decoded event with where it came from (for offset storing)."""
+
+    topic: str
+    key: str
+    event: Event
+    message: Message
+
+
+class Subscriber(Protocol):
+    def poll_batch(self, max_messages: int, timeout: float) -> list[Received]: ...
+    def done(self, items: Iterable[Received]) -> None: ...
+    def close(self) -> None: ...
+
+
+class KafkaPublisher:
+    def __init__(self, config: dict[str, str], client_id: str) -> None:
+        self._producer = Producer(
+            {
+                **config,
+                "client.id": client_id,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "message.max.bytes": 8 * 1024 * 1024,
+            }
+        )
+        self._errors: list[str] = []
+        self.delivered = 0
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self._errors.append(f"{msg.topic()}: {err}")
+        else:
+            self.delivered += 1
+
+    def _raise_errors(self) -> None:
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise DeliveryError("; ".join(errors[:5]))
+
+    def publish(self, topic_name: str, key: str, event: Event) -> None:
+        spec = topic(topic_name)
+        if not isinstance(event, spec.value_type):
+            raise TypeError(f"{topic_name} carries {spec.value_type.__name__}, not {type(event)}")
+        self.publish_raw(topic_name, key, event.to_bytes())
+
+    def publish_raw(
+        self, topic_name: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic_name, value=value, key=key.encode(), headers=headers,
+                    on_delivery=self._on_delivery,
+                )
+                break
+            except BufferError:
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+        self._raise_errors()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        left = self._producer.flush(timeout)
+        self._raise_errors()
+        if left:
+            raise UnsentMessagesError(f"{left} messages not delivered within {timeout}s")
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.flush(timeout)
+
+
+class KafkaSubscriber:
+    """A consumer-group member that decodes by the topic table and dead-letters bad input."""
+
+    def __init__(
+        self,
+        config: dict[str, str],
+        group: str,
+        topics: Sequence[str],
+        dlq: KafkaPublisher,
+        offset_reset: str = "earliest",
+    ) -> None:
+        self._topics = {name: topic(name) for name in topics}
+        self._consumer = Consumer(
+            {
+                **config,
+                "group.id": group,
+                "enable.auto.commit": True,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": offset_reset,
+                "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 1000,
+                "fetch.max.bytes": 16 * 1024 * 1024,
+            }
+        )
+        self._consumer.subscribe(list(topics))
+        self._dlq = dlq
+        self.dead_lettered = 0
+
+    def poll_batch(self, max_messages: int, timeout: float) -> list[Received]:
+        out: list[Received] = []
+        for msg in self._consumer.consume(max_messages, timeout):
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if err.retriable() or err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    log.warning("consumer: %s", err)
+                    continue
+                raise KafkaException(err)
+            name = msg.topic() or ""
+            key = (msg.key() or b"").decode(errors="replace")
+            try:
+                event = self._topics[name].value_type.from_bytes(msg.value())
+            except DecodeError as bad:
+                self._dead_letter(msg, str(bad))
+                continue
+            out.append(Received(name, key, event, msg))
+        return out
+
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        name = msg.topic() or "unknown"
+        headers = [
+            ("dlq.reason", reason[:2000].encode()),
+            ("dlq.topic", name.encode()),
+            ("dlq.partition", str(msg.partition()).encode()),
+            ("dlq.offset", str(msg.offset()).encode()),
+        ]
+        self._dlq.publish_raw(f"{name}.dlq", (msg.key() or b"").decode(errors="replace"),
+                              msg.value() or b"", headers)
+        self._dlq.flush()
+        self.dead_lettered += 1
+        log.warning("dead-lettered %s[%s]@%s: %s", name, msg.partition(), msg.offset(),
+                    reason[:200])
+        self._consumer.store_offsets(msg)
+
+    def done(self, items: Iterable[Received]) -> None:
+        """Mark events processed: only now may their offsets be committed."""
+        for item in items:
+            self._consumer.store_offsets(item.message)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def ensure_topics(config: dict[str, str], timeout: float = 30.0) -> list[str]:
+    """Create every topic of the table that is missing. Returns the names created."""
+    admin = AdminClient(config)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            existing = set(admin.list_topics(timeout=5).topics)
+            break
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    wanted = [
+        NewTopic(name, num_partitions=parts, replication_factor=-1, config=cfg)
+        for name, parts, cfg in all_topic_configs()
+        if name not in existing
+    ]
+    if not wanted:
+        return []
+    created: list[str] = []
+    for name, fut in admin.create_topics(wanted, request_timeout=timeout).items():
+        try:
+            fut.result()
+            created.append(name)
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: loops check it and shut down cleanly."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def run_loop(
+    subscriber: Subscriber,
+    handle: Callable[[list[Received]], None],
+    stop: threading.Event,
+    max_messages: int = 64,
+    timeout: float = 0.2,
+) -> None:
+    """Poll, handle, then mark done: at-least-once processing until ``stop`` is set."""
+    while not stop.is_set():
+        batch = subscriber.poll_batch(max_messages, timeout)
+        if batch:
+            handle(batch)
+            subscriber.done(batch)

@@ -1,0 +1,218 @@
+"""The event contract: every message on the bus is one of these frozen, versioned types.
+
+Each type forbids unknown fields, so an attribute the hub must never hold (race,
+ethnicity, skin colour, ...) cannot even be represented: a producer that tries is
+refused at construction, a consumer that receives one sends it to the dead-letter
+topic. Foreign formats enter only through the ``from_*`` constructors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CameraId = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="camera id, lower case slug")
+]
+Seconds = Annotated[float, Field(ge=0, description="Unix time in seconds")]
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+ObjectClass = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+TRACKED_CLASSES: tuple[str, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+class DecodeError(ValueError):
+    """A message that is not a valid event of the expected type."""
+
+
+class Event(BaseModel):
+    """Base of every event: frozen, strict about fields, carries its schema version."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+    kind: ClassVar[str]
+    schema_version: Literal[1] = Field(1, description="version of this event's schema")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> Self:
+        if data is None:
+            raise DecodeError(f"{cls.__name__}: empty message")
+        try:
+            return cls.model_validate_json(data)
+        except ValueError as err:
+            raise DecodeError(f"{cls.__name__}: {err}") from err
+
+
+class Box(BaseModel):
+    """One detected object in pixel coordinates of its frame."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    x1: float = Field(ge=0)
+    y1: float = Field(ge=0)
+    x2: float = Field(ge=0)
+    y2: float = Field(ge=0)
+    cls: ObjectClass
+    conf: Score
+    track_id: int | None = Field(None, ge=0, description="single-camera tracker id")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Box:
+        if self.x2 < self.x1 or self.y2 < self.y1:
+            raise ValueError("box corners out of order")
+        return self
+
+    @property
+    def area(self) -> float:
+        return (self.x2 - self.x1) * (self.y2 - self.y1)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
+
+
+class Frame(Event):
+    """One sampled, JPEG-encoded camera frame."""
+
+    kind: ClassVar[str] = "frame"
+    camera_id: CameraId
+    seq: int = Field(ge=0, description="frame number within this camera's run")
+    captured_at: Seconds
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    jpeg: bytes = Field(min_length=4, repr=False)
+
+    @property
+    def frame_id(self) -> str:
+        return f"{self.camera_id}:{self.seq}:{self.captured_at:.3f}"
+
+
+class FrameDetections(Event):
+    """The boxes (with tracker ids) found in one frame."""
+
+    kind: ClassVar[str] = "detections"
+    camera_id: CameraId
+    seq: int = Field(ge=0)
+    captured_at: Seconds
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    model: str = Field(description="model name and version that produced the boxes")
+    boxes: tuple[Box, ...] = ()
+    detected_at: Seconds = Field(description="when detection finished")
+
+
+class Crop(Event):
+    """The best view of one tracked object in about a second of video."""
+
+    kind: ClassVar[str] = "crop"
+    camera_id: CameraId
+    track_id: int = Field(ge=0)
+    captured_at: Seconds
+    box: Box
+    quality: Score
+    jpeg: bytes = Field(min_length=4, repr=False)
+
+    @property
+    def tracklet_id(self) -> str:
+        return tracklet_id(self.camera_id, self.track_id)
+
+
+class Appearance(Event):
+    """A re-identification embedding of one crop."""
+
+    kind: ClassVar[str] = "appearance"
+    camera_id: CameraId
+    track_id: int = Field(ge=0)
+    captured_at: Seconds
+    cls: ObjectClass
+    quality: Score
+    model: str
+    embedding: tuple[float, ...] = Field(min_length=8, max_length=2048)
+
+
+class PlateRead(Event):
+    """A licence plate read on a tracked vehicle."""
+
+    kind: ClassVar[str] = "plate_read"
+    camera_id: CameraId
+    track_id: int = Field(ge=0)
+    captured_at: Seconds
+    text: str = Field(pattern=r"^[A-Z0-9]{1,12}$", description="normalised plate text")
+    conf: Score
+    char_conf: tuple[float, ...] = ()
+
+
+class FaceObservation(Event):
+    """A watchlist match on a face-enabled camera. Faces that match nothing never exist."""
+
+    kind: ClassVar[str] = "face_observation"
+    camera_id: CameraId
+    track_id: int = Field(ge=0)
+    captured_at: Seconds
+    watchlist_id: str = Field(min_length=1, max_length=64)
+    entry_id: str = Field(min_length=1, max_length=64)
+    score: Score
+    threshold: Score
+
+
+class TrackletRef(BaseModel):
+    """One single-camera tracklet that belongs to a global track."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    camera_id: CameraId
+    track_id: int = Field(ge=0)
+    first_seen: Seconds
+    last_seen: Seconds
+
+
+class TrackUpdate(Event):
+    """A version of a global (possibly cross-camera) track."""
+
+    kind: ClassVar[str] = "track_update"
+    track_id: str = Field(min_length=1, max_length=64)
+    version: int = Field(ge=1)
+    cls: ObjectClass
+    tracklets: tuple[TrackletRef, ...] = Field(min_length=1)
+    first_seen: Seconds
+    last_seen: Seconds
+    closed: bool = False
+    path: tuple[tuple[float, float], ...] = Field(
+        (), max_length=64, description="normalised (0-1) box centres, first camera"
+    )
+    best_crop_jpeg: bytes | None = Field(None, repr=False)
+    emitted_at: Seconds
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        return tuple(sorted({t.camera_id for t in self.tracklets}))
+
+    @model_validator(mode="after")
+    def _times(self) -> TrackUpdate:
+        if self.last_seen < self.first_seen:
+            raise ValueError("last_seen before first_seen")
+        return self
+
+
+def tracklet_id(camera_id: str, track_id: int) -> str:
+    return f"{camera_id}/{track_id}"
+
+
+def global_track_id(camera_id: str, track_id: int, run: str) -> str:
+    """Deterministic id, so a replayed tracklet maps to the same track."""
+    digest = hashlib.sha1(f"{run}|{camera_id}|{track_id}".encode()).hexdigest()
+    return f"t-{digest[:16]}"
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    Frame,
+    FrameDetections,
+    Crop,
+    Appearance,
+    PlateRead,
+    FaceObservation,
+    TrackUpdate,
+)

@@ -1,0 +1,107 @@
+"""Pure numpy decoding of YOLOv8 head outputs (DFL boxes + class logits) and NMS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+REG_MAX = 16
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How one image was placed into the network input."""
+
+    scale: float
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes of one image: xyxy in image pixels, confidence, COCO class id."""
+
+    xyxy: np.ndarray  # (n, 4) float32
+    conf: np.ndarray  # (n,) float32
+    class_id: np.ndarray  # (n,) int64
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+def _grid(h: int, w: int, stride: int) -> np.ndarray:
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
+
+
+def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, best first."""
+    order = np.argsort(-scores, kind="stable")
+    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(xyxy[i, 0], xyxy[rest, 0])
+        yy1 = np.maximum(xyxy[i, 1], xyxy[rest, 1])
+        xx2 = np.minimum(xyxy[i, 2], xyxy[rest, 2])
+        yy2 = np.minimum(xyxy[i, 3], xyxy[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        overlap = inter / (areas[i] + areas[rest] - inter + 1e-9)
+        order = rest[overlap <= iou]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def decode_heads(
+    outputs: Sequence[np.ndarray],
+    strides: Sequence[int],
+    boxes: Sequence[Letterbox],
+    class_ids: Sequence[int],
+    conf: float,
+    iou: float,
+    max_det: int = 300,
+) -> list[Detections]:
+    """Per-image detections from head outputs shaped (B, 4*16 + classes, h, w) per stride."""
+    logit_thr = float(np.log(conf / (1 - conf)))
+    wanted = np.asarray(class_ids)
+    flat = [o.reshape(o.shape[0], o.shape[1], -1) for o in outputs]
+    grids = np.concatenate([_grid(o.shape[2], o.shape[3], s) for o, s in zip(outputs, strides,
+                                                                            strict=True)])
+    stride_of = np.concatenate([np.full(o.shape[2] * o.shape[3], s, np.float32)
+                                for o, s in zip(outputs, strides, strict=True)])
+    head = np.concatenate(flat, axis=2)  # (B, C, A)
+    results: list[Detections] = []
+    for b, lb in enumerate(boxes):
+        logits = head[b, 4 * REG_MAX + wanted]  # (k, A)
+        best = logits.argmax(axis=0)
+        best_logit = logits[best, np.arange(logits.shape[1])]
+        anchors = np.nonzero(best_logit > logit_thr)[0]
+        if anchors.size == 0:
+            results.append(Detections.empty())
+            continue
+        dist = head[b][: 4 * REG_MAX, anchors].reshape(4, REG_MAX, -1).astype(np.float32)
+        dist = np.exp(dist - dist.max(axis=1, keepdims=True))
+        dist = (dist * np.arange(REG_MAX, dtype=np.float32)[None, :, None]).sum(1) / dist.sum(1)
+        dist = dist * stride_of[anchors]
+        centre = grids[anchors].T
+        xyxy = np.stack([centre[0] - dist[0], centre[1] - dist[1],
+                         centre[0] + dist[2], centre[1] + dist[3]], axis=1)
+        scores = 1.0 / (1.0 + np.exp(-best_logit[anchors].astype(np.float32)))
+        cls = wanted[best[anchors]]
+        # class-aware NMS: shift each class into its own region
+        shifted = xyxy + (cls * 4096.0)[:, None]
+        keep = nms(shifted, scores, iou)[:max_det]
+        xyxy = xyxy[keep]
+        xyxy[:, [0, 2]] = ((xyxy[:, [0, 2]] - lb.left) / lb.scale).clip(0, lb.width)
+        xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - lb.top) / lb.scale).clip(0, lb.height)
+        results.append(Detections(xyxy.astype(np.float32), scores[keep], cls[keep].astype(np.int64)))
+    return results

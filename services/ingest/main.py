@@ -1,0 +1,99 @@
+"""Ingest service: camera sources -> sampled JPEG frames on the ``frames`` topic."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import cv2
+from pydantic import Field
+
+from civicsight.bus import KafkaPublisher, Publisher, stop_on_signals
+from civicsight.events import Frame
+from civicsight.logs import setup_logging
+from civicsight.settings import HubSettings
+from services.ingest.config import CameraConfig, load_cameras
+from services.ingest.logic import FrameSampler, scale_to_width, transform_view
+from services.ingest.sources import SourceError, open_source
+
+log = logging.getLogger("ingest")
+
+
+class IngestSettings(HubSettings):
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
+    media_mirror: Path = Field(Path("media"), description="media root for file/media sources")
+
+
+def run_camera(
+    cam: CameraConfig, media_root: Path, bus: Publisher, lock: threading.Lock,
+    stop: threading.Event,
+) -> None:
+    if stop.wait(cam.start_delay_s):
+        return
+    sampler = FrameSampler(cam.fps)
+    seq = 0
+    t0: float | None = None
+    wall0 = time.monotonic()
+    live = cam.source.get_secret_value().startswith("rtsp")
+    log.info("camera %s (%s) from %s at %.1f fps", cam.id, cam.name, cam.redacted_source, cam.fps)
+    for t, image in open_source(cam, media_root, stop):
+        if not sampler.take(t):
+            continue
+        if not live:  # play files at their own speed
+            if t0 is None:
+                t0, wall0 = t, time.monotonic()
+            if stop.wait(max(0.0, (t - t0) - (time.monotonic() - wall0))):
+                break
+        h, w = image.shape[:2]
+        nw, nh = scale_to_width(w, h, cam.max_width)
+        if (nw, nh) != (w, h):
+            image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        image = transform_view(image, cam.transform)
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, cam.jpeg_quality])
+        if not ok:
+            log.warning("camera %s: JPEG encoding failed", cam.id)
+            continue
+        frame = Frame(camera_id=cam.id, seq=seq, captured_at=time.time(), width=nw, height=nh,
+                      jpeg=jpeg.tobytes())
+        with lock:
+            bus.publish("frames", cam.id, frame)
+        seq += 1
+
+
+def main() -> None:
+    settings = IngestSettings()
+    setup_logging(settings.log_level)
+    cameras = load_cameras(settings.cameras_dir)
+    if not cameras:
+        raise SystemExit(f"no camera files (*.yaml) in {settings.cameras_dir}")
+    stop = stop_on_signals()
+    bus = KafkaPublisher(settings.kafka_config(), "ingest")
+    lock = threading.Lock()
+    failed: list[str] = []
+
+    def guarded(cam: CameraConfig) -> None:
+        try:
+            run_camera(cam, settings.media_mirror, bus, lock, stop)
+        except SourceError as err:
+            log.error("camera %s stopped: %s", cam.id, err)
+            failed.append(cam.id)
+
+    threads = [threading.Thread(target=guarded, args=(c,), name=c.id, daemon=True) for c in cameras]
+    for th in threads:
+        th.start()
+    while not stop.is_set() and any(th.is_alive() for th in threads):
+        stop.wait(1.0)
+        with lock:
+            bus.flush(30)
+    stop.set()
+    for th in threads:
+        th.join(5)
+    bus.close()
+    if failed:
+        raise SystemExit(f"cameras failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
