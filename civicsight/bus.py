@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
@@ -53,6 +53,7 @@ class Received:
 class Subscriber(Protocol):
     def poll_batch(self, max_messages: int, timeout: float) -> list[Received]: ...
     def done(self, items: Iterable[Received]) -> None: ...
+    def dead_letter(self, msg: Message, reason: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -89,7 +90,8 @@ class KafkaPublisher:
         self.publish_raw(topic_name, key, event.to_bytes())
 
     def publish_raw(
-        self, topic_name: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+        self, topic_name: str, key: str, value: bytes,
+        headers: list[tuple[str, str | bytes | None]] | None = None
     ) -> None:
         while True:
             try:
@@ -135,6 +137,7 @@ class KafkaSubscriber:
                 "session.timeout.ms": 10000,
                 "heartbeat.interval.ms": 1000,
                 "fetch.max.bytes": 16 * 1024 * 1024,
+                "fetch.wait.max.ms": 50,
             }
         )
         self._consumer.subscribe(list(topics))
@@ -157,14 +160,15 @@ class KafkaSubscriber:
             try:
                 event = self._topics[name].value_type.from_bytes(msg.value())
             except DecodeError as bad:
-                self._dead_letter(msg, str(bad))
+                self.dead_letter(msg, str(bad))
                 continue
             out.append(Received(name, key, event, msg))
         return out
 
-    def _dead_letter(self, msg: Message, reason: str) -> None:
+    def dead_letter(self, msg: Message, reason: str) -> None:
+        """Send a message that cannot be processed to ``<topic>.dlq`` and move past it."""
         name = msg.topic() or "unknown"
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             ("dlq.reason", reason[:2000].encode()),
             ("dlq.topic", name.encode()),
             ("dlq.partition", str(msg.partition()).encode()),
@@ -187,9 +191,9 @@ class KafkaSubscriber:
         self._consumer.close()
 
 
-def ensure_topics(config: dict[str, str], timeout: float = 30.0) -> list[str]:
+def ensure_topics(config: Mapping[str, str], timeout: float = 30.0) -> list[str]:
     """Create every topic of the table that is missing. Returns the names created."""
-    admin = AdminClient(config)
+    admin = AdminClient(dict(config))
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -236,10 +240,14 @@ def run_loop(
     stop: threading.Event,
     max_messages: int = 64,
     timeout: float = 0.2,
+    every_poll: Callable[[], None] | None = None,
 ) -> None:
-    """Poll, handle, then mark done: at-least-once processing until ``stop`` is set."""
+    """Poll, handle, then mark done: at-least-once processing until ``stop`` is set.
+    ``every_poll`` runs after each poll, batch or not (housekeeping such as retention)."""
     while not stop.is_set():
         batch = subscriber.poll_batch(max_messages, timeout)
         if batch:
             handle(batch)
             subscriber.done(batch)
+        if every_poll is not None:
+            every_poll()

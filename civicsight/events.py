@@ -9,6 +9,7 @@ topic. Foreign formats enter only through the ``from_*`` constructors.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -103,6 +104,31 @@ class FrameDetections(Event):
     model: str = Field(description="model name and version that produced the boxes")
     boxes: tuple[Box, ...] = ()
     detected_at: Seconds = Field(description="when detection finished")
+
+
+    @classmethod
+    def from_arrays(
+        cls,
+        frame: Frame,
+        xyxy: Sequence[Sequence[float]],
+        conf: Sequence[float],
+        classes: Sequence[str],
+        track_ids: Sequence[int | None],
+        model: str,
+        detected_at: float,
+    ) -> FrameDetections:
+        """Build from a detector's parallel arrays (pixel xyxy, confidence, class name, id)."""
+        w, h = frame.width, frame.height
+        boxes = tuple(
+            Box(
+                x1=min(max(0.0, float(b[0])), w), y1=min(max(0.0, float(b[1])), h),
+                x2=min(max(0.0, float(b[2])), w), y2=min(max(0.0, float(b[3])), h),
+                cls=c, conf=min(1.0, max(0.0, float(p))), track_id=t,
+            )
+            for b, p, c, t in zip(xyxy, conf, classes, track_ids, strict=True)
+        )
+        return cls(camera_id=frame.camera_id, seq=frame.seq, captured_at=frame.captured_at,
+                   width=w, height=h, model=model, boxes=boxes, detected_at=detected_at)
 
 
 class Crop(Event):
@@ -201,9 +227,10 @@ def tracklet_id(camera_id: str, track_id: int) -> str:
     return f"{camera_id}/{track_id}"
 
 
-def global_track_id(camera_id: str, track_id: int, run: str) -> str:
-    """Deterministic id, so a replayed tracklet maps to the same track."""
-    digest = hashlib.sha1(f"{run}|{camera_id}|{track_id}".encode()).hexdigest()
+def global_track_id(camera_id: str, track_id: int) -> str:
+    """Deterministic id, so a replayed tracklet maps to the same track. Tracker ids are
+    unique per camera across detect-service restarts (see services.detect.logic)."""
+    digest = hashlib.sha1(f"{camera_id}|{track_id}".encode()).hexdigest()
     return f"t-{digest[:16]}"
 
 

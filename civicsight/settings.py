@@ -1,4 +1,4 @@
-"""Base settings shared by every service. Each service subclasses it once and builds it in main()."""
+"""Base settings shared by every service; each subclasses it once and builds it in main()."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 log = logging.getLogger("stack")
 
@@ -108,7 +109,7 @@ class Supervisor:
     restarts a crashed one with exponential backoff, stops all on ``stop()``."""
 
     def __init__(self, specs: list[ServiceSpec], env: Mapping[str, str],
-                 out: object = None, max_backoff: float = 30.0) -> None:
+                 out: TextIO | None = None, max_backoff: float = 30.0) -> None:
         self._running = {s.name: _Running(s) for s in specs}
         self._env = dict(env)
         self._out = out or sys.stdout
@@ -130,7 +131,7 @@ class Supervisor:
         assert proc.stdout is not None
         for line in proc.stdout:
             with self._lock:
-                print(f"{name:>9} | {line.rstrip()}", file=self._out, flush=True)  # type: ignore[call-overload]
+                print(f"{name:>9} | {line.rstrip()}", file=self._out, flush=True)
 
     def start(self) -> None:
         for run in self._running.values():

@@ -6,7 +6,6 @@ the model's source URL into the data folder; either way every file's sha256 is c
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import urllib.request
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from civicsight.checksums import sha256_file
 
 REGISTRY_FILE = Path(__file__).with_name("registry.yaml")
 
@@ -60,14 +61,6 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, ModelSpec]:
     return out
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(spec: ModelSpec, folder: Path) -> None:
     for f in spec.files:
         path = folder / f.name
@@ -76,7 +69,7 @@ def verify(spec: ModelSpec, folder: Path) -> None:
                 f"model {spec.name}: file {path} is missing; put it in the mirror folder "
                 f"(CIVICSIGHT_MODEL_MIRROR) or download it from {spec.source}{f.name}"
             )
-        actual = sha256_of(path)
+        actual = sha256_file(path)
         if actual != f.sha256:
             raise ModelUnavailableError(
                 f"model {spec.name}: file {path} is corrupt (sha256 {actual[:12]}..., expected "

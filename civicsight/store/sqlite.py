@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from civicsight.events import TrackUpdate
 from civicsight.store import Page, StoredTrack, TrackQuery, decode_cursor, encode_cursor
@@ -110,7 +111,7 @@ class SqliteTrackStore:
         return applied
 
     @staticmethod
-    def _row(row: tuple) -> StoredTrack:  # type: ignore[type-arg]
+    def _row(row: tuple[Any, ...]) -> StoredTrack:
         return StoredTrack(
             track_id=row[0], version=row[1], cls=row[2], cameras=tuple(json.loads(row[3])),
             tracklets=row[4], first_seen=row[5], last_seen=row[6], closed=bool(row[7]),

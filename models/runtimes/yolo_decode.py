@@ -103,5 +103,6 @@ def decode_heads(
         xyxy = xyxy[keep]
         xyxy[:, [0, 2]] = ((xyxy[:, [0, 2]] - lb.left) / lb.scale).clip(0, lb.width)
         xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - lb.top) / lb.scale).clip(0, lb.height)
-        results.append(Detections(xyxy.astype(np.float32), scores[keep], cls[keep].astype(np.int64)))
+        kept = Detections(xyxy.astype(np.float32), scores[keep], cls[keep].astype(np.int64))
+        results.append(kept)
     return results

@@ -14,7 +14,7 @@ from civicsight.bus import KafkaPublisher, Publisher, stop_on_signals
 from civicsight.events import Frame
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
-from services.ingest.config import CameraConfig, load_cameras
+from services.ingest.config import CameraConfig, CameraConfigError, load_cameras
 from services.ingest.logic import FrameSampler, scale_to_width, transform_view
 from services.ingest.sources import SourceError, open_source
 
@@ -65,7 +65,10 @@ def run_camera(
 def main() -> None:
     settings = IngestSettings()
     setup_logging(settings.log_level)
-    cameras = load_cameras(settings.cameras_dir)
+    try:
+        cameras = load_cameras(settings.cameras_dir)
+    except CameraConfigError as err:
+        raise SystemExit(f"ingest: {err}") from None
     if not cameras:
         raise SystemExit(f"no camera files (*.yaml) in {settings.cameras_dir}")
     stop = stop_on_signals()

@@ -25,7 +25,9 @@ class SourceError(RuntimeError):
     pass
 
 
-def video_frames(path: Path, loop: bool, stop: threading.Event) -> Iterator[tuple[float, np.ndarray]]:
+def video_frames(
+    path: Path, loop: bool, stop: threading.Event
+) -> Iterator[tuple[float, np.ndarray]]:
     offset = 0.0
     while not stop.is_set():
         cap = cv2.VideoCapture(str(path))

@@ -1,0 +1,3 @@
+from civicsight.cli import main
+
+raise SystemExit(main())

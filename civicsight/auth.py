@@ -1,0 +1,192 @@
+"""Bearer tokens for the local data dir: issued by an administrator, stored only as hashes.
+
+There are no default credentials: until ``civicsight token`` issues one, no token
+verifies, so every authenticated API route answers 401. A raw token is shown once, at
+issue time, and never stored or logged; the database keeps its SHA-256, role, label and
+creation time. ``token_id`` is a separate public handle used to list and revoke tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+TOKEN_PREFIX = "cs_"
+MAX_TOKEN_CHARS = 128
+MAX_LABEL_CHARS = 120
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+  token_id TEXT PRIMARY KEY,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  label TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  revoked_at REAL
+);
+"""
+
+
+class Role(StrEnum):
+    """What a token may do; the API decides which routes each role reaches."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    INVESTIGATOR = "investigator"
+    ANALYST = "analyst"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The holder of a verified token. Carries no secret."""
+
+    token_id: str
+    role: Role
+    label: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """One issued token as an administrator may list it (never the token itself)."""
+
+    token_id: str
+    role: Role
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _clean_label(label: str) -> str:
+    label = label.strip()
+    if not label or len(label) > MAX_LABEL_CHARS:
+        raise ValueError(f"label must have 1 to {MAX_LABEL_CHARS} characters")
+    if any(not ch.isprintable() for ch in label):
+        raise ValueError("label must not contain control characters")
+    return label
+
+
+class TokenStore:
+    """SQLite table of token hashes (``<data_dir>/auth.db``). Lifecycle: open() ... close()."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # create it readable by its owner only before anything is written to it
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        db.executescript(SCHEMA)
+        self._db = db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("token store not open")
+        return self._db
+
+    def issue(self, role: Role | str, label: str) -> str:
+        """A new random token for ``role``; only its hash is kept. Shown to the caller once."""
+        role = Role(role)
+        label = _clean_label(label)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = secrets.token_hex(8)
+        with self._lock, self.db:
+            self.db.execute(
+                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)",
+                (token_id, _digest(token), role.value, label, time.time()),
+            )
+        return token
+
+    def verify(self, token: str) -> Principal | None:
+        """The principal of a valid, unrevoked token; None for anything else."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_CHARS:
+            return None
+        digest = _digest(token)
+        with self._lock:
+            row = self.db.execute(
+                "SELECT token_id, token_sha256, role, label FROM tokens "
+                "WHERE token_sha256 = ? AND revoked_at IS NULL",
+                (digest,),
+            ).fetchone()
+        if row is None or not hmac.compare_digest(str(row[1]), digest):
+            return None
+        try:
+            role = Role(row[2])
+        except ValueError:
+            return None
+        return Principal(token_id=row[0], role=role, label=row[3])
+
+    def revoke(self, token_id: str) -> bool:
+        """Revoke a token by its id; True if a live token was revoked."""
+        with self._lock, self.db:
+            cur = self.db.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+                (time.time(), token_id),
+            )
+        return cur.rowcount == 1
+
+    def issued(self) -> list[TokenInfo]:
+        """Every token ever issued (live and revoked), oldest first, without hashes."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT token_id, role, label, created_at, revoked_at FROM tokens "
+                "ORDER BY created_at, token_id"
+            ).fetchall()
+        return [TokenInfo(r[0], Role(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def count_active(self) -> int:
+        with self._lock:
+            row = self.db.execute("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL").fetchone()
+        return int(row[0])
+
+
+def auth_db_path(data_dir: Path) -> Path:
+    return data_dir / "auth.db"
+
+
+def issue_token_cli(data_dir: Path, role: Role | str, label: str) -> str:
+    """``civicsight token``: issue a token, print it alone on stdout (for scripts), the rest
+    on stderr. Returns the token. Raises ValueError for an unknown role or a bad label."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValueError(
+            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
+        ) from None
+    store = TokenStore(auth_db_path(data_dir))
+    store.open()
+    try:
+        token = store.issue(role, label)
+        principal = store.verify(token)
+    finally:
+        store.close()
+    token_id = principal.token_id if principal else "?"
+    print(token)
+    print(
+        f"issued {role.value} token {token_id} ({label.strip()}); it is shown only now. "
+        f"Open the control room with http://HOST:PORT/#token=<token>",
+        file=sys.stderr,
+    )
+    return token

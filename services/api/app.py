@@ -1,0 +1,244 @@
+"""The HTTP API and the control-room page.
+
+``create_app`` receives everything it serves (store, token store, cameras, live view), so
+nothing is created at import time and tests pass in their own. Only ``/api/health`` and
+the static page shell (which holds no data) answer without a bearer token; every data
+route needs ``Authorization: Bearer <token>``. Errors are JSON: ``{"detail": "..."}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from civicsight.auth import Principal, TokenStore
+from civicsight.events import ObjectClass
+from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
+from services.api.live import LiveView
+from services.ingest.config import Analytics, CameraConfig, Position
+
+log = logging.getLogger("api")
+
+STATIC_DIR = Path(__file__).parent / "static"
+MAX_PAGE = 500
+CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
+}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+class Me(BaseModel):
+    token_id: str
+    role: str
+    label: str
+
+
+class CameraOut(BaseModel):
+    """A camera as the API shows it: the source only with its credentials removed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    name: str
+    fps: float
+    position: Position
+    analytics: Analytics
+    simulated: bool
+    redacted_source: str = Field(description="source URL without user, password or query")
+
+    @classmethod
+    def of(cls, cam: CameraConfig) -> CameraOut:
+        return cls(
+            id=cam.id, name=cam.name, fps=cam.fps, position=cam.position,
+            analytics=cam.analytics, simulated=cam.simulated,
+            redacted_source=cam.redacted_source,
+        )
+
+
+class TrackPage(BaseModel):
+    items: list[StoredTrack]
+    next: str | None = Field(description="cursor of the next page; null on the last page")
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _validation_detail(err: RequestValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(
+    store: TrackStore,
+    tokens: TokenStore,
+    cameras: Sequence[CameraConfig],
+    live: LiveView,
+    static_dir: Path = STATIC_DIR,
+) -> FastAPI:
+    app = FastAPI(
+        title="CivicSight API",
+        version="1",
+        docs_url=None,  # no public docs: the schema is served to token holders only
+        redoc_url=None,
+        openapi_url=None,
+    )
+    by_id = {cam.id: cam for cam in cameras}
+    bearer = HTTPBearer(auto_error=False, description="token issued by `civicsight token`")
+
+    def principal(
+        request: Request,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        if creds is None or not creds.credentials:
+            raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        who = tokens.verify(creds.credentials)
+        if who is None:
+            client = request.client.host if request.client else "?"
+            log.info("rejected a bearer token from %s for %s", client, request.url.path)
+            raise _unauthorized("invalid or revoked token")
+        return who
+
+    Authed = Annotated[Principal, Depends(principal)]
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        else:
+            response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(err)}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": err.detail}, status_code=err.status_code,
+                            headers=err.headers)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, err: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s", request.method, request.url.path, type(err).__name__,
+                  exc_info=err)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    @app.get("/api/health", response_model=Health)
+    def health() -> Health:
+        return Health()
+
+    @app.get("/api/me", response_model=Me)
+    def me(who: Authed) -> Me:
+        return Me(token_id=who.token_id, role=who.role.value, label=who.label)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(_who: Authed) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/api/cameras", response_model=list[CameraOut])
+    def list_cameras(_who: Authed) -> list[CameraOut]:
+        return [CameraOut.of(cam) for cam in cameras]
+
+    @app.get(
+        "/api/cameras/{camera_id}/latest.jpg",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}, 204: {"description": "no frame yet"}},
+    )
+    def latest_jpeg(
+        _who: Authed,
+        camera_id: Annotated[str, PathParam(pattern=CAMERA_ID_PATTERN)],
+    ) -> Response:
+        if camera_id not in by_id:
+            raise HTTPException(404, f"unknown camera {camera_id!r}")
+        found = live.annotated(camera_id)
+        if found is None:
+            return Response(status_code=204, headers=NO_STORE)
+        jpeg, shown = found
+        headers = {
+            **NO_STORE,
+            "X-Frame-Seq": str(shown.frame.seq),
+            "X-Frame-Age-S": f"{max(0.0, time.time() - shown.frame.captured_at):.1f}",
+            "X-Frame-Annotated": "1" if shown.detections is not None else "0",
+        }
+        return Response(jpeg, media_type="image/jpeg", headers=headers)
+
+    @app.get("/api/tracks", response_model=TrackPage)
+    def search_tracks(
+        _who: Authed,
+        cls: Annotated[ObjectClass | None, Query(description="object class")] = None,
+        camera: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
+        since: Annotated[float | None, Query(ge=0, description="last seen at or after")] = None,
+        until: Annotated[float | None, Query(ge=0, description="first seen at or before")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> TrackPage:
+        if since is not None and until is not None and since > until:
+            raise HTTPException(400, "since must not be after until")
+        query = TrackQuery(cls=cls, camera=camera, since=since, until=until, limit=limit,
+                           cursor=cursor or None)
+        try:
+            page = store.search(query)
+        except BadCursorError:
+            raise HTTPException(
+                400, "invalid cursor: pass the 'next' value of a previous page unchanged"
+            ) from None
+        return TrackPage(items=page.items, next=page.next)
+
+    TrackId = Annotated[str, PathParam(min_length=1, max_length=64)]
+
+    @app.get("/api/tracks/{track_id}", response_model=StoredTrack)
+    def get_track(_who: Authed, track_id: TrackId) -> StoredTrack:
+        track = store.get(track_id)
+        if track is None:
+            raise HTTPException(404, f"no track {track_id!r}")
+        return track
+
+    @app.get(
+        "/api/tracks/{track_id}/crop.jpg",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
+    def track_crop(_who: Authed, track_id: TrackId) -> Response:
+        jpeg = store.crop(track_id)
+        if jpeg is None:
+            detail = "track has no crop" if store.get(track_id) else f"no track {track_id!r}"
+            raise HTTPException(404, detail)
+        return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static_dir / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    return app

@@ -1,0 +1,232 @@
+"""Live tiles: the latest frame of each camera with its boxes drawn on.
+
+``LiveView`` is pure and thread-safe: it is offered frames and detections in any order
+and pairs them by camera, sequence number and capture time. ``LiveFeed`` feeds it from
+the ``frames`` and ``detections`` topics in a background thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import cv2
+import numpy as np
+
+from civicsight.bus import Subscriber
+from civicsight.events import Box, Frame, FrameDetections
+
+log = logging.getLogger("api.live")
+
+V = TypeVar("V")
+FrameKey = tuple[int, float]  # (seq, captured_at): seq restarts when ingest restarts
+
+CLASS_COLOURS: dict[str, tuple[int, int, int]] = {  # BGR
+    "person": (80, 200, 255),
+    "bicycle": (255, 200, 80),
+    "car": (120, 230, 120),
+    "motorcycle": (230, 120, 230),
+    "bus": (80, 140, 255),
+    "truck": (255, 140, 80),
+}
+
+
+@dataclass
+class _Camera:
+    frames: OrderedDict[FrameKey, Frame] = field(default_factory=OrderedDict)
+    detections: OrderedDict[FrameKey, FrameDetections] = field(default_factory=OrderedDict)
+    cached: tuple[FrameKey, bool, bytes] | None = None
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """The frame a tile shows and the detections paired with it (None: none yet)."""
+
+    frame: Frame
+    detections: FrameDetections | None
+
+
+def _key(event: Frame | FrameDetections) -> FrameKey:
+    return (event.seq, event.captured_at)
+
+
+def _push(ring: OrderedDict[FrameKey, V], key: FrameKey, value: V, size: int) -> None:
+    ring[key] = value
+    ring.move_to_end(key)
+    while len(ring) > size:
+        ring.popitem(last=False)
+
+
+class LiveView:
+    """Latest frame and detections per camera, kept in small rings (``ring`` frames)."""
+
+    def __init__(self, ring: int = 16, jpeg_quality: int = 80) -> None:
+        if ring < 1:
+            raise ValueError("ring must be at least 1")
+        self.ring = ring
+        self.jpeg_quality = jpeg_quality
+        self._cameras: dict[str, _Camera] = {}
+        self._lock = threading.Lock()
+
+    def _camera(self, camera_id: str) -> _Camera:
+        cam = self._cameras.get(camera_id)
+        if cam is None:
+            cam = self._cameras[camera_id] = _Camera()
+        return cam
+
+    def offer_frame(self, frame: Frame) -> None:
+        with self._lock:
+            cam = self._camera(frame.camera_id)
+            _push(cam.frames, _key(frame), frame, self.ring)
+
+    def offer_detections(self, detections: FrameDetections) -> None:
+        with self._lock:
+            cam = self._camera(detections.camera_id)
+            _push(cam.detections, _key(detections), detections, self.ring)
+
+    def cameras(self) -> list[str]:
+        with self._lock:
+            return sorted(c for c, cam in self._cameras.items() if cam.frames)
+
+    def latest(self, camera_id: str) -> LiveFrame | None:
+        """The newest frame that has its detections while one is still in the ring (so
+        boxes do not flicker while detection lags), else the newest frame."""
+        with self._lock:
+            cam = self._cameras.get(camera_id)
+            if cam is None or not cam.frames:
+                return None
+            for key in reversed(cam.frames):
+                dets = cam.detections.get(key)
+                if dets is not None:
+                    return LiveFrame(cam.frames[key], dets)
+            newest = next(reversed(cam.frames))
+            return LiveFrame(cam.frames[newest], None)
+
+    def annotated_jpeg(self, camera_id: str) -> bytes | None:
+        """The latest frame as JPEG with boxes and "cls #id" labels; None before any frame."""
+        found = self.annotated(camera_id)
+        return found[0] if found else None
+
+    def annotated(self, camera_id: str) -> tuple[bytes, LiveFrame] | None:
+        """``annotated_jpeg`` with the frame it shows (for its capture time and number).
+        The drawing is cached, so many viewers of one camera cost one encoding per frame."""
+        live = self.latest(camera_id)
+        if live is None:
+            return None
+        key, paired = _key(live.frame), live.detections is not None
+        with self._lock:
+            cached = self._cameras[camera_id].cached
+        if cached is not None and cached[0] == key and cached[1] == paired:
+            return cached[2], live
+        jpeg = draw_detections(live.frame, live.detections, self.jpeg_quality)
+        with self._lock:
+            self._cameras[camera_id].cached = (key, paired, jpeg)
+        return jpeg, live
+
+
+def _label(box: Box) -> str:
+    return box.cls if box.track_id is None else f"{box.cls} #{box.track_id}"
+
+
+def draw_detections(
+    frame: Frame, detections: FrameDetections | None, jpeg_quality: int = 80
+) -> bytes:
+    """Draw ``detections`` onto ``frame``; returns the frame's JPEG unchanged if it has none
+    or cannot be decoded."""
+    if detections is None or not detections.boxes:
+        return frame.jpeg
+    image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        log.warning("camera %s: frame %d is not a decodable JPEG", frame.camera_id, frame.seq)
+        return frame.jpeg
+    h, w = image.shape[:2]
+    sx, sy = w / detections.width, h / detections.height
+    thick = max(1, round(min(w, h) / 360))
+    scale = max(0.4, min(w, h) / 900)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for box in detections.boxes:
+        colour = CLASS_COLOURS.get(box.cls, (255, 255, 255))
+        x1, y1 = round(box.x1 * sx), round(box.y1 * sy)
+        x2, y2 = round(box.x2 * sx), round(box.y2 * sy)
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, thick + 1, cv2.LINE_AA)
+        text = _label(box)
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+        ty = y1 - 4 if y1 - th - base - 4 >= 0 else y1 + th + base + 4
+        cv2.rectangle(image, (x1, ty - th - base), (x1 + tw + 6, ty + base // 2), colour, -1)
+        cv2.putText(image, text, (x1 + 3, ty - base // 2), font, scale, (20, 20, 20), thick,
+                    cv2.LINE_AA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    return buf.tobytes() if ok else frame.jpeg
+
+
+class LiveFeed:
+    """Feeds a LiveView from the bus in a background thread. Lifecycle: start() ... stop().
+
+    ``subscribe`` builds the subscriber (in main: a KafkaSubscriber on ``frames`` and
+    ``detections`` in a consumer group of its own, reading from "latest"); live tiles need
+    no offsets, so none are stored.
+    """
+
+    TOPICS = ("frames", "detections")
+
+    def __init__(
+        self, subscribe: Callable[[], Subscriber], live: LiveView, retry_s: float = 2.0
+    ) -> None:
+        self._subscribe = subscribe
+        self._live = live
+        self._retry_s = retry_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.received = 0
+
+    @staticmethod
+    def group_id() -> str:
+        return f"api-live-{uuid.uuid4().hex[:12]}"
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("live feed already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="api-live", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("live feed did not stop within %.0fs", timeout)
+            self._thread = None
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, Frame):
+            self._live.offer_frame(event)
+        elif isinstance(event, FrameDetections):
+            self._live.offer_detections(event)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sub = self._subscribe()
+            except Exception:
+                log.exception("live feed: cannot subscribe; retrying in %.0fs", self._retry_s)
+                self._stop.wait(self._retry_s)
+                continue
+            try:
+                while not self._stop.is_set():
+                    for item in sub.poll_batch(64, 0.2):
+                        self._handle(item.event)
+                        self.received += 1
+            except Exception:
+                log.exception("live feed: polling failed; reconnecting in %.0fs", self._retry_s)
+                self._stop.wait(self._retry_s)
+            finally:
+                try:
+                    sub.close()
+                except Exception:
+                    log.exception("live feed: closing the subscriber failed")

@@ -1,0 +1,108 @@
+"""API service: the track store, tokens, cameras and live tiles behind uvicorn.
+
+``python -m services.api.main``. Stops cleanly on SIGTERM/SIGINT: uvicorn drains the
+open requests, then the live feed, the store and the token store are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from pydantic import Field, model_validator
+
+from civicsight.auth import TokenStore, auth_db_path
+from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_signals
+from civicsight.logs import setup_logging
+from civicsight.settings import HubSettings
+from civicsight.store.sqlite import SqliteTrackStore
+from services.api.app import create_app
+from services.api.live import LiveFeed, LiveView
+from services.ingest.config import CameraConfig, load_cameras
+
+log = logging.getLogger("api")
+
+
+class ApiSettings(HubSettings):
+    """Settings of the API service (CIVICSIGHT_API_HOST, CIVICSIGHT_API_PORT, ...)."""
+
+    api_host: str = Field("127.0.0.1", description="address the API listens on")
+    api_port: int = Field(8080, ge=1, le=65535, description="port the API listens on")
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
+    store_path: Path = Field(
+        Path("data/tracks.db"), description="SQLite track store (default: data_dir/tracks.db)"
+    )
+    live_feed: bool = Field(
+        True, description="subscribe to frames and detections for the live camera tiles"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _store_in_data_dir(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("store_path"):
+            data_dir = data.get("data_dir") or cls.model_fields["data_dir"].default
+            data = {**data, "store_path": Path(data_dir) / "tracks.db"}
+        return data
+
+    @property
+    def tokens_path(self) -> Path:
+        return auth_db_path(self.data_dir)
+
+
+def load_camera_list(folder: Path) -> list[CameraConfig]:
+    if not folder.is_dir():
+        log.warning("no cameras folder %s: the API lists no cameras", folder)
+        return []
+    return load_cameras(folder)
+
+
+def live_subscriber(settings: ApiSettings) -> Subscriber:
+    config = settings.kafka_config()
+    return KafkaSubscriber(
+        config, LiveFeed.group_id(), LiveFeed.TOPICS, KafkaPublisher(config, "api-live"),
+        offset_reset="latest",
+    )
+
+
+def main() -> None:
+    settings = ApiSettings()
+    setup_logging(settings.log_level)
+    # Our handlers first: uvicorn restores them and re-raises the signal after its
+    # graceful shutdown, which then only sets this event instead of killing the process
+    # before the stores are closed.
+    stop_on_signals()
+    cameras = load_camera_list(settings.cameras_dir)
+    store = SqliteTrackStore(settings.store_path)
+    tokens = TokenStore(settings.tokens_path)
+    live = LiveView()
+    feed = LiveFeed(lambda: live_subscriber(settings), live) if settings.live_feed else None
+    store.open()
+    tokens.open()
+    try:
+        if tokens.count_active() == 0:
+            log.warning("no API token issued yet: only /api/health answers. Issue one with "
+                        "`civicsight token --role admin --label <who>`")
+        if feed is not None:
+            feed.start()
+        app = create_app(store, tokens, cameras, live)
+        log.info("API on http://%s:%d with %d cameras, store %s", settings.api_host,
+                 settings.api_port, len(cameras), settings.store_path)
+        server = uvicorn.Server(uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port,
+            log_level=settings.log_level.lower(), log_config=None, timeout_graceful_shutdown=5,
+        ))
+        server.run()
+        if not server.started:
+            raise SystemExit(f"API could not listen on {settings.api_host}:{settings.api_port}")
+    finally:
+        if feed is not None:
+            feed.stop()
+        store.close()
+        tokens.close()
+        log.info("API stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Pure detect-service logic: crop quality and choosing about one best crop a second per track."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def crop_quality(box: tuple[float, float, float, float], conf: float, width: int, height: int,
+                 full_size: float = 128.0) -> float:
+    """0..1: confident, large and not cut by the frame border is best."""
+    x1, y1, x2, y2 = box
+    size = min(1.0, math.sqrt(max(0.0, (x2 - x1) * (y2 - y1))) / full_size)
+    margin = 2.0
+    cut = x1 <= margin or y1 <= margin or x2 >= width - margin or y2 >= height - margin
+    return max(0.0, min(1.0, conf * size * (0.5 if cut else 1.0)))
+
+
+@dataclass
+class _Window:
+    start: float
+    last_seen: float
+    best_quality: float = -1.0
+    best: tuple[np.ndarray, tuple[float, float, float, float], float, str, float] | None = None
+
+
+@dataclass(frozen=True)
+class ChosenCrop:
+    camera_id: str
+    track_id: int
+    captured_at: float
+    box: tuple[float, float, float, float]
+    conf: float
+    cls: str
+    quality: float
+    pixels: np.ndarray
+
+
+@dataclass
+class CropSelector:
+    """Keeps the best view of each track over ``interval`` seconds of capture time and
+    releases it when the window ends (or the track has not been seen for a window)."""
+
+    interval: float = 1.0
+    _windows: dict[tuple[str, int], _Window] = field(default_factory=dict)
+
+    def offer(self, camera_id: str, track_id: int, t: float, image: np.ndarray,
+              box: tuple[float, float, float, float], conf: float, cls: str) -> list[ChosenCrop]:
+        out: list[ChosenCrop] = []
+        key = (camera_id, track_id)
+        win = self._windows.get(key)
+        if win is not None and t >= win.start + self.interval:
+            out.extend(self._release(key))
+            win = None
+        if win is None:
+            win = self._windows[key] = _Window(start=t, last_seen=t)
+        win.last_seen = t
+        h, w = image.shape[:2]
+        q = crop_quality(box, conf, w, h)
+        if q > win.best_quality:
+            x1, y1, x2, y2 = (round(v) for v in box)
+            pixels = image[max(0, y1):min(h, y2), max(0, x1):min(w, x2)]
+            if pixels.size:
+                win.best_quality = q
+                win.best = (pixels.copy(), box, conf, cls, t)
+        return out
+
+    def flush(self, camera_id: str, now: float) -> list[ChosenCrop]:
+        """Release windows of this camera whose interval is over, by capture time."""
+        due = [k for k, w in self._windows.items()
+               if k[0] == camera_id and now >= w.start + self.interval]
+        return [c for k in due for c in self._release(k)]
+
+    def _release(self, key: tuple[str, int]) -> list[ChosenCrop]:
+        win = self._windows.pop(key)
+        if win.best is None:
+            return []
+        pixels, box, conf, cls, t = win.best
+        return [ChosenCrop(key[0], key[1], t, box, conf, cls, win.best_quality, pixels)]
+
+
+def run_base(now: float) -> int:
+    """Offset that makes tracker ids unique per camera across detect-service restarts
+    (tracker ids restart at 1): tenths of a second since 2020, times 10,000, stays below
+    2**53 so browsers show the ids exactly."""
+    return int((now - 1_577_836_800) * 10) * 10_000
