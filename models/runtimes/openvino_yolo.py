@@ -27,7 +27,7 @@ STRIDES = (8, 16, 32)
 
 @dataclass(frozen=True)
 class YoloOptions:
-    imgsz: int = 512
+    imgsz: int = 640
     batch: int = 8
     conf: float = 0.25
     iou: float = 0.7
@@ -95,11 +95,12 @@ class OpenVinoYolo:
 
         self._core = ov.Core()
         full = self._core.read_model(self.xml)
-        heads = [op.output(0) for op in full.get_ordered_ops()
-                 if op.get_friendly_name() in HEAD_OUTPUTS]
-        if len(heads) != len(HEAD_OUTPUTS):
+        concats = {op.get_friendly_name(): op for op in full.get_ordered_ops()
+                   if op.get_friendly_name() in HEAD_OUTPUTS}
+        if len(concats) != len(HEAD_OUTPUTS):
             raise RuntimeError(f"{self.xml.name}: not a YOLOv8 detection IR (head outputs missing)")
-        heads.sort(key=lambda out: HEAD_OUTPUTS.index(out.get_node().get_friendly_name()))
+        # per stride: the box (4 x 16 DFL bins) and class convolutions, before their concat
+        heads = [concats[name].input_value(i) for name in HEAD_OUTPUTS for i in (0, 1)]
         self._heads = (heads, full.get_parameters())
 
     def _pool(self, shape: tuple[int, int]) -> _Pool:
@@ -119,6 +120,9 @@ class OpenVinoYolo:
         ppp.input().model().set_layout(ov.Layout("NCHW"))
         ppp.input().preprocess().convert_element_type(ov.Type.f32) \
             .convert_color(ColorFormat.RGB).scale(255.0)
+        for i in range(2 * len(HEAD_OUTPUTS)):  # channels last: no reorder after the last conv
+            ppp.output(i).model().set_layout(ov.Layout("NCHW"))
+            ppp.output(i).tensor().set_layout(ov.Layout("NHWC"))
         compiled = self._core.compile_model(
             ppp.build(), self.device,
             {"PERFORMANCE_HINT": o.hint, "NUM_STREAMS": str(o.streams)},
@@ -173,7 +177,7 @@ class OpenVinoYolo:
         out: list[Detections] = [Detections.empty()] * size
         for part in parts:
             part.request.wait()
-            outputs = [part.request.get_output_tensor(i).data for i in range(len(STRIDES))]
+            outputs = [part.request.get_output_tensor(i).data for i in range(2 * len(STRIDES))]
             found = decode_heads(outputs, STRIDES, part.boxes, o.class_ids, o.conf, o.iou)
             for i, det in zip(part.indices, found, strict=True):
                 out[i] = det

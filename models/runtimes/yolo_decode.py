@@ -70,31 +70,30 @@ def decode_heads(
     iou: float,
     max_det: int = 300,
 ) -> list[Detections]:
-    """Per-image detections from head outputs shaped (B, 4*16 + classes, h, w) per stride."""
+    """Per-image detections from head outputs: per stride, box bins (B, h, w, 4*16) then
+    class logits (B, h, w, classes), channels last (the layout the CPU plugin computes in)."""
     logit_thr = float(np.log(conf / (1 - conf)))
     wanted = np.asarray(class_ids)
-    flat = [o.reshape(o.shape[0], o.shape[1], -1) for o in outputs]
-    grids = np.concatenate([_grid(o.shape[2], o.shape[3], s) for o, s in zip(outputs, strides,
-                                                                            strict=True)])
-    stride_of = np.concatenate([np.full(o.shape[2] * o.shape[3], s, np.float32)
-                                for o, s in zip(outputs, strides, strict=True)])
-    head = np.concatenate(flat, axis=2)  # (B, C, A)
+    box_out, cls_out = outputs[0::2], outputs[1::2]
+    pairs = list(zip(box_out, strides, strict=True))
+    grids = np.concatenate([_grid(o.shape[1], o.shape[2], s) for o, s in pairs])
+    stride_of = np.concatenate([np.full(o.shape[1] * o.shape[2], s, np.float32) for o, s in pairs])
     results: list[Detections] = []
     for b, lb in enumerate(boxes):
-        logits = head[b, 4 * REG_MAX + wanted]  # (k, A)
-        best = logits.argmax(axis=0)
-        best_logit = logits[best, np.arange(logits.shape[1])]
+        logits = np.concatenate([o[b][..., wanted].reshape(-1, len(wanted)) for o in cls_out])
+        best = logits.argmax(axis=1)
+        best_logit = logits[np.arange(len(logits)), best]
         anchors = np.nonzero(best_logit > logit_thr)[0]
         if anchors.size == 0:
             results.append(Detections.empty())
             continue
-        dist = head[b][: 4 * REG_MAX, anchors].reshape(4, REG_MAX, -1).astype(np.float32)
-        dist = np.exp(dist - dist.max(axis=1, keepdims=True))
-        dist = (dist * np.arange(REG_MAX, dtype=np.float32)[None, :, None]).sum(1) / dist.sum(1)
-        dist = dist * stride_of[anchors]
-        centre = grids[anchors].T
-        xyxy = np.stack([centre[0] - dist[0], centre[1] - dist[1],
-                         centre[0] + dist[2], centre[1] + dist[3]], axis=1)
+        bins = np.concatenate([o[b].reshape(-1, 4 * REG_MAX) for o in box_out])  # (A, 64)
+        dist = bins[anchors].reshape(-1, 4, REG_MAX).astype(np.float32)
+        dist = np.exp(dist - dist.max(axis=2, keepdims=True))
+        dist = (dist * np.arange(REG_MAX, dtype=np.float32)).sum(2) / dist.sum(2)  # (k, 4)
+        dist = dist * stride_of[anchors, None]
+        centre = grids[anchors]
+        xyxy = np.concatenate([centre - dist[:, :2], centre + dist[:, 2:]], axis=1)
         scores = 1.0 / (1.0 + np.exp(-best_logit[anchors].astype(np.float32)))
         cls = wanted[best[anchors]]
         # class-aware NMS: shift each class into its own region

@@ -96,6 +96,29 @@ def _validation_detail(err: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+_bearer = HTTPBearer(auto_error=False, description="token issued by `civicsight token`")
+
+
+def principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The holder of the request's bearer token, or 401. Never logs the token."""
+    if creds is None or not creds.credentials:
+        raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    tokens: TokenStore = request.app.state.tokens
+    who = tokens.verify(creds.credentials)
+    if who is None:
+        client = request.client.host if request.client else "?"
+        log.info("rejected a bearer token from %s for %s", client, request.url.path)
+        raise _unauthorized("invalid or revoked token")
+    return who
+
+
+Authed = Annotated[Principal, Depends(principal)]
+TrackId = Annotated[str, PathParam(min_length=1, max_length=64)]
+
+
 def create_app(
     store: TrackStore,
     tokens: TokenStore,
@@ -110,23 +133,8 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.tokens = tokens
     by_id = {cam.id: cam for cam in cameras}
-    bearer = HTTPBearer(auto_error=False, description="token issued by `civicsight token`")
-
-    def principal(
-        request: Request,
-        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Principal:
-        if creds is None or not creds.credentials:
-            raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-        who = tokens.verify(creds.credentials)
-        if who is None:
-            client = request.client.host if request.client else "?"
-            log.info("rejected a bearer token from %s for %s", client, request.url.path)
-            raise _unauthorized("invalid or revoked token")
-        return who
-
-    Authed = Annotated[Principal, Depends(principal)]
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -214,8 +222,6 @@ def create_app(
                 400, "invalid cursor: pass the 'next' value of a previous page unchanged"
             ) from None
         return TrackPage(items=page.items, next=page.next)
-
-    TrackId = Annotated[str, PathParam(min_length=1, max_length=64)]
 
     @app.get("/api/tracks/{track_id}", response_model=StoredTrack)
     def get_track(_who: Authed, track_id: TrackId) -> StoredTrack:

@@ -146,8 +146,8 @@ def draw_detections(
         return frame.jpeg
     h, w = image.shape[:2]
     sx, sy = w / detections.width, h / detections.height
-    thick = max(1, round(min(w, h) / 360))
-    scale = max(0.4, min(w, h) / 900)
+    thick = max(1, round(min(w, h) / 400))
+    scale = max(0.5, min(w, h) / 720)
     font = cv2.FONT_HERSHEY_SIMPLEX
     for box in detections.boxes:
         colour = CLASS_COLOURS.get(box.cls, (255, 255, 255))

@@ -31,7 +31,7 @@ class DetectSettings(HubSettings):
     model: str = Field("yolov8n-int8-openvino", description="detector name in models/registry.yaml")
     model_mirror: Path | None = Field(None, description="offline model folder (mirror)")
     model_download: bool = Field(False, description="download missing models from their source")
-    imgsz: int = Field(544, ge=128, le=1280, description="network input long side, pixels")
+    imgsz: int = Field(640, ge=128, le=1280, description="network input long side, pixels")
     conf: float = Field(0.25, gt=0, lt=1, description="minimum detection confidence")
     batch_max: int = Field(8, ge=1, le=64, description="frames per inference batch (at most)")
     batch_wait_ms: int = Field(40, ge=1, le=1000, description="longest wait to fill a batch")

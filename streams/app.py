@@ -1,0 +1,380 @@
+"""The stream app (Faust): per-frame detections and crops in, ``TrackUpdate`` events out.
+
+Wiring only; the rules live in ``streams.tracklets``. ``python -m streams.app`` runs one
+worker; run more (same ``CIVICSIGHT_STREAMS_APP_ID``) to share the partitions.
+
+State. One table ``<app id>-tracklets`` keyed by camera id holds each camera's open
+tracklets *without* their crops (small: it is rewritten on every frame); best crops live
+in a second table ``<app id>-best-crops`` keyed by ``camera/track`` and are written only
+when a better one arrives. Both use the in-memory store and are rebuilt from their
+changelog topics when a worker starts. Faust writes a table change to the changelog
+partition of the event being processed, and ``detections`` and ``crops`` are keyed by
+camera id with the same partition count, so a camera's state follows its partition.
+
+Expiry. Faust tables can only be changed while processing an event, so the ~1 s timer
+does not touch them: it sends an empty tick to each partition of the internal topic
+``<app id>-expiry-ticks`` that this worker owns (co-partitioned with the inputs, so
+owned together), and the tick agent closes the expired tracklets of the cameras stored
+in that partition. Each camera's stored value carries the partition it lives in.
+
+Start-up on tansu. tansu completes a consumer group join after about half the session
+timeout, and Faust's defaults (60 s session) made a worker idle ~30 s before consuming;
+a 6 s session timeout (1 s heartbeats) makes that ~3 s, and the worker consumes ~5 s
+after it starts. The web server, the leader topic and any declaration of the input
+topics (created by ``civicsight.bus.ensure_topics``) are off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import faust
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from civicsight.events import Crop, DecodeError, FrameDetections, TrackUpdate
+from civicsight.settings import HubSettings
+from civicsight.topics import topic
+from streams import tracklets as tl
+
+log = logging.getLogger("streams.app")
+
+DETECTIONS = "detections"
+CROPS = "crops"
+TRACK_UPDATES = "track_updates"
+
+
+class StreamSettings(HubSettings):
+    """Settings of the stream app (``CIVICSIGHT_*`` environment variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICSIGHT_", frozen=True, extra="ignore")
+
+    streams_app_id: str = Field(
+        "civicsight-streams",
+        pattern=r"^[a-zA-Z0-9._-]{1,100}$",
+        description="Faust app id: consumer group and prefix of its internal topics",
+    )
+    tracklet_timeout: float = Field(
+        tl.DEFAULT_TIMEOUT, gt=0,
+        description="seconds without a detection after which a tracklet is closed",
+    )
+    tracklet_min_detections: int = Field(
+        tl.DEFAULT_MIN_DETECTIONS, ge=1,
+        description="detections before a tracklet is confirmed and first emitted",
+    )
+    tracklet_update_interval: float = Field(
+        tl.DEFAULT_UPDATE_INTERVAL, ge=0,
+        description="least capture-time seconds between two versions of an open tracklet",
+    )
+    tracklet_keep_closed: float = Field(
+        tl.DEFAULT_KEEP_CLOSED, ge=0,
+        description="seconds a closed tracklet id is remembered (a reappearance continues it)",
+    )
+    streams_expire_interval: float = Field(
+        1.0, gt=0, le=60, description="seconds between two expiry sweeps"
+    )
+    streams_session_timeout: float = Field(
+        6.0, ge=2, le=300,
+        description="Kafka consumer session timeout (s); tansu joins a group after half of it",
+    )
+
+    @property
+    def streams_dir(self) -> Path:
+        return self.data_dir / "streams"
+
+
+# -- the processor: tables in, updates out (no Faust, testable with plain dicts) -------------
+
+
+@dataclass
+class Counters:
+    decoded: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    updates: int = 0
+
+    def count(self, bucket: dict[str, int], name: str) -> int:
+        bucket[name] = bucket.get(name, 0) + 1
+        return bucket[name]
+
+
+def _encode_stored(partition: int, state: tl.CameraState) -> bytes:
+    doc = {"partition": partition, "state": state.to_json(include_crops=False)}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _decode_stored(raw: bytes) -> tuple[int, tl.CameraState]:
+    try:
+        doc = json.loads(raw)
+        return int(doc["partition"]), tl.CameraState.from_json(doc["state"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise tl.StateDecodeError(f"stored camera state: {err!r}") from err
+
+
+class TrackletProcessor:
+    """Applies ``streams.tracklets`` to events against two key-value tables.
+
+    ``states`` maps camera id to (partition, state without crops); ``crops`` maps
+    ``camera/track`` to a ``BestCrop``. Faust tables are passed in the app, dicts in tests.
+    Decoded states are cached by the identity of the stored bytes, so a frame costs one
+    JSON encode, not a decode as well. Every method changes the tables synchronously
+    (no ``await`` between read and write), so agents running side by side cannot lose an
+    update.
+    """
+
+    def __init__(
+        self,
+        states: MutableMapping[bytes, bytes],
+        crops: MutableMapping[bytes, bytes],
+        *,
+        min_detections: int = tl.DEFAULT_MIN_DETECTIONS,
+        update_interval: float = tl.DEFAULT_UPDATE_INTERVAL,
+        timeout: float = tl.DEFAULT_TIMEOUT,
+        keep_closed: float = tl.DEFAULT_KEEP_CLOSED,
+    ) -> None:
+        self._states = states
+        self._crops = crops
+        self._min_detections = min_detections
+        self._update_interval = update_interval
+        self._timeout = timeout
+        self._keep_closed = keep_closed
+        self._cache: dict[bytes, tuple[bytes, int, tl.CameraState]] = {}
+        self.counters = Counters()
+
+    # state access
+
+    def _load(self, key: bytes) -> tuple[int, tl.CameraState] | None:
+        raw = self._states.get(key)
+        if raw is None:
+            self._cache.pop(key, None)
+            return None
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] is raw:
+            return cached[1], cached[2]
+        partition, state = _decode_stored(raw)
+        crops: dict[int, tl.BestCrop] = {}
+        for tid, t in state.tracklets.items():
+            stored = None if t.crop is not None else self._crops.get(_crop_key(state, tid))
+            if stored is not None:
+                crops[tid] = tl.BestCrop.from_bytes(stored)
+        state = state.with_crops(crops)
+        self._cache[key] = (raw, partition, state)
+        return partition, state
+
+    def state(self, camera_id: str) -> tl.CameraState | None:
+        loaded = self._load(camera_id.encode())
+        return None if loaded is None else loaded[1]
+
+    def _save(self, partition: int, old: tl.CameraState, new: tl.CameraState) -> None:
+        if new is old:
+            return
+        key = new.camera_id.encode()
+        old_crops, new_crops = old.crops(), new.crops()
+        for tid in old_crops.keys() - new_crops.keys():
+            crop_key = _crop_key(old, tid)
+            if crop_key in self._crops:
+                del self._crops[crop_key]
+        for tid, crop in new_crops.items():
+            if old_crops.get(tid) is not crop:
+                self._crops[_crop_key(new, tid)] = crop.to_bytes()
+        if new.is_idle:
+            if key in self._states:
+                del self._states[key]
+            self._cache.pop(key, None)
+            return
+        raw = _encode_stored(partition, new)
+        self._states[key] = raw
+        self._cache[key] = (raw, partition, new)
+
+    def _decode(self, name: str, cls: type[FrameDetections] | type[Crop], raw: bytes | None,
+                where: str) -> Any:
+        try:
+            event = cls.from_bytes(raw)
+        except DecodeError as err:
+            n = self.counters.count(self.counters.skipped, name)
+            log.warning("skipped undecodable %s message %s (%d so far): %s",
+                        name, where, n, str(err)[:300])
+            return None
+        self.counters.count(self.counters.decoded, name)
+        return event
+
+    # events
+
+    def on_detections(self, raw: bytes | None, partition: int, now: float,
+                      where: str = "") -> list[TrackUpdate]:
+        event: FrameDetections | None = self._decode(DETECTIONS, FrameDetections, raw, where)
+        if event is None:
+            return []
+        loaded = self._load(event.camera_id.encode())
+        old = loaded[1] if loaded else tl.new_state(event.camera_id)
+        new, updates = tl.observe(old, event, now, min_detections=self._min_detections,
+                                  update_interval=self._update_interval)
+        self._save(partition, old, new)
+        self.counters.updates += len(updates)
+        return updates
+
+    def on_crop(self, raw: bytes | None, partition: int, where: str = "") -> None:
+        event: Crop | None = self._decode(CROPS, Crop, raw, where)
+        if event is None:
+            return
+        loaded = self._load(event.camera_id.encode())
+        old = loaded[1] if loaded else tl.new_state(event.camera_id)
+        self._save(partition, old, tl.add_crop(old, event))
+
+    def cameras_in(self, partition: int) -> Iterator[str]:
+        for key in list(self._states.keys()):
+            loaded = self._load(key)
+            if loaded is not None and loaded[0] == partition:
+                yield loaded[1].camera_id
+
+    def on_tick(self, partition: int, now: float) -> list[TrackUpdate]:
+        """Close expired tracklets of every camera stored in ``partition``."""
+        updates: list[TrackUpdate] = []
+        for camera_id in list(self.cameras_in(partition)):
+            loaded = self._load(camera_id.encode())
+            if loaded is None:
+                continue
+            old = loaded[1]
+            new, closed = tl.expire(old, now, self._timeout, keep_closed=self._keep_closed)
+            self._save(partition, old, new)
+            updates.extend(closed)
+        self.counters.updates += len(updates)
+        return updates
+
+
+def _crop_key(state: tl.CameraState, track_id: int) -> bytes:
+    return tl.crop_key(state.camera_id, track_id).encode()
+
+
+# -- Faust wiring -----------------------------------------------------------------------------
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def broker_credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
+    """Faust credentials from the hub settings. The password leaves its ``SecretStr`` only
+    here, into an object whose repr shows the user name alone."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return faust.SSLCredentials(ssl.create_default_context())
+    if protocol not in ("SASL_PLAINTEXT", "SASL_SSL"):
+        raise ValueError(f"unsupported kafka_security_protocol {protocol!r}")
+    password: SecretStr | None = settings.kafka_password
+    if not settings.kafka_username or password is None:
+        raise ValueError(f"{protocol} needs CIVICSIGHT_KAFKA_USERNAME and _PASSWORD")
+    return faust.SASLCredentials(
+        username=settings.kafka_username,
+        password=password.get_secret_value(),
+        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+        ssl_context=ssl.create_default_context() if protocol == "SASL_SSL" else None,
+    )
+
+
+def _raw_topic(app: faust.App, *names: str, internal: bool = False,
+               partitions: int | None = None,
+               retention: timedelta | None = None) -> faust.TopicT:
+    """A topic of raw bytes: events are decoded by ``civicsight.events``, not by Faust.
+    Only ``internal`` topics are ever created by Faust."""
+    return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
+                     value_serializer="raw", internal=internal, partitions=partitions,
+                     retention=retention)
+
+
+@dataclass
+class StreamApp:
+    app: faust.App
+    processor: TrackletProcessor
+
+
+def create_app(settings: StreamSettings) -> StreamApp:
+    """Build the Faust app with its topics, tables, agents and expiry timer."""
+    detections, crops, track_updates = topic(DETECTIONS), topic(CROPS), topic(TRACK_UPDATES)
+    if detections.partitions != crops.partitions:
+        raise ValueError("detections and crops must have the same partition count")
+    partitions = detections.partitions
+    session = settings.streams_session_timeout
+    app = faust.App(
+        settings.streams_app_id,
+        broker=broker_urls(settings.kafka_bootstrap),
+        broker_credentials=broker_credentials(settings),
+        broker_session_timeout=session,
+        broker_heartbeat_interval=min(1.0, session / 4),
+        broker_rebalance_timeout=max(10.0, 2 * session),
+        consumer_auto_offset_reset="earliest",
+        producer_max_request_size=2 * track_updates.max_bytes,
+        store="memory://",
+        datadir=str(settings.streams_dir),
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_partitions=partitions,
+        autodiscover=False,
+    )
+    inputs = _raw_topic(app, DETECTIONS, CROPS)
+    out = _raw_topic(app, TRACK_UPDATES)
+    ticks = _raw_topic(app, f"{settings.streams_app_id}-expiry-ticks", internal=True,
+                       partitions=partitions, retention=timedelta(hours=1))
+    states = app.Table("tracklets", key_type=bytes, value_type=bytes, partitions=partitions)
+    best_crops = app.Table(
+        "best-crops", key_type=bytes, value_type=bytes, partitions=partitions,
+        extra_topic_configs={"max.message.bytes": str(crops.max_bytes)},
+    )
+    processor = TrackletProcessor(
+        states, best_crops,
+        min_detections=settings.tracklet_min_detections,
+        update_interval=settings.tracklet_update_interval,
+        timeout=settings.tracklet_timeout,
+        keep_closed=settings.tracklet_keep_closed,
+    )
+
+    async def publish(updates: list[TrackUpdate]) -> None:
+        for update in updates:
+            await out.send(key=update.track_id.encode(), value=update.to_bytes())
+
+    @app.agent(inputs, name="tracklets")
+    async def on_input(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            msg = event.message
+            where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+            if msg.topic == DETECTIONS:
+                await publish(processor.on_detections(event.value, msg.partition, time.time(),
+                                                      where))
+            else:
+                processor.on_crop(event.value, msg.partition, where)
+
+    @app.agent(ticks, name="expiry")
+    async def on_tick(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await publish(processor.on_tick(event.message.partition, time.time()))
+
+    @app.timer(settings.streams_expire_interval, name="expiry-ticks")
+    async def send_ticks() -> None:
+        owned = sorted(tp.partition for tp in app.consumer.assignment()
+                       if tp.topic == DETECTIONS)
+        for p in owned:
+            await ticks.send(value=b"", partition=p)
+
+    return StreamApp(app=app, processor=processor)
+
+
+def main() -> None:
+    settings = StreamSettings()
+    settings.streams_dir.mkdir(parents=True, exist_ok=True)
+    stream_app = create_app(settings)
+    worker = faust.Worker(stream_app.app, loglevel=settings.log_level.lower(),
+                          workdir=str(settings.streams_dir))
+    worker.execute_from_commandline()  # stops cleanly on SIGTERM / SIGINT
+
+
+if __name__ == "__main__":
+    main()

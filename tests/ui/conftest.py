@@ -1,0 +1,298 @@
+"""A real API (uvicorn in a thread) over a tmp store, two cameras and live frames from the
+shared sample video, plus Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
+
+from civicsight.auth import Role, TokenStore
+from civicsight.events import (
+    Box,
+    Frame,
+    FrameDetections,
+    ObjectClass,
+    TrackletRef,
+    TrackUpdate,
+    global_track_id,
+)
+from civicsight.stack import free_port
+from civicsight.store.sqlite import SqliteTrackStore
+from services.api.app import create_app
+from services.api.live import LiveView
+from services.ingest.config import CameraConfig
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SECRET = "ui-test-pa55word"
+
+
+def media_dir() -> Path:
+    """CIVICSIGHT_MEDIA_MIRROR, else the shared media folder beside the repository."""
+    env = os.environ.get("CIVICSIGHT_MEDIA_MIRROR")
+    return Path(env) if env else (REPO / ".." / "shared" / "media").resolve()
+
+
+def media_file(name: str) -> Path:
+    path = media_dir() / name
+    if not path.exists():
+        pytest.skip(f"sample media {path} not available (set CIVICSIGHT_MEDIA_MIRROR)")
+    return path
+
+
+def encode(image: np.ndarray, quality: int = 82) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return buf.tobytes()
+
+
+BoxXYWH = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ClipFrame:
+    """One frame of the clip as JPEG (and mirrored, for the simulated camera) with the
+    tracked boxes of the cars in it."""
+
+    jpeg: bytes
+    mirrored: bytes
+    width: int
+    height: int
+    boxes: tuple[tuple[BoxXYWH, int], ...]  # (x, y, w, h), tracker id
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    g = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.int16)
+    return g - int(np.median(g))  # the clip's exposure drifts
+
+
+def _merge(boxes: list[BoxXYWH]) -> list[BoxXYWH]:
+    """Join the pieces of one car (a roof split from its bonnet by reflections)."""
+    out: list[BoxXYWH] = []
+    for x, y, w, h in sorted(boxes, key=lambda b: b[1]):
+        for k, (ox, oy, ow, oh) in enumerate(out):
+            overlap = min(x + w, ox + ow) - max(x, ox)
+            if overlap > 0.5 * min(w, ow) and y - (oy + oh) < 30:
+                nx, ny = min(x, ox), min(y, oy)
+                out[k] = (nx, ny, max(x + w, ox + ow) - nx, max(y + h, oy + oh) - ny)
+                break
+        else:
+            out.append((x, y, w, h))
+    return out
+
+
+def load_clip(path: Path) -> list[ClipFrame]:
+    """The frames of the overhead car video that show cars, with boxes from background
+    subtraction against the clip's median road and a nearest-centre tracker."""
+    cap = cv2.VideoCapture(str(path))
+    samples: list[np.ndarray] = []
+    n = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        if n % 4 == 0:
+            samples.append(_gray(image))
+        n += 1
+    cap.release()
+    assert samples, f"no frames decoded from {path}"
+    road = np.median(np.stack(samples), axis=0)
+    del samples
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    cap = cv2.VideoCapture(str(path))
+    frames: list[ClipFrame] = []
+    tracks: dict[int, tuple[float, float]] = {}
+    next_id = 1
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        mask = (np.abs(_gray(image) - road) > 45).astype(np.uint8) * 255
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        found = _merge([cv2.boundingRect(c) for c in contours if cv2.contourArea(c) > 2500])
+        if not found:
+            tracks.clear()
+            continue
+        boxes: list[tuple[BoxXYWH, int]] = []
+        taken: set[int] = set()
+        for x, y, w, h in found:
+            cx, cy = x + w / 2, y + h / 2
+            near = [(abs(cx - px) + abs(cy - py), tid) for tid, (px, py) in tracks.items()
+                    if tid not in taken]
+            dist, tid = min(near, default=(1e9, 0))
+            if dist > 80:
+                tid, next_id = next_id, next_id + 1
+            taken.add(tid)
+            tracks[tid] = (cx, cy)
+            boxes.append(((x, y, w, h), tid))
+        for tid in [t for t in tracks if t not in taken]:
+            del tracks[tid]
+        h, w = image.shape[:2]
+        frames.append(ClipFrame(encode(image), encode(cv2.flip(image, 1)), w, h,
+                                tuple(boxes)))
+    cap.release()
+    assert frames, f"no cars found in {path}"
+    return frames
+
+
+class Feeder:
+    """Offers the clip to the LiveView as two cameras at ~5 fps, like ingest + detect do;
+    the simulated camera shows the clip mirrored and later in time."""
+
+    def __init__(self, live: LiveView, clip: list[ClipFrame]) -> None:
+        self.live = live
+        self.clip = clip
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="ui-feeder", daemon=True)
+
+    def offer(self, camera_id: str, seq: int, frame: ClipFrame, mirror: bool) -> None:
+        now = time.time()
+        w, h = frame.width, frame.height
+        self.live.offer_frame(Frame(camera_id=camera_id, seq=seq, captured_at=now, width=w,
+                                    height=h, jpeg=frame.mirrored if mirror else frame.jpeg))
+        self.live.offer_detections(FrameDetections(
+            camera_id=camera_id, seq=seq, captured_at=now, width=w, height=h,
+            model="ui-test-background@1", detected_at=now,
+            boxes=tuple(
+                Box(x1=(w - x - bw) if mirror else x, y1=y, x2=(w - x) if mirror else x + bw,
+                    y2=y + bh, cls="car", conf=0.9, track_id=tid + (100 if mirror else 0))
+                for (x, y, bw, bh), tid in frame.boxes)))
+
+    def run(self) -> None:
+        n = len(self.clip)
+        seq = 0
+        while not self.stop.is_set():
+            self.offer("junction-north", seq, self.clip[(2 * seq) % n], False)
+            self.offer("harbour-sim", seq, self.clip[(2 * seq + n // 2) % n], True)
+            seq += 1
+            self.stop.wait(0.2)
+
+
+TRACKS: list[tuple[ObjectClass, tuple[str, ...], bool]] = [  # oldest first
+    ("car", ("junction-north",), True),
+    ("car", ("harbour-sim", "junction-north"), True),
+    ("person", ("junction-north",), True),
+    ("bus", ("harbour-sim",), True),
+    ("truck", ("junction-north",), True),
+    ("bicycle", ("harbour-sim",), False),
+    ("car", ("harbour-sim",), False),
+]
+
+
+def car_crops(clip: list[ClipFrame], count: int = 3) -> list[np.ndarray]:
+    """Whole views of ``count`` different cars (boxes clear of the frame's edges)."""
+    out: list[np.ndarray] = []
+    used: set[int] = set()
+    for frame in clip:
+        for (x, y, w, h), tid in frame.boxes:
+            inside = x > 4 and y > 4 and x + w < frame.width - 4 and y + h < frame.height - 4
+            if tid in used or not inside or w * h < 12_000:
+                continue
+            image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            out.append(image[y:y + h, x:x + w])
+            used.add(tid)
+            if len(out) == count:
+                return out
+    assert out, "no whole car in the clip"
+    return out
+
+
+def fill_store(store: SqliteTrackStore, clip: list[ClipFrame]) -> list[str]:
+    bus = cv2.imread(str(media_file("bus.jpg")))
+    assert bus is not None
+    cars = car_crops(clip)
+    crops: dict[int, np.ndarray] = {2: bus[400:905, 48:245], 3: bus[230:750, 20:800]}
+    crops.update({i: cars[n % len(cars)] for n, i in enumerate((0, 1, 6))})
+    now = time.time()
+    ids = []
+    for i, (cls, cams, closed) in enumerate(TRACKS):
+        first, last = now - 600 + 70 * i, now - 590 + 80 * i
+        track_id = global_track_id(cams[0], 10 + i)
+        crop = crops.get(i)
+        store.upsert(TrackUpdate(
+            track_id=track_id, version=1 + i % 3, cls=cls,
+            tracklets=tuple(TrackletRef(camera_id=c, track_id=10 + n, first_seen=first,
+                                        last_seen=last) for n, c in enumerate(cams)),
+            first_seen=first, last_seen=last, closed=closed,
+            best_crop_jpeg=encode(crop) if crop is not None else None, emitted_at=last,
+        ), stored_at=now)
+        ids.append(track_id)
+    return ids
+
+
+@dataclass(frozen=True)
+class Hub:
+    url: str
+    token: str
+    track_ids: list[str]
+    cameras: list[CameraConfig]
+    tokens: TokenStore
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    tmp = tmp_path_factory.mktemp("ui-hub")
+    store = SqliteTrackStore(tmp / "tracks.db")
+    tokens = TokenStore(tmp / "auth.db")
+    store.open()
+    tokens.open()
+    clip = load_clip(media_file("car-detection.mp4"))
+    track_ids = fill_store(store, clip)
+    token = tokens.issue(Role.OPERATOR, "wall display 1")
+    cameras = [
+        CameraConfig(id="junction-north", name="Junction North",
+                     source=f"rtsp://viewer:{SECRET}@192.0.2.10:554/h264", fps=5),
+        CameraConfig(id="harbour-sim", name="Harbour Road", source="media:car-detection.mp4",
+                     simulated=True, transform="mirror", fps=5),
+    ]
+    live = LiveView()
+    feeder = Feeder(live, clip)
+    feeder.thread.start()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(store, tokens, cameras, live),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="ui-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "API did not start"
+        assert thread.is_alive(), "API thread died"
+        time.sleep(0.05)
+    try:
+        yield Hub(f"http://127.0.0.1:{port}", token, track_ids, cameras, tokens)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        feeder.stop.set()
+        feeder.thread.join(5)
+        store.close()
+        tokens.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -1,0 +1,122 @@
+"""The event contract: round-trips, versions, and fields that must be refused."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from civicsight.events import (
+    EVENT_TYPES,
+    Box,
+    DecodeError,
+    Frame,
+    FrameDetections,
+    TrackletRef,
+    TrackUpdate,
+)
+
+JPEG = b"\xff\xd8\xff\xe0fakejpeg\xff\xd9"
+
+
+def frame(**over: object) -> Frame:
+    data: dict[str, object] = dict(camera_id="cam-1", seq=3, captured_at=1_790_000_000.5,
+                                   width=640, height=360, jpeg=JPEG)
+    data.update(over)
+    return Frame.model_validate(data)
+
+
+def update(**over: object) -> TrackUpdate:
+    data: dict[str, object] = dict(
+        track_id="t-1", version=1, cls="car",
+        tracklets=[TrackletRef(camera_id="cam-1", track_id=7, first_seen=10.0, last_seen=12.0)],
+        first_seen=10.0, last_seen=12.0, emitted_at=13.0)
+    data.update(over)
+    return TrackUpdate.model_validate(data)
+
+
+SAMPLES = [
+    frame(),
+    FrameDetections(camera_id="cam-1", seq=3, captured_at=1.0, width=640, height=360,
+                    model="m@1", detected_at=2.0,
+                    boxes=(Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4),)),
+    update(best_crop_jpeg=JPEG, path=((0.1, 0.2), (0.3, 0.4))),
+]
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_round_trip_keeps_every_field(event: object) -> None:
+    """Guards against a codec that loses bytes (JPEG) or nested values on the wire."""
+    cls = type(event)
+    assert cls.from_bytes(event.to_bytes()) == event  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("field", ["race", "ethnicity", "skin_colour", "skin_color", "gender"])
+@pytest.mark.parametrize("make", [frame, update])
+def test_sensitive_attribute_cannot_be_represented(make: object, field: str) -> None:
+    """Privacy: an attribute such as race is an unknown field, so it is refused."""
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        make(**{field: "x"})  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("field", ["race", "ethnicity"])
+def test_decoder_refuses_sensitive_fields_from_the_wire(field: str) -> None:
+    """A producer outside the hub cannot smuggle a sensitive field through the bus."""
+    raw = frame().model_dump(mode="json")
+    raw[field] = "x"
+    import json
+    with pytest.raises(DecodeError):
+        Frame.from_bytes(json.dumps(raw).encode())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"camera_id": "Cam 1"},  # not a slug
+        {"seq": -1},
+        {"width": 0},
+        {"jpeg": b""},
+        {"schema_version": 2},  # a future version is not silently read as v1
+    ],
+    ids=lambda d: next(iter(d)),
+)
+def test_frame_rejects_invalid_values(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        frame(**bad)
+
+
+def test_events_are_frozen() -> None:
+    """Guards against a consumer mutating an event another handler still reads."""
+    f = frame()
+    with pytest.raises(ValidationError):
+        f.seq = 9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "box",
+    [dict(x1=10, y1=0, x2=5, y2=5), dict(x1=0, y1=0, x2=5, y2=5, conf=1.5),
+     dict(x1=0, y1=0, x2=5, y2=5, cls="dog")],
+)
+def test_box_rejects_bad_geometry_and_classes(box: dict[str, object]) -> None:
+    data: dict[str, object] = {"cls": "car", "conf": 0.5, **box}
+    with pytest.raises(ValidationError):
+        Box.model_validate(data)
+
+
+def test_track_update_needs_ordered_times() -> None:
+    with pytest.raises(ValidationError, match="last_seen before first_seen"):
+        update(first_seen=20.0, last_seen=10.0)
+
+
+def test_detections_from_arrays_clips_to_frame() -> None:
+    """Detector boxes slightly outside the frame are clipped, not refused."""
+    fd = FrameDetections.from_arrays(frame(), [[-3.0, 5.0, 700.0, 380.0]], [0.7], ["car"], [5],
+                                     "m@1", 2.0)
+    (box,) = fd.boxes
+    assert (box.x1, box.x2, box.y2) == (0.0, 640.0, 360.0)
+    assert box.track_id == 5 and fd.seq == 3
+
+
+def test_every_event_type_is_versioned() -> None:
+    for cls in EVENT_TYPES:
+        assert cls.model_fields["schema_version"].default == 1
+        assert cls.model_config.get("extra") == "forbid"
