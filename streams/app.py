@@ -34,13 +34,13 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import faust
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from civicsight.events import Crop, DecodeError, FrameDetections, TrackUpdate
+from civicsight.events import Crop, DecodeError, Event, FrameDetections, TrackUpdate
 from civicsight.settings import HubSettings
 from civicsight.topics import topic
 from streams import tracklets as tl
@@ -50,6 +50,8 @@ log = logging.getLogger("streams.app")
 DETECTIONS = "detections"
 CROPS = "crops"
 TRACK_UPDATES = "track_updates"
+
+E = TypeVar("E", bound=Event)
 
 
 class StreamSettings(HubSettings):
@@ -158,12 +160,23 @@ class TrackletProcessor:
         cached = self._cache.get(key)
         if cached is not None and cached[0] is raw:
             return cached[1], cached[2]
-        partition, state = _decode_stored(raw)
+        try:
+            partition, state = _decode_stored(raw)
+        except tl.StateDecodeError as err:
+            # a bad changelog record must not crash-loop the worker: start that camera afresh
+            n = self.counters.count(self.counters.skipped, "state")
+            log.error("dropped undecodable state of %r (%d so far): %s", key, n, err)
+            self._cache.pop(key, None)
+            return None
         crops: dict[int, tl.BestCrop] = {}
         for tid, t in state.tracklets.items():
             stored = None if t.crop is not None else self._crops.get(_crop_key(state, tid))
-            if stored is not None:
+            if stored is None:
+                continue
+            try:
                 crops[tid] = tl.BestCrop.from_bytes(stored)
+            except tl.StateDecodeError as err:
+                log.error("dropped undecodable crop of %r/%d: %s", key, tid, err)
         state = state.with_crops(crops)
         self._cache[key] = (raw, partition, state)
         return partition, state
@@ -193,8 +206,7 @@ class TrackletProcessor:
         self._states[key] = raw
         self._cache[key] = (raw, partition, new)
 
-    def _decode(self, name: str, cls: type[FrameDetections] | type[Crop], raw: bytes | None,
-                where: str) -> Any:
+    def _decode(self, name: str, cls: type[E], raw: bytes | None, where: str) -> E | None:
         try:
             event = cls.from_bytes(raw)
         except DecodeError as err:
@@ -209,7 +221,7 @@ class TrackletProcessor:
 
     def on_detections(self, raw: bytes | None, partition: int, now: float,
                       where: str = "") -> list[TrackUpdate]:
-        event: FrameDetections | None = self._decode(DETECTIONS, FrameDetections, raw, where)
+        event = self._decode(DETECTIONS, FrameDetections, raw, where)
         if event is None:
             return []
         loaded = self._load(event.camera_id.encode())
@@ -221,7 +233,7 @@ class TrackletProcessor:
         return updates
 
     def on_crop(self, raw: bytes | None, partition: int, where: str = "") -> None:
-        event: Crop | None = self._decode(CROPS, Crop, raw, where)
+        event = self._decode(CROPS, Crop, raw, where)
         if event is None:
             return
         loaded = self._load(event.camera_id.encode())

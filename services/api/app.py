@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicsight.auth import Principal, TokenStore
+from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
 from services.api.live import LiveView
-from services.ingest.config import Analytics, CameraConfig, Position
 
 log = logging.getLogger("api")
 

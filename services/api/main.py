@@ -15,12 +15,12 @@ from pydantic import Field, model_validator
 
 from civicsight.auth import TokenStore, auth_db_path
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_signals
+from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
 from civicsight.store.sqlite import SqliteTrackStore
 from services.api.app import create_app
 from services.api.live import LiveFeed, LiveView
-from services.ingest.config import CameraConfig, load_cameras
 
 log = logging.getLogger("api")
 

@@ -11,10 +11,10 @@ import cv2
 from pydantic import Field
 
 from civicsight.bus import KafkaPublisher, Publisher, stop_on_signals
+from civicsight.cameras import CameraConfig, CameraConfigError, load_cameras
 from civicsight.events import Frame
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
-from services.ingest.config import CameraConfig, CameraConfigError, load_cameras
 from services.ingest.logic import FrameSampler, scale_to_width, transform_view
 from services.ingest.sources import SourceError, open_source
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from services.ingest.config import CameraConfig, redact_url, resolve_media_path
+from civicsight.cameras import CameraConfig, redact_url, resolve_media_path
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}

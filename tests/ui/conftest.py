@@ -17,6 +17,7 @@ import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from civicsight.auth import Role, TokenStore
+from civicsight.cameras import CameraConfig
 from civicsight.events import (
     Box,
     Frame,
@@ -30,7 +31,6 @@ from civicsight.stack import free_port
 from civicsight.store.sqlite import SqliteTrackStore
 from services.api.app import create_app
 from services.api.live import LiveView
-from services.ingest.config import CameraConfig
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -51,7 +51,7 @@ def media_dir() -> Path:
 def media_file(name: str) -> Path:
     path = media_dir() / name
     if not path.exists():
-        pytest.skip(f"sample media {path} not available (set CIVICSIGHT_MEDIA_MIRROR)")
+        pytest.fail(f"sample media {path} missing: set CIVICSIGHT_MEDIA_MIRROR")
     return path
 
 
@@ -126,7 +126,8 @@ def load_clip(path: Path) -> list[ClipFrame]:
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        found = _merge([cv2.boundingRect(c) for c in contours if cv2.contourArea(c) > 2500])
+        rects = [cv2.boundingRect(c) for c in contours if cv2.contourArea(c) > 2500]
+        found = _merge([(int(x), int(y), int(w), int(h)) for x, y, w, h in rects])
         if not found:
             tracks.clear()
             continue
@@ -206,6 +207,7 @@ def car_crops(clip: list[ClipFrame], count: int = 3) -> list[np.ndarray]:
             if tid in used or not inside or w * h < 12_000:
                 continue
             image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None
             out.append(image[y:y + h, x:x + w])
             used.add(tid)
             if len(out) == count:

@@ -142,15 +142,15 @@ def test_detections_become_track_updates_and_state_survives_restart(
     pub = KafkaPublisher(cfg, "streams-test")
     sub = KafkaSubscriber(cfg, f"reader-{uuid.uuid4().hex[:8]}", ["track_updates"], pub)
     try:
-        a1, a2, b7 = (global_track_id("cam-a", 1), global_track_id("cam-a", 2),
-                      global_track_id("cam-b", 7))
+        # the two cameras' keys land in different partitions (1 and 0, librdkafka crc32)
+        a1, b7 = global_track_id("north-gate", 1), global_track_id("south-gate", 7)
         now = time.time()
-        pub.publish_raw("detections", "cam-a", b"not an event")
-        pub.publish("crops", "cam-a", Crop(
-            camera_id="cam-a", track_id=1, captured_at=now, quality=0.8, jpeg=JPEG,
+        pub.publish_raw("detections", "north-gate", b"not an event")
+        pub.publish("crops", "north-gate", Crop(
+            camera_id="north-gate", track_id=1, captured_at=now, quality=0.8, jpeg=JPEG,
             box=Box(x1=10, y1=20, x2=60, y2=90, cls="car", conf=0.9, track_id=1)))
-        publish_track(pub, "cam-a", {1: 8, 2: 2}, now)   # track 2 is flicker
-        publish_track(pub, "cam-b", {7: 5}, now)
+        publish_track(pub, "north-gate", {1: 8, 2: 2}, now)   # track 2 is flicker
+        publish_track(pub, "south-gate", {7: 5}, now)
 
         worker = start_worker()
         got: list[TrackUpdate] = []
@@ -167,7 +167,7 @@ def test_detections_become_track_updates_and_state_survives_restart(
             assert updates[-1].last_seen - updates[-1].first_seen == pytest.approx(
                 0.7 if updates[0].track_id == a1 else 0.4, abs=1e-3)
         assert [u.best_crop_jpeg for u in tracks[a1] if u.best_crop_jpeg] == [JPEG]
-        assert tracks[b7][0].cameras == ("cam-b",)
+        assert tracks[b7][0].cameras == ("south-gate",)
         assert "skipped undecodable detections" in worker.output()
 
         assert worker.stop() == 0, worker.output()[-4000:]
@@ -175,7 +175,7 @@ def test_detections_become_track_updates_and_state_survives_restart(
         # a fresh worker rebuilt from the changelog still knows track a1's last version
         last = tracks[a1][-1].version
         restarted = start_worker()
-        publish_track(pub, "cam-a", {1: 4}, time.time())
+        publish_track(pub, "north-gate", {1: 4}, time.time())
         more: list[TrackUpdate] = []
         first = collect(sub, closed(a1), more, 30, restarted)
         print(f"streams worker restart: {first - restarted.started:.1f}s to first TrackUpdate")

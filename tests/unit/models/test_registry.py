@@ -39,7 +39,7 @@ def test_corrupt_or_missing_file_names_the_file(model_mirror: Path, tmp_path: Pa
         target.write_bytes(target.read_bytes()[:1000])
     else:
         target.unlink()
-    with pytest.raises(ModelUnavailableError, match="yolov8n.bin"):
+    with pytest.raises(ModelUnavailableError, match=r"yolov8n\.bin"):
         resolve(NAME, tmp_path)
 
 

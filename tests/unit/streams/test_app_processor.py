@@ -181,7 +181,7 @@ def test_credentials_passed_only_when_set_and_never_shown(
 def test_app_configuration() -> None:
     """Guards: the slow start on tansu (Faust's 60 s session: ~30 s before consuming),
     Faust creating the input topics, and state written into the working directory."""
-    settings = StreamSettings(streams_app_id="s-test", data_dir="/tmp/x")  # type: ignore[arg-type]
+    settings = StreamSettings(streams_app_id="s-test", data_dir="/tmp/x")
     built = create_app(settings)
     conf = built.app.conf
     assert conf.broker_session_timeout == 6.0
@@ -209,3 +209,13 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
             s.streams_app_id) == (1.5, 2, 0.5, "other")
     with pytest.raises(ValueError):
         s.tracklet_timeout = 9.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("stored", [b"garbage", b'{"partition": 1, "state": {"format": 7}}'])
+def test_corrupt_stored_state_starts_the_camera_afresh(stored: bytes) -> None:
+    """Guards: one bad changelog record crash-looping every worker that recovers it."""
+    p = processor({b"cam-a": stored}, {b"cam-a/1": b"bad"})
+    updates = run_frames(p, "cam-a", 1, [T0, T0 + 0.1, T0 + 0.2])
+    assert [u.version for u in updates] == [1]
+    assert p.counters.skipped == {"state": 1}
+    assert p.on_tick(0, T0 + 10) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -16,7 +17,7 @@ W, H = 640, 480
 
 
 def box(track_id: int | None = 1, cls: str = "car", x: float = 100.0, conf: float = 0.9) -> Box:
-    return Box(x1=x, y1=100, x2=x + 40, y2=140, cls=cls, conf=conf, track_id=track_id)  # type: ignore[arg-type]
+    return Box(x1=x, y1=100, x2=x + 40, y2=140, cls=cls, conf=conf, track_id=track_id)
 
 
 def frame(t: float, *boxes: Box, camera_id: str = CAM, seq: int = 0) -> FrameDetections:
@@ -81,7 +82,7 @@ def test_reemission_at_most_every_interval(interval: float, dt: float, n: int,
     _, updates = feed(steady(n, dt), update_interval=interval)
     assert [u.version for u in updates] == expected_versions
     times = [u.last_seen for u in updates]
-    assert all(b - a >= interval - 1e-9 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= interval - 1e-9 for a, b in itertools.pairwise(times))
 
 
 @pytest.mark.parametrize(("timeout", "silence", "closes"), [
@@ -132,7 +133,7 @@ def test_expiry_runs_on_the_camera_clock_not_capture_timestamps() -> None:
 def test_class_is_majority_vote(classes: list[str], expected: str) -> None:
     """Guards: a track labelled by its first or last (possibly wrong) detection."""
     frames = [frame(T0 + i * 0.1, box(cls=c)) for i, c in enumerate(classes)]
-    state, updates = feed(frames, update_interval=0.0)
+    state, _ = feed(frames, update_interval=0.0)
     _, closed = tl.expire(state, T0 + 100, 3.0)
     assert closed[-1].cls == expected
 
@@ -251,7 +252,7 @@ def test_redelivered_frames_do_not_count_twice(delay: float, processed: bool) ->
 def test_update_content() -> None:
     """Guards: a TrackUpdate that does not identify its camera tracklet, or whose id is
     not the deterministic global id (replays would create duplicate tracks)."""
-    state, updates = feed(steady(3))
+    _, updates = feed(steady(3))
     u = updates[0]
     assert u.track_id == global_track_id(CAM, 1)
     assert u.cameras == (CAM,)

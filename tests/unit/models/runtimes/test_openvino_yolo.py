@@ -21,7 +21,7 @@ LABELS = yaml.safe_load(
 
 @pytest.fixture(scope="module")
 def detector(model_mirror: Path) -> Iterator[OpenVinoYolo]:
-    spec, folder = resolve("yolov8n-int8-openvino", model_mirror)
+    _, folder = resolve("yolov8n-int8-openvino", model_mirror)
     det = OpenVinoYolo(folder / "yolov8n.xml", YoloOptions(imgsz=640, batch=4))
     det.start()
     yield det

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from civicsight.auth import Role, TokenStore
+from civicsight.cameras import CameraConfig
 from civicsight.events import (
     Box,
     Frame,
@@ -21,7 +22,6 @@ from civicsight.events import (
     TrackUpdate,
 )
 from civicsight.store.sqlite import SqliteTrackStore
-from services.ingest.config import CameraConfig
 
 REPO = Path(__file__).resolve().parents[4]
 T0 = 1_700_000_000.0
@@ -37,7 +37,7 @@ def media_dir() -> Path:
 def media_file(name: str) -> Path:
     path = media_dir() / name
     if not path.exists():
-        pytest.skip(f"sample media {path} not available (set CIVICSIGHT_MEDIA_MIRROR)")
+        pytest.fail(f"sample media {path} missing: set CIVICSIGHT_MEDIA_MIRROR")
     return path
 
 

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from civicsight.auth import Role, TokenStore
+from civicsight.cameras import CameraConfig
 from civicsight.store.sqlite import SqliteTrackStore
 from services.api.app import create_app
 from services.api.live import LiveView
-from services.ingest.config import CameraConfig
 
 from .conftest import (
     BUS_BOXES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -151,9 +152,9 @@ def test_labels_name_class_and_tracker_id(bus: np.ndarray, monkeypatch: pytest.M
     texts: list[str] = []
     real = cv2.putText
 
-    def spy(img: np.ndarray, text: str, *args: object, **kwargs: object) -> np.ndarray:
+    def spy(img: np.ndarray, text: str, *args: Any, **kwargs: Any) -> Any:
         texts.append(text)
-        return real(img, text, *args, **kwargs)  # type: ignore[no-any-return]
+        return real(img, text, *args, **kwargs)
 
     monkeypatch.setattr(cv2, "putText", spy)
     frame = make_frame("cam-a", 1, bus)

@@ -1,4 +1,4 @@
-"""Per-camera configuration (one YAML file per camera) and source-URL rules."""
+"""Camera configuration (a YAML file per camera) and source-URL rules, for ingest and API."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.config import (
+from civicsight.cameras import (
     CameraConfig,
     CameraConfigError,
     load_camera,
@@ -95,7 +95,7 @@ def test_media_sources_stay_inside_the_media_root(tmp_path: Path, source: str, o
 
 
 def test_demo_cameras_are_valid() -> None:
-    repo = Path(__file__).resolve().parents[4]
+    repo = Path(__file__).resolve().parents[3]
     cams = load_cameras(repo / "config/demo")
     assert len(cams) >= 3 and all(isinstance(c, CameraConfig) for c in cams)
     assert all(not c.analytics.faces for c in cams)  # faces stay off unless enabled
