@@ -1,7 +1,8 @@
 """``civicsight bench detect --json``: the detect service's batched path against the plain
 ultralytics ``predict`` loop, on the same JPEG frames with the same model, in one run.
 
-Rounds of the two alternate (baseline, service, baseline, ...) and the median of each is
+Rounds of the two alternate (baseline, service, baseline, ...), each in a fresh process
+(so neither runtime's idle worker threads slow the other), and the median of each is
 reported, so a busy machine slows both alike. Optionally (``--e2e-seconds``) the demo hub
 runs for a while and the latency from frame capture to track in the store is reported.
 """
@@ -9,6 +10,7 @@ runs for a while and the latency from frame capture to track in the store is rep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -16,9 +18,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -27,6 +30,8 @@ from civicsight.events import Frame
 from services.detect.main import COCO_TRACKED, DetectSettings, build_pipeline, decode
 
 REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+REPEATS = 3  # timed passes over the frames in each process; their median counts
 VIDEOS = ("car-detection.mp4", "one-by-one-person-detection.mp4", "people-detection.264")
 
 
@@ -63,10 +68,14 @@ def run_baseline(model_dir: Path, frames: list[Frame]) -> float:
 
     model = YOLO(str(model_dir), task="detect")
     model.predict(decode(frames[0]), verbose=False)
-    start = time.perf_counter()
-    for f in frames:
-        model.predict(decode(f), verbose=False)
-    return len(frames) / (time.perf_counter() - start)
+
+    def once() -> float:
+        start = time.perf_counter()
+        for f in frames:
+            model.predict(decode(f), verbose=False)
+        return len(frames) / (time.perf_counter() - start)
+
+    return statistics.median(once() for _ in range(REPEATS))
 
 
 def run_service(settings: DetectSettings, frames: list[Frame]) -> float:
@@ -82,9 +91,13 @@ def run_service(settings: DetectSettings, frames: list[Frame]) -> float:
 
     for _ in pipeline.run(batches()):  # warm-up: compiles the input shape
         pass
-    start = time.perf_counter()
-    n = sum(len(dets) for dets, _ in pipeline.run(batches()))
-    fps = n / (time.perf_counter() - start)
+
+    def once() -> float:
+        start = time.perf_counter()
+        n = sum(len(dets) for dets, _ in pipeline.run(batches()))
+        return n / (time.perf_counter() - start)
+
+    fps = statistics.median(once() for _ in range(REPEATS))
     pool.shutdown()
     pipeline.detector.close()
     return fps
@@ -103,10 +116,16 @@ def labelled_counts(settings: DetectSettings, model_dir: Path, media: Path) -> d
         image = load_labelled_image(media, item)
         out["labels"] += sum(item["counts"].values())
         out["service"] += len(pipeline.detector.detect([image])[0])
-        res = baseline.predict(image, verbose=False)[0]
-        out["baseline"] += sum(int(c) in COCO_TRACKED for c in res.boxes.cls.tolist())
+        out["baseline"] += sum(int(c) in COCO_TRACKED for c in reference_classes(baseline, image))
     pipeline.detector.close()
     return dict(out)
+
+
+def reference_classes(model: Any, image: np.ndarray) -> list[int]:
+    """COCO class ids that the plain ultralytics pipeline finds in ``image``."""
+    results = list(model.predict(image, verbose=False))
+    boxes = results[0].boxes
+    return [] if boxes is None else [int(c) for c in boxes.cls.tolist()]
 
 
 def load_labelled_image(media: Path, item: dict[str, object]) -> np.ndarray:
@@ -126,6 +145,11 @@ def load_labelled_image(media: Path, item: dict[str, object]) -> np.ndarray:
     if image is None:
         raise FileNotFoundError(f"cannot read {path} frame {item.get('frame')}")
     return image
+
+
+def quietly(fn: Callable[..., T], *args: object) -> T:
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints to stdout
+        return fn(*args)
 
 
 def e2e_latency(seconds: float) -> dict[str, float | int]:
@@ -155,9 +179,38 @@ def e2e_latency(seconds: float) -> dict[str, float | int]:
     }
 
 
+def measure_in_child(which: str, frames_per_video: int) -> float:
+    """Frames/s of ``which`` (baseline or service), measured in a fresh interpreter."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.detect", "--worker", which,
+         "--frames-per-video", str(frames_per_video)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def worker(which: str, frames_per_video: int) -> None:
+    settings = DetectSettings()
+    from models.registry import resolve
+
+    _, model_dir = resolve(settings.model, settings.model_mirror, settings.data_dir / "models")
+    frames = sample_frames(media_root(), frames_per_video, step=7)
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints to stdout
+        fps = run_baseline(model_dir, frames) if which == "baseline" else run_service(
+            settings, frames)
+    print(fps)
+
+
+def media_root() -> Path:
+    return Path(os.environ.get("CIVICSIGHT_MEDIA_MIRROR", REPO.parent / "shared" / "media"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="civicsight bench detect", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--worker", choices=["baseline", "service"], help=argparse.SUPPRESS)
     parser.add_argument("--frames-per-video", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--e2e-seconds", type=float, default=0.0,
@@ -165,18 +218,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    if args.worker:
+        worker(args.worker, args.frames_per_video)
+        return
     settings = DetectSettings()
-    media = Path(os.environ.get("CIVICSIGHT_MEDIA_MIRROR", REPO.parent / "shared" / "media"))
+    media = media_root()
     from models.registry import resolve
 
     spec, model_dir = resolve(settings.model, settings.model_mirror, settings.data_dir / "models")
     frames = sample_frames(media, args.frames_per_video, step=7)
-    base, serv = [], []
+    base: list[float] = []
+    serv: list[float] = []
     for r in range(args.rounds):
         print(f"round {r + 1}/{args.rounds}: baseline ...", file=sys.stderr, flush=True)
-        base.append(run_baseline(model_dir, frames))
+        base.append(measure_in_child("baseline", args.frames_per_video))
         print(f"round {r + 1}/{args.rounds}: service ...", file=sys.stderr, flush=True)
-        serv.append(run_service(settings, frames))
+        serv.append(measure_in_child("service", args.frames_per_video))
     result: dict[str, object] = {
         "service_fps": round(statistics.median(serv), 1),
         "baseline_fps": round(statistics.median(base), 1),
@@ -189,7 +246,7 @@ def main() -> None:
         "batch": settings.batch_max,
         "device": cpu_name(),
         "model": spec.label,
-        "labelled_boxes": labelled_counts(settings, model_dir, media),
+        "labelled_boxes": quietly(labelled_counts, settings, model_dir, media),
     }
     if args.e2e_seconds > 0:
         print(f"end-to-end: running the demo hub for {args.e2e_seconds:.0f} s ...",

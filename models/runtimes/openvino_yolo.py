@@ -125,7 +125,8 @@ class OpenVinoYolo:
             ppp.output(i).tensor().set_layout(ov.Layout("NHWC"))
         compiled = self._core.compile_model(
             ppp.build(), self.device,
-            {"PERFORMANCE_HINT": o.hint, "NUM_STREAMS": str(o.streams)},
+            {"PERFORMANCE_HINT": o.hint, "NUM_STREAMS": str(o.streams),
+             "ENABLE_CPU_PINNING": True},
         )
         pool = _Pool(shape, deque(compiled.create_infer_request() for _ in range(o.requests)))
         self._pools[shape] = pool
