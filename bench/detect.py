@@ -46,8 +46,16 @@ def sample_frames(media: Path, per_video: int, step: int) -> list[Frame]:
                 break
             if i % step == 0:
                 jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
-                frames.append(Frame(camera_id=f"cam{cam}", seq=i, captured_at=time.time(),
-                                    width=image.shape[1], height=image.shape[0], jpeg=jpeg))
+                frames.append(
+                    Frame(
+                        camera_id=f"cam{cam}",
+                        seq=i,
+                        captured_at=time.time(),
+                        width=image.shape[1],
+                        height=image.shape[0],
+                        jpeg=jpeg,
+                    )
+                )
             i += 1
         cap.release()
     return frames
@@ -85,9 +93,12 @@ def run_service(settings: DetectSettings, frames: list[Frame]) -> float:
 
     def batches() -> Iterator[list[tuple[Frame, np.ndarray]]]:
         for i in range(0, len(frames), size):
-            chunk = frames[i:i + size]
-            yield [(f, im) for f, im in zip(chunk, pool.map(decode, chunk), strict=True)
-                   if im is not None]
+            chunk = frames[i : i + size]
+            yield [
+                (f, im)
+                for f, im in zip(chunk, pool.map(decode, chunk), strict=True)
+                if im is not None
+            ]
 
     for _ in pipeline.run(batches()):  # warm-up: compiles the input shape
         pass
@@ -161,8 +172,12 @@ def e2e_latency(seconds: float) -> dict[str, float | int]:
 
     with tempfile.TemporaryDirectory(prefix="cs-bench-") as tmp:
         env = {**os.environ, "CIVICSIGHT_DATA_DIR": tmp, "CIVICSIGHT_API_PORT": "0"}
-        proc = subprocess.Popen([sys.executable, "-m", "civicsight", "up", "--demo"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "civicsight", "up", "--demo"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(seconds)
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
@@ -184,9 +199,18 @@ def measure_in_child(which: str, frames_per_video: int) -> float:
     import subprocess
 
     out = subprocess.run(
-        [sys.executable, "-m", "bench.detect", "--worker", which,
-         "--frames-per-video", str(frames_per_video)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.detect",
+            "--worker",
+            which,
+            "--frames-per-video",
+            str(frames_per_video),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return float(out.strip().splitlines()[-1])
 
@@ -198,8 +222,11 @@ def worker(which: str, frames_per_video: int) -> None:
     _, model_dir = resolve(settings.model, settings.model_mirror, settings.data_dir / "models")
     frames = sample_frames(media_root(), frames_per_video, step=7)
     with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints to stdout
-        fps = run_baseline(model_dir, frames) if which == "baseline" else run_service(
-            settings, frames)
+        fps = (
+            run_baseline(model_dir, frames)
+            if which == "baseline"
+            else run_service(settings, frames)
+        )
     print(fps)
 
 
@@ -213,8 +240,12 @@ def main() -> None:
     parser.add_argument("--worker", choices=["baseline", "service"], help=argparse.SUPPRESS)
     parser.add_argument("--frames-per-video", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--e2e-seconds", type=float, default=0.0,
-                        help="also run the demo hub this long for end-to-end latency")
+    parser.add_argument(
+        "--e2e-seconds",
+        type=float,
+        default=0.0,
+        help="also run the demo hub this long for end-to-end latency",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -238,8 +269,10 @@ def main() -> None:
         "service_fps": round(statistics.median(serv), 1),
         "baseline_fps": round(statistics.median(base), 1),
         "ratio": round(statistics.median(serv) / statistics.median(base), 2),
-        "rounds": {"service_fps": [round(x, 1) for x in serv],
-                   "baseline_fps": [round(x, 1) for x in base]},
+        "rounds": {
+            "service_fps": [round(x, 1) for x in serv],
+            "baseline_fps": [round(x, 1) for x in base],
+        },
         "frames": len(frames),
         "frame_size": f"{frames[0].width}x{frames[0].height}",
         "imgsz": settings.imgsz,
@@ -249,8 +282,11 @@ def main() -> None:
         "labelled_boxes": quietly(labelled_counts, settings, model_dir, media),
     }
     if args.e2e_seconds > 0:
-        print(f"end-to-end: running the demo hub for {args.e2e_seconds:.0f} s ...",
-              file=sys.stderr, flush=True)
+        print(
+            f"end-to-end: running the demo hub for {args.e2e_seconds:.0f} s ...",
+            file=sys.stderr,
+            flush=True,
+        )
         result.update(e2e_latency(args.e2e_seconds))
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

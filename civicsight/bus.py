@@ -90,13 +90,19 @@ class KafkaPublisher:
         self.publish_raw(topic_name, key, event.to_bytes())
 
     def publish_raw(
-        self, topic_name: str, key: str, value: bytes,
-        headers: list[tuple[str, str | bytes | None]] | None = None
+        self,
+        topic_name: str,
+        key: str,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
         while True:
             try:
                 self._producer.produce(
-                    topic_name, value=value, key=key.encode(), headers=headers,
+                    topic_name,
+                    value=value,
+                    key=key.encode(),
+                    headers=headers,
                     on_delivery=self._on_delivery,
                 )
                 break
@@ -174,12 +180,14 @@ class KafkaSubscriber:
             ("dlq.partition", str(msg.partition()).encode()),
             ("dlq.offset", str(msg.offset()).encode()),
         ]
-        self._dlq.publish_raw(f"{name}.dlq", (msg.key() or b"").decode(errors="replace"),
-                              msg.value() or b"", headers)
+        self._dlq.publish_raw(
+            f"{name}.dlq", (msg.key() or b"").decode(errors="replace"), msg.value() or b"", headers
+        )
         self._dlq.flush()
         self.dead_lettered += 1
-        log.warning("dead-lettered %s[%s]@%s: %s", name, msg.partition(), msg.offset(),
-                    reason[:200])
+        log.warning(
+            "dead-lettered %s[%s]@%s: %s", name, msg.partition(), msg.offset(), reason[:200]
+        )
         self._consumer.store_offsets(msg)
 
     def done(self, items: Iterable[Received]) -> None:

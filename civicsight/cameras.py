@@ -50,7 +50,8 @@ class CameraConfig(BaseModel):
     analytics: Analytics = Field(default_factory=Analytics, description="which analytics run")
     simulated: bool = Field(False, description="a virtual camera built from sample media")
     transform: str | None = Field(
-        None, pattern=r"^(mirror|mirror-shift)$",
+        None,
+        pattern=r"^(mirror|mirror-shift)$",
         description="view change for simulated cameras: mirror, or mirror plus colour shift",
     )
 

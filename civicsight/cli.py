@@ -84,8 +84,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     cameras_dir = settings.cameras_dir
     if args.demo:
         try:
-            media = ensure_media(REPO / "config" / "demo-media.yaml", settings.media_mirror,
-                                 data_dir / "media", settings.media_download)
+            media = ensure_media(
+                REPO / "config" / "demo-media.yaml",
+                settings.media_mirror,
+                data_dir / "media",
+                settings.media_download,
+            )
         except MediaUnavailableError as err:
             log.error("%s", err)
             return 2
@@ -115,12 +119,17 @@ def cmd_up(args: argparse.Namespace) -> int:
             if _wait_http(url + "/api/health", 60):
                 if args.demo:
                     token = _issue_token(data_dir, "admin", "demo")
-                    print(f"\n  CivicSight control room: {url}/#token={token}\n"
-                          "  (a new admin token for this data folder; Ctrl-C stops the hub)\n",
-                          flush=True)
+                    print(
+                        f"\n  CivicSight control room: {url}/#token={token}\n"
+                        "  (a new admin token for this data folder; Ctrl-C stops the hub)\n",
+                        flush=True,
+                    )
                 else:
-                    print(f"\n  CivicSight API on {url} (get a token: civicsight token "
-                          "--role admin)\n", flush=True)
+                    print(
+                        f"\n  CivicSight API on {url} (get a token: civicsight token "
+                        "--role admin)\n",
+                        flush=True,
+                    )
             supervisor.run_forever(stop)
     finally:
         if broker is not None:
@@ -151,13 +160,17 @@ def cmd_tool(module: str, rest: list[str]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civicsight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="run the whole hub (embedded broker unless "
-                                   "CIVICSIGHT_KAFKA_BOOTSTRAP names a cluster)")
+    up = sub.add_parser(
+        "up",
+        help="run the whole hub (embedded broker unless "
+        "CIVICSIGHT_KAFKA_BOOTSTRAP names a cluster)",
+    )
     up.add_argument("--demo", action="store_true", help="add the sample cameras")
     up.set_defaults(func=cmd_up)
     token = sub.add_parser("token", help="print a new API token for the local data dir")
-    token.add_argument("--role", required=True,
-                       choices=["admin", "operator", "investigator", "analyst"])
+    token.add_argument(
+        "--role", required=True, choices=["admin", "operator", "investigator", "analyst"]
+    )
     token.add_argument("--label", default="cli", help="who or what the token is for")
     token.set_defaults(func=cmd_token)
     topics = sub.add_parser("topics", help="create the topics, or print them as YAML")

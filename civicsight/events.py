@@ -105,7 +105,6 @@ class FrameDetections(Event):
     boxes: tuple[Box, ...] = ()
     detected_at: Seconds = Field(description="when detection finished")
 
-
     @classmethod
     def from_arrays(
         cls,
@@ -121,14 +120,26 @@ class FrameDetections(Event):
         w, h = frame.width, frame.height
         boxes = tuple(
             Box(
-                x1=min(max(0.0, float(b[0])), w), y1=min(max(0.0, float(b[1])), h),
-                x2=min(max(0.0, float(b[2])), w), y2=min(max(0.0, float(b[3])), h),
-                cls=c, conf=min(1.0, max(0.0, float(p))), track_id=t,
+                x1=min(max(0.0, float(b[0])), w),
+                y1=min(max(0.0, float(b[1])), h),
+                x2=min(max(0.0, float(b[2])), w),
+                y2=min(max(0.0, float(b[3])), h),
+                cls=c,
+                conf=min(1.0, max(0.0, float(p))),
+                track_id=t,
             )
             for b, p, c, t in zip(xyxy, conf, classes, track_ids, strict=True)
         )
-        return cls(camera_id=frame.camera_id, seq=frame.seq, captured_at=frame.captured_at,
-                   width=w, height=h, model=model, boxes=boxes, detected_at=detected_at)
+        return cls(
+            camera_id=frame.camera_id,
+            seq=frame.seq,
+            captured_at=frame.captured_at,
+            width=w,
+            height=h,
+            model=model,
+            boxes=boxes,
+            detected_at=detected_at,
+        )
 
 
 class Crop(Event):

@@ -35,8 +35,10 @@ def ensure_media(manifest: Path, mirror: Path | None, cache: Path, download: boo
                 f"{want['url']}"
             )
         try:
-            with urllib.request.urlopen(want["url"], timeout=60) as resp, \
-                    (cache / f"{name}.part").open("wb") as out:
+            with (
+                urllib.request.urlopen(want["url"], timeout=60) as resp,
+                (cache / f"{name}.part").open("wb") as out,
+            ):
                 shutil.copyfileobj(resp, out)
         except OSError as err:
             raise MediaUnavailableError(f"cannot download {want['url']}: {err}") from err

@@ -70,9 +70,19 @@ class EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         self._proc = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
         try:
@@ -119,8 +129,13 @@ class Supervisor:
     """Runs services as child processes, prefixes their log lines with the service name,
     restarts a crashed one with exponential backoff, stops all on ``stop()``."""
 
-    def __init__(self, specs: list[ServiceSpec], env: Mapping[str, str],
-                 out: TextIO | None = None, max_backoff: float = 30.0) -> None:
+    def __init__(
+        self,
+        specs: list[ServiceSpec],
+        env: Mapping[str, str],
+        out: TextIO | None = None,
+        max_backoff: float = 30.0,
+    ) -> None:
         self._running = {s.name: _Running(s) for s in specs}
         self._env = dict(env)
         self._out = out or sys.stdout
@@ -132,8 +147,12 @@ class Supervisor:
         env = {**os.environ, **self._env, **run.spec.env}
         proc = subprocess.Popen(
             [sys.executable, "-u", "-m", run.spec.module],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         run.proc, run.started_at = proc, time.monotonic()
         threading.Thread(target=self._pump, args=(run.spec.name, proc), daemon=True).start()
@@ -163,8 +182,12 @@ class Supervisor:
             if proc is not None and proc.poll() is not None:
                 if now - run.started_at > 60:
                     run.backoff = 1.0
-                log.warning("%s exited with %s; restarting in %.0fs",
-                            run.spec.name, proc.returncode, run.backoff)
+                log.warning(
+                    "%s exited with %s; restarting in %.0fs",
+                    run.spec.name,
+                    proc.returncode,
+                    run.backoff,
+                )
                 run.proc, run.next_start = None, now + run.backoff
                 run.backoff = min(run.backoff * 2, self._max_backoff)
             if run.proc is None and now >= run.next_start and not self._stop.is_set():

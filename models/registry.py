@@ -53,9 +53,15 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, ModelSpec]:
     for name, entry in raw.items():
         files = tuple(ModelFile(f["name"], f["sha256"]) for f in entry["files"])
         out[name] = ModelSpec(
-            name=name, task=entry["task"], runtime=entry["runtime"], version=entry["version"],
-            folder=entry["folder"], files=files, source=entry["source"],
-            licence=entry["licence"], input=entry["input"],
+            name=name,
+            task=entry["task"],
+            runtime=entry["runtime"],
+            version=entry["version"],
+            folder=entry["folder"],
+            files=files,
+            source=entry["source"],
+            licence=entry["licence"],
+            input=entry["input"],
             published_accuracy=entry["published_accuracy"],
         )
     return out
@@ -82,8 +88,10 @@ def _download(spec: ModelSpec, target: Path, timeout: float) -> None:
     for f in spec.files:
         url = spec.source + f.name
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp, \
-                    (target / f"{f.name}.part").open("wb") as out:
+            with (
+                urllib.request.urlopen(url, timeout=timeout) as resp,
+                (target / f"{f.name}.part").open("wb") as out,
+            ):
                 shutil.copyfileobj(resp, out)
         except OSError as err:
             raise ModelUnavailableError(
@@ -94,7 +102,10 @@ def _download(spec: ModelSpec, target: Path, timeout: float) -> None:
 
 
 def resolve(
-    name: str, mirror: Path | None, cache: Path | None = None, download: bool = False,
+    name: str,
+    mirror: Path | None,
+    cache: Path | None = None,
+    download: bool = False,
     timeout: float = 30.0,
 ) -> tuple[ModelSpec, Path]:
     """The verified folder holding ``name``'s files."""

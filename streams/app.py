@@ -69,26 +69,32 @@ class StreamSettings(HubSettings):
         description="Faust app id: consumer group and prefix of its internal topics",
     )
     tracklet_timeout: float = Field(
-        tl.DEFAULT_TIMEOUT, gt=0,
+        tl.DEFAULT_TIMEOUT,
+        gt=0,
         description="seconds without a detection after which a tracklet is closed",
     )
     tracklet_min_detections: int = Field(
-        tl.DEFAULT_MIN_DETECTIONS, ge=1,
+        tl.DEFAULT_MIN_DETECTIONS,
+        ge=1,
         description="detections before a tracklet is confirmed and first emitted",
     )
     tracklet_update_interval: float = Field(
-        tl.DEFAULT_UPDATE_INTERVAL, ge=0,
+        tl.DEFAULT_UPDATE_INTERVAL,
+        ge=0,
         description="least capture-time seconds between two versions of an open tracklet",
     )
     tracklet_keep_closed: float = Field(
-        tl.DEFAULT_KEEP_CLOSED, ge=0,
+        tl.DEFAULT_KEEP_CLOSED,
+        ge=0,
         description="seconds a closed tracklet id is remembered (a reappearance continues it)",
     )
     streams_expire_interval: float = Field(
         1.0, gt=0, le=60, description="seconds between two expiry sweeps"
     )
     streams_session_timeout: float = Field(
-        6.0, ge=2, le=300,
+        6.0,
+        ge=2,
+        le=300,
         description="Kafka consumer session timeout (s); tansu joins a group after half of it",
     )
 
@@ -215,23 +221,30 @@ class TrackletProcessor:
             event = cls.from_bytes(raw)
         except DecodeError as err:
             n = self.counters.count(self.counters.skipped, name)
-            log.warning("skipped undecodable %s message %s (%d so far): %s",
-                        name, where, n, str(err)[:300])
+            log.warning(
+                "skipped undecodable %s message %s (%d so far): %s", name, where, n, str(err)[:300]
+            )
             return None
         self.counters.count(self.counters.decoded, name)
         return event
 
     # events
 
-    def on_detections(self, raw: bytes | None, partition: int, now: float,
-                      where: str = "") -> list[TrackUpdate]:
+    def on_detections(
+        self, raw: bytes | None, partition: int, now: float, where: str = ""
+    ) -> list[TrackUpdate]:
         event = self._decode(DETECTIONS, FrameDetections, raw, where)
         if event is None:
             return []
         loaded = self._load(event.camera_id.encode())
         old = loaded[1] if loaded else tl.new_state(event.camera_id)
-        new, updates = tl.observe(old, event, now, min_detections=self._min_detections,
-                                  update_interval=self._update_interval)
+        new, updates = tl.observe(
+            old,
+            event,
+            now,
+            min_detections=self._min_detections,
+            update_interval=self._update_interval,
+        )
         self._save(partition, old, new)
         self.counters.updates += len(updates)
         return updates
@@ -297,14 +310,25 @@ def broker_credentials(settings: HubSettings) -> faust.types.auth.CredentialsT |
     )
 
 
-def _raw_topic(app: faust.App, *names: str, internal: bool = False,
-               partitions: int | None = None,
-               retention: timedelta | None = None) -> faust.TopicT:
+def _raw_topic(
+    app: faust.App,
+    *names: str,
+    internal: bool = False,
+    partitions: int | None = None,
+    retention: timedelta | None = None,
+) -> faust.TopicT:
     """A topic of raw bytes: events are decoded by ``civicsight.events``, not by Faust.
     Only ``internal`` topics are ever created by Faust."""
-    return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
-                     value_serializer="raw", internal=internal, partitions=partitions,
-                     retention=retention)
+    return app.topic(
+        *names,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        internal=internal,
+        partitions=partitions,
+        retention=retention,
+    )
 
 
 @dataclass
@@ -338,15 +362,24 @@ def create_app(settings: StreamSettings) -> StreamApp:
     )
     inputs = _raw_topic(app, DETECTIONS, CROPS)
     out = _raw_topic(app, TRACK_UPDATES)
-    ticks = _raw_topic(app, f"{settings.streams_app_id}-expiry-ticks", internal=True,
-                       partitions=partitions, retention=timedelta(hours=1))
+    ticks = _raw_topic(
+        app,
+        f"{settings.streams_app_id}-expiry-ticks",
+        internal=True,
+        partitions=partitions,
+        retention=timedelta(hours=1),
+    )
     states = app.Table("tracklets", key_type=bytes, value_type=bytes, partitions=partitions)
     best_crops = app.Table(
-        "best-crops", key_type=bytes, value_type=bytes, partitions=partitions,
+        "best-crops",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
         extra_topic_configs={"max.message.bytes": str(crops.max_bytes)},
     )
     processor = TrackletProcessor(
-        states, best_crops,
+        states,
+        best_crops,
         min_detections=settings.tracklet_min_detections,
         update_interval=settings.tracklet_update_interval,
         timeout=settings.tracklet_timeout,
@@ -363,8 +396,9 @@ def create_app(settings: StreamSettings) -> StreamApp:
             msg = event.message
             where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
             if msg.topic == DETECTIONS:
-                await publish(processor.on_detections(event.value, msg.partition, time.time(),
-                                                      where))
+                await publish(
+                    processor.on_detections(event.value, msg.partition, time.time(), where)
+                )
             else:
                 processor.on_crop(event.value, msg.partition, where)
 
@@ -375,8 +409,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
 
     @app.timer(settings.streams_expire_interval, name="expiry-ticks")
     async def send_ticks() -> None:
-        owned = sorted(tp.partition for tp in app.consumer.assignment()
-                       if tp.topic == DETECTIONS)
+        owned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == DETECTIONS)
         for p in owned:
             await ticks.send(value=b"", partition=p)
 
@@ -387,8 +420,9 @@ def main() -> None:
     settings = StreamSettings()
     settings.streams_dir.mkdir(parents=True, exist_ok=True)
     stream_app = create_app(settings)
-    worker = faust.Worker(stream_app.app, loglevel=settings.log_level.lower(),
-                          workdir=str(settings.streams_dir))
+    worker = faust.Worker(
+        stream_app.app, loglevel=settings.log_level.lower(), workdir=str(settings.streams_dir)
+    )
     worker.execute_from_commandline()  # stops cleanly on SIGTERM / SIGINT
 
 

@@ -194,8 +194,7 @@ class CameraState:
             "camera_id": self.camera_id,
             "clock": [self.clock_capture, self.clock_wall],
             "tracklets": [
-                _tracklet_to_json(t, include_crops)
-                for _, t in sorted(self.tracklets.items())
+                _tracklet_to_json(t, include_crops) for _, t in sorted(self.tracklets.items())
             ],
             "closed": [
                 [tid, c.version, c.first_seen, c.last_seen]
@@ -453,8 +452,12 @@ def add_crop(state: CameraState, crop: Crop) -> CameraState:
     if t is None:
         if crop.track_id in state.closed:
             return state
-        t = Tracklet(track_id=crop.track_id, first_seen=crop.captured_at,
-                     last_seen=crop.captured_at, crop=best)
+        t = Tracklet(
+            track_id=crop.track_id,
+            first_seen=crop.captured_at,
+            last_seen=crop.captured_at,
+            crop=best,
+        )
     elif t.crop is None or crop.quality > t.crop.quality:
         t = replace(t, crop=best, crop_sent=False, dirty=True)
     else:

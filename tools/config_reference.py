@@ -51,18 +51,20 @@ def settings_table() -> str:
             if name in seen:
                 continue
             seen.add(name)
-            rows.append(f"| `{prefix}{name.upper()}` | {service} | {_default(cls, name)} | "
-                        f"{field.description or ''} |")
+            rows.append(
+                f"| `{prefix}{name.upper()}` | {service} | {_default(cls, name)} | "
+                f"{field.description or ''} |"
+            )
     return "\n".join(rows)
 
 
 def camera_table() -> str:
     rows = ["| field | default | meaning |", "| --- | --- | --- |"]
-    for model, prefix in ((CameraConfig, ""), (Position, "position."),
-                          (Analytics, "analytics.")):
+    for model, prefix in ((CameraConfig, ""), (Position, "position."), (Analytics, "analytics.")):
         for name, field in model.model_fields.items():
-            rows.append(f"| `{prefix}{name}` | {_default(model, name)} | "
-                        f"{field.description or ''} |")
+            rows.append(
+                f"| `{prefix}{name}` | {_default(model, name)} | {field.description or ''} |"
+            )
     return "\n".join(rows)
 
 

@@ -44,8 +44,10 @@ CREATE TABLE IF NOT EXISTS track_versions (
 );
 """
 
-COLUMNS = ("track_id, version, cls, cameras, tracklets, first_seen, last_seen, closed, path, "
-           "best_crop IS NOT NULL, stored_at")
+COLUMNS = (
+    "track_id, version, cls, cameras, tracklets, first_seen, last_seen, closed, path, "
+    "best_crop IS NOT NULL, stored_at"
+)
 
 
 class SqliteTrackStore:
@@ -96,9 +98,18 @@ class SqliteTrackStore:
                          emitted_at=excluded.emitted_at, stored_at=excluded.stored_at
                        WHERE excluded.version > tracks.version""",
                     (
-                        u.track_id, u.version, u.cls, json.dumps(u.cameras), len(u.tracklets),
-                        u.first_seen, u.last_seen, int(u.closed), json.dumps(u.path),
-                        u.best_crop_jpeg, u.emitted_at, stored_at,
+                        u.track_id,
+                        u.version,
+                        u.cls,
+                        json.dumps(u.cameras),
+                        len(u.tracklets),
+                        u.first_seen,
+                        u.last_seen,
+                        int(u.closed),
+                        json.dumps(u.path),
+                        u.best_crop_jpeg,
+                        u.emitted_at,
+                        stored_at,
                     ),
                 )
                 if cur.rowcount:
@@ -113,9 +124,16 @@ class SqliteTrackStore:
     @staticmethod
     def _row(row: tuple[Any, ...]) -> StoredTrack:
         return StoredTrack(
-            track_id=row[0], version=row[1], cls=row[2], cameras=tuple(json.loads(row[3])),
-            tracklets=row[4], first_seen=row[5], last_seen=row[6], closed=bool(row[7]),
-            path=tuple(tuple(p) for p in json.loads(row[8])), has_crop=bool(row[9]),
+            track_id=row[0],
+            version=row[1],
+            cls=row[2],
+            cameras=tuple(json.loads(row[3])),
+            tracklets=row[4],
+            first_seen=row[5],
+            last_seen=row[6],
+            closed=bool(row[7]),
+            path=tuple(tuple(p) for p in json.loads(row[8])),
+            has_crop=bool(row[9]),
             stored_at=row[10],
         )
 
@@ -166,22 +184,33 @@ class SqliteTrackStore:
     def versions(self) -> list[tuple[str, int]]:
         """Every (track, version) ever stored, for audits and the crash test."""
         with self._lock:
-            return [(r[0], r[1]) for r in self.db.execute(
-                "SELECT track_id, version FROM track_versions ORDER BY track_id, version")]
+            return [
+                (r[0], r[1])
+                for r in self.db.execute(
+                    "SELECT track_id, version FROM track_versions ORDER BY track_id, version"
+                )
+            ]
 
     def latencies(self) -> list[float]:
         """Seconds from the capture of a version's newest frame to its storing (open tracks;
         a version that only closes a track after its timeout is not a latency)."""
         with self._lock:
-            return [r[0] for r in self.db.execute(
-                "SELECT stored_at - last_seen FROM track_versions WHERE closed = 0")]
+            return [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT stored_at - last_seen FROM track_versions WHERE closed = 0"
+                )
+            ]
 
     def purge_before(self, cutoff: float) -> int:
         with self._lock, self.db:
-            ids = [r[0] for r in self.db.execute(
-                "SELECT track_id FROM tracks WHERE last_seen < ?", (cutoff,))]
-            self.db.executemany("DELETE FROM track_cameras WHERE track_id = ?",
-                                [(i,) for i in ids])
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT track_id FROM tracks WHERE last_seen < ?", (cutoff,)
+                )
+            ]
+            self.db.executemany("DELETE FROM track_cameras WHERE track_id = ?", [(i,) for i in ids])
             self.db.execute("DELETE FROM tracks WHERE last_seen < ?", (cutoff,))
             self.db.execute("DELETE FROM track_versions WHERE last_seen < ?", (cutoff,))
         return len(ids)

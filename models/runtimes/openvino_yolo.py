@@ -54,9 +54,10 @@ def letterbox(image: np.ndarray, out: np.ndarray) -> Letterbox:
     nw, nh = round(w * r), round(h * r)
     left, top = (width - nw) // 2, (height - nh) // 2
     out[...] = 114
-    resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh),
-                                                          interpolation=cv2.INTER_LINEAR)
-    out[top:top + nh, left:left + nw] = resized
+    resized = (
+        image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    )
+    out[top : top + nh, left : left + nw] = resized
     return Letterbox(scale=r, left=left, top=top, width=w, height=h)
 
 
@@ -95,8 +96,11 @@ class OpenVinoYolo:
 
         self._core = ov.Core()
         full = self._core.read_model(self.xml)
-        concats = {op.get_friendly_name(): op for op in full.get_ordered_ops()
-                   if op.get_friendly_name() in HEAD_OUTPUTS}
+        concats = {
+            op.get_friendly_name(): op
+            for op in full.get_ordered_ops()
+            if op.get_friendly_name() in HEAD_OUTPUTS
+        }
         if len(concats) != len(HEAD_OUTPUTS):
             raise RuntimeError(f"{self.xml.name}: not a YOLOv8 detection IR (head outputs missing)")
         # per stride: the box (4 x 16 DFL bins) and class convolutions, before their concat
@@ -115,18 +119,20 @@ class OpenVinoYolo:
         model = ov.Model(self._heads[0], self._heads[1], "yolo_heads").clone()
         model.reshape([o.batch, 3, shape[0], shape[1]])
         ppp = PrePostProcessor(model)
-        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")) \
-            .set_color_format(ColorFormat.BGR)
+        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(
+            ov.Layout("NHWC")
+        ).set_color_format(ColorFormat.BGR)
         ppp.input().model().set_layout(ov.Layout("NCHW"))
-        ppp.input().preprocess().convert_element_type(ov.Type.f32) \
-            .convert_color(ColorFormat.RGB).scale(255.0)
+        ppp.input().preprocess().convert_element_type(ov.Type.f32).convert_color(
+            ColorFormat.RGB
+        ).scale(255.0)
         for i in range(2 * len(HEAD_OUTPUTS)):  # channels last: no reorder after the last conv
             ppp.output(i).model().set_layout(ov.Layout("NCHW"))
             ppp.output(i).tensor().set_layout(ov.Layout("NHWC"))
         compiled = self._core.compile_model(
-            ppp.build(), self.device,
-            {"PERFORMANCE_HINT": o.hint, "NUM_STREAMS": str(o.streams),
-             "ENABLE_CPU_PINNING": True},
+            ppp.build(),
+            self.device,
+            {"PERFORMANCE_HINT": o.hint, "NUM_STREAMS": str(o.streams), "ENABLE_CPU_PINNING": True},
         )
         pool = _Pool(shape, deque(compiled.create_infer_request() for _ in range(o.requests)))
         self._pools[shape] = pool
@@ -143,7 +149,7 @@ class OpenVinoYolo:
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
         step = self.options.batch
-        chunks = [images[i:i + step] for i in range(0, len(images), step)]
+        chunks = [images[i : i + step] for i in range(0, len(images), step)]
         return [d for result in self.detect_batches(chunks) for d in result]
 
     def detect_batches(self, batches: Iterable[Sequence[np.ndarray]]) -> Iterator[list[Detections]]:
@@ -165,7 +171,7 @@ class OpenVinoYolo:
                     yield self._complete(*jobs.popleft())
                 tensor = np.empty((o.batch, shape[0], shape[1], 3), np.uint8)
                 boxes = [letterbox(images[i], tensor[k]) for k, i in enumerate(indices)]
-                tensor[len(indices):] = 114
+                tensor[len(indices) :] = 114
                 request = pool.free.popleft()
                 request.start_async({0: tensor})
                 parts.append(_Part(pool, request, indices, boxes))

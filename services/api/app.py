@@ -73,8 +73,12 @@ class CameraOut(BaseModel):
     @classmethod
     def of(cls, cam: CameraConfig) -> CameraOut:
         return cls(
-            id=cam.id, name=cam.name, fps=cam.fps, position=cam.position,
-            analytics=cam.analytics, simulated=cam.simulated,
+            id=cam.id,
+            name=cam.name,
+            fps=cam.fps,
+            position=cam.position,
+            analytics=cam.analytics,
+            simulated=cam.simulated,
             redacted_source=cam.redacted_source,
         )
 
@@ -153,13 +157,15 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, err: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": err.detail}, status_code=err.status_code,
-                            headers=err.headers)
+        return JSONResponse(
+            {"detail": err.detail}, status_code=err.status_code, headers=err.headers
+        )
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, err: Exception) -> JSONResponse:
-        log.error("%s %s failed: %s", request.method, request.url.path, type(err).__name__,
-                  exc_info=err)
+        log.error(
+            "%s %s failed: %s", request.method, request.url.path, type(err).__name__, exc_info=err
+        )
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.get("/api/health", response_model=Health)
@@ -213,8 +219,9 @@ def create_app(
     ) -> TrackPage:
         if since is not None and until is not None and since > until:
             raise HTTPException(400, "since must not be after until")
-        query = TrackQuery(cls=cls, camera=camera, since=since, until=until, limit=limit,
-                           cursor=cursor or None)
+        query = TrackQuery(
+            cls=cls, camera=camera, since=since, until=until, limit=limit, cursor=cursor or None
+        )
         try:
             page = store.search(query)
         except BadCursorError:

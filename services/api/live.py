@@ -158,8 +158,9 @@ def draw_detections(
         (tw, th), base = cv2.getTextSize(text, font, scale, thick)
         ty = y1 - 4 if y1 - th - base - 4 >= 0 else y1 + th + base + 4
         cv2.rectangle(image, (x1, ty - th - base), (x1 + tw + 6, ty + base // 2), colour, -1)
-        cv2.putText(image, text, (x1 + 3, ty - base // 2), font, scale, (20, 20, 20), thick,
-                    cv2.LINE_AA)
+        cv2.putText(
+            image, text, (x1 + 3, ty - base // 2), font, scale, (20, 20, 20), thick, cv2.LINE_AA
+        )
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
     return buf.tobytes() if ok else frame.jpeg
 

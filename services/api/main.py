@@ -61,7 +61,10 @@ def load_camera_list(folder: Path) -> list[CameraConfig]:
 def live_subscriber(settings: ApiSettings) -> Subscriber:
     config = settings.kafka_config()
     return KafkaSubscriber(
-        config, LiveFeed.group_id(), LiveFeed.TOPICS, KafkaPublisher(config, "api-live"),
+        config,
+        LiveFeed.group_id(),
+        LiveFeed.TOPICS,
+        KafkaPublisher(config, "api-live"),
         offset_reset="latest",
     )
 
@@ -82,18 +85,31 @@ def main() -> None:
     tokens.open()
     try:
         if tokens.count_active() == 0:
-            log.warning("no API token issued yet: only /api/health answers. Issue one with "
-                        "`civicsight token --role admin --label <who>`")
+            log.warning(
+                "no API token issued yet: only /api/health answers. Issue one with "
+                "`civicsight token --role admin --label <who>`"
+            )
         if feed is not None:
             feed.start()
         app = create_app(store, tokens, cameras, live)
-        log.info("API on http://%s:%d with %d cameras, store %s", settings.api_host,
-                 settings.api_port, len(cameras), settings.store_path)
-        server = uvicorn.Server(uvicorn.Config(
-            app, host=settings.api_host, port=settings.api_port,
-            log_level=settings.log_level.lower(), log_config=None, timeout_graceful_shutdown=5,
-            access_log=False,  # tiles poll twice a second per camera: too noisy to log
-        ))
+        log.info(
+            "API on http://%s:%d with %d cameras, store %s",
+            settings.api_host,
+            settings.api_port,
+            len(cameras),
+            settings.store_path,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level=settings.log_level.lower(),
+                log_config=None,
+                timeout_graceful_shutdown=5,
+                access_log=False,  # tiles poll twice a second per camera: too noisy to log
+            )
+        )
         server.run()
         if not server.started:
             raise SystemExit(f"API could not listen on {settings.api_host}:{settings.api_port}")

@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-def crop_quality(box: tuple[float, float, float, float], conf: float, width: int, height: int,
-                 full_size: float = 128.0) -> float:
+def crop_quality(
+    box: tuple[float, float, float, float],
+    conf: float,
+    width: int,
+    height: int,
+    full_size: float = 128.0,
+) -> float:
     """0..1: confident, large and not cut by the frame border is best."""
     x1, y1, x2, y2 = box
     size = min(1.0, math.sqrt(max(0.0, (x2 - x1) * (y2 - y1))) / full_size)
@@ -46,8 +51,16 @@ class CropSelector:
     interval: float = 1.0
     _windows: dict[tuple[str, int], _Window] = field(default_factory=dict)
 
-    def offer(self, camera_id: str, track_id: int, t: float, image: np.ndarray,
-              box: tuple[float, float, float, float], conf: float, cls: str) -> list[ChosenCrop]:
+    def offer(
+        self,
+        camera_id: str,
+        track_id: int,
+        t: float,
+        image: np.ndarray,
+        box: tuple[float, float, float, float],
+        conf: float,
+        cls: str,
+    ) -> list[ChosenCrop]:
         out: list[ChosenCrop] = []
         key = (camera_id, track_id)
         win = self._windows.get(key)
@@ -61,7 +74,7 @@ class CropSelector:
         q = crop_quality(box, conf, w, h)
         if q > win.best_quality:
             x1, y1, x2, y2 = (round(v) for v in box)
-            pixels = image[max(0, y1):min(h, y2), max(0, x1):min(w, x2)]
+            pixels = image[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
             if pixels.size:
                 win.best_quality = q
                 win.best = (pixels.copy(), box, conf, cls, t)
@@ -69,8 +82,11 @@ class CropSelector:
 
     def flush(self, camera_id: str, now: float) -> list[ChosenCrop]:
         """Release windows of this camera whose interval is over, by capture time."""
-        due = [k for k, w in self._windows.items()
-               if k[0] == camera_id and now >= w.start + self.interval]
+        due = [
+            k
+            for k, w in self._windows.items()
+            if k[0] == camera_id and now >= w.start + self.interval
+        ]
         return [c for k in due for c in self._release(k)]
 
     def _release(self, key: tuple[str, int]) -> list[ChosenCrop]:

@@ -46,8 +46,9 @@ def decode(frame: Frame) -> np.ndarray | None:
 class DetectPipeline:
     """Frames in, FrameDetections and Crops out; shared by the service and the benchmark."""
 
-    def __init__(self, detector: OpenVinoYolo, model_label: str, camera_fps: float,
-                 crop_interval: float) -> None:
+    def __init__(
+        self, detector: OpenVinoYolo, model_label: str, camera_fps: float, crop_interval: float
+    ) -> None:
         self.detector = detector
         self.model_label = model_label
         self.camera_fps = camera_fps
@@ -55,8 +56,9 @@ class DetectPipeline:
         self.trackers: dict[str, Tracker] = {}
         self.id_base = run_base(time.time())
 
-    def run(self, batches: Iterator[list[tuple[Frame, np.ndarray]]]
-            ) -> Iterator[tuple[list[FrameDetections], list[Crop]]]:
+    def run(
+        self, batches: Iterator[list[tuple[Frame, np.ndarray]]]
+    ) -> Iterator[tuple[list[FrameDetections], list[Crop]]]:
         """Per input batch: its detections (in frame order) and the crops chosen meanwhile."""
         held: deque[list[tuple[Frame, np.ndarray]]] = deque()
 
@@ -75,22 +77,36 @@ class DetectPipeline:
                 crops.extend(encode_crop(c) for c in chosen)
             yield out, crops
 
-    def _track(self, frame: Frame, image: np.ndarray, det: Detections
-               ) -> tuple[FrameDetections, list[ChosenCrop]]:
+    def _track(
+        self, frame: Frame, image: np.ndarray, det: Detections
+    ) -> tuple[FrameDetections, list[ChosenCrop]]:
         tracker = self.trackers.get(frame.camera_id)
         if tracker is None:
             tracker = self.trackers[frame.camera_id] = ByteTrack(self.camera_fps)
         ids = tracker.update(det.xyxy, det.conf, det.class_id)
         names = [COCO_TRACKED[int(c)] for c in det.class_id]
         track_ids = [self.id_base + int(i) if i >= 0 else None for i in ids]
-        fd = FrameDetections.from_arrays(frame, det.xyxy.tolist(), det.conf.tolist(), names,
-                                         track_ids, self.model_label, time.time())
+        fd = FrameDetections.from_arrays(
+            frame,
+            det.xyxy.tolist(),
+            det.conf.tolist(),
+            names,
+            track_ids,
+            self.model_label,
+            time.time(),
+        )
         chosen: list[ChosenCrop] = []
         for box in fd.boxes:
             if box.track_id is not None:
-                chosen += self.crops.offer(frame.camera_id, box.track_id, frame.captured_at,
-                                           image, (box.x1, box.y1, box.x2, box.y2), box.conf,
-                                           box.cls)
+                chosen += self.crops.offer(
+                    frame.camera_id,
+                    box.track_id,
+                    frame.captured_at,
+                    image,
+                    (box.x1, box.y1, box.x2, box.y2),
+                    box.conf,
+                    box.cls,
+                )
         chosen += self.crops.flush(frame.camera_id, frame.captured_at)
         return fd, chosen
 
@@ -101,13 +117,20 @@ def encode_crop(c: ChosenCrop) -> Crop:
         raise RuntimeError("crop JPEG encoding failed")
     x1, y1, x2, y2 = c.box
     box = Box(x1=x1, y1=y1, x2=x2, y2=y2, cls=c.cls, conf=c.conf, track_id=c.track_id)
-    return Crop(camera_id=c.camera_id, track_id=c.track_id, captured_at=c.captured_at, box=box,
-                quality=c.quality, jpeg=jpeg.tobytes())
+    return Crop(
+        camera_id=c.camera_id,
+        track_id=c.track_id,
+        captured_at=c.captured_at,
+        box=box,
+        quality=c.quality,
+        jpeg=jpeg.tobytes(),
+    )
 
 
 def build_pipeline(settings: DetectSettings) -> DetectPipeline:
-    spec, folder = resolve(settings.model, settings.model_mirror,
-                           settings.data_dir / "models", settings.model_download)
+    spec, folder = resolve(
+        settings.model, settings.model_mirror, settings.data_dir / "models", settings.model_download
+    )
     detector = OpenVinoYolo(
         folder / spec.files[0].name,
         YoloOptions(imgsz=settings.imgsz, batch=settings.batch_max, conf=settings.conf),
@@ -122,20 +145,25 @@ def main() -> None:
     pipeline = build_pipeline(settings)
     stop = stop_on_signals()
     bus = KafkaPublisher(settings.kafka_config(), "detect")
-    sub = KafkaSubscriber(settings.kafka_config(), "detect", ["frames"], bus,
-                          offset_reset="latest")
+    sub = KafkaSubscriber(settings.kafka_config(), "detect", ["frames"], bus, offset_reset="latest")
     pool = ThreadPoolExecutor(2, thread_name_prefix="decode")
     in_flight: deque[list[Received]] = deque()
-    log.info("detect ready: %s, input %d px, batches of up to %d frames / %d ms",
-             pipeline.model_label, settings.imgsz, settings.batch_max, settings.batch_wait_ms)
+    log.info(
+        "detect ready: %s, input %d px, batches of up to %d frames / %d ms",
+        pipeline.model_label,
+        settings.imgsz,
+        settings.batch_max,
+        settings.batch_wait_ms,
+    )
 
     def batches() -> Iterator[list[tuple[Frame, np.ndarray]]]:
         while not stop.is_set():
             received = sub.poll_batch(settings.batch_max, settings.batch_wait_ms / 1000)
             good: list[Received] = []
             batch: list[tuple[Frame, np.ndarray]] = []
-            for rec, image in zip(received, pool.map(lambda r: decode(r.event), received),
-                                  strict=True):
+            for rec, image in zip(
+                received, pool.map(lambda r: decode(r.event), received), strict=True
+            ):
                 if image is None:
                     sub.dead_letter(rec.message, "frame JPEG cannot be decoded")
                     continue

@@ -44,8 +44,12 @@ class ByteTrack:
         from ultralytics.trackers.byte_tracker import BYTETracker
 
         args = SimpleNamespace(
-            track_high_thresh=0.25, track_low_thresh=0.1, new_track_thresh=0.25,
-            track_buffer=max(1, round(fps * lost_seconds)), match_thresh=0.8, fuse_score=True,
+            track_high_thresh=0.25,
+            track_low_thresh=0.1,
+            new_track_thresh=0.25,
+            track_buffer=max(1, round(fps * lost_seconds)),
+            match_thresh=0.8,
+            fuse_score=True,
         )
         self._tracker = BYTETracker(args)
 

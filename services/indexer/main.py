@@ -19,8 +19,9 @@ log = logging.getLogger("indexer")
 
 class IndexerSettings(HubSettings):
     store_path: Path | None = Field(None, description="SQLite file (default DATA_DIR/tracks.db)")
-    retention_days: float = Field(30.0, gt=0, le=365,
-                                  description="tracks last seen longer ago are deleted")
+    retention_days: float = Field(
+        30.0, gt=0, le=365, description="tracks last seen longer ago are deleted"
+    )
     purge_every_s: float = Field(300.0, gt=0, description="how often retention is enforced")
 
 
@@ -46,8 +47,11 @@ def main() -> None:
         if now >= next_purge:
             gone = store.purge_before(now - settings.retention_days * 86400)
             if gone:
-                log.info("retention: deleted %d tracks older than %.0f days", gone,
-                         settings.retention_days)
+                log.info(
+                    "retention: deleted %d tracks older than %.0f days",
+                    gone,
+                    settings.retention_days,
+                )
             next_purge = now + settings.purge_every_s
 
     log.info("indexer writing to %s", store.path)

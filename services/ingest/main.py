@@ -27,7 +27,10 @@ class IngestSettings(HubSettings):
 
 
 def run_camera(
-    cam: CameraConfig, media_root: Path, bus: Publisher, lock: threading.Lock,
+    cam: CameraConfig,
+    media_root: Path,
+    bus: Publisher,
+    lock: threading.Lock,
     stop: threading.Event,
 ) -> None:
     if stop.wait(cam.start_delay_s):
@@ -55,8 +58,14 @@ def run_camera(
         if not ok:
             log.warning("camera %s: JPEG encoding failed", cam.id)
             continue
-        frame = Frame(camera_id=cam.id, seq=seq, captured_at=time.time(), width=nw, height=nh,
-                      jpeg=jpeg.tobytes())
+        frame = Frame(
+            camera_id=cam.id,
+            seq=seq,
+            captured_at=time.time(),
+            width=nw,
+            height=nh,
+            jpeg=jpeg.tobytes(),
+        )
         with lock:
             bus.publish("frames", cam.id, frame)
         seq += 1

@@ -38,15 +38,17 @@ class Hub:
     kafka: dict[str, str]
 
     def get(self, path: str) -> dict[str, object]:
-        req = urllib.request.Request(self.api + path,
-                                     headers={"Authorization": f"Bearer {self.token}"})
+        req = urllib.request.Request(
+            self.api + path, headers={"Authorization": f"Bearer {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory, media_mirror: Path,
-        model_mirror: Path) -> Iterator[Hub]:
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, media_mirror: Path, model_mirror: Path
+) -> Iterator[Hub]:
     data = tmp_path_factory.mktemp("hub")
     cams = data / "cameras"
     cams.mkdir()
@@ -57,10 +59,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory, media_mirror: Path,
         kafka = {"bootstrap.servers": broker.bootstrap}
         ensure_topics(kafka)
         env = {
-            "CIVICSIGHT_KAFKA_BOOTSTRAP": broker.bootstrap, "CIVICSIGHT_DATA_DIR": str(data),
-            "CIVICSIGHT_CAMERAS_DIR": str(cams), "CIVICSIGHT_API_PORT": str(port),
+            "CIVICSIGHT_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "CIVICSIGHT_DATA_DIR": str(data),
+            "CIVICSIGHT_CAMERAS_DIR": str(cams),
+            "CIVICSIGHT_API_PORT": str(port),
             "CIVICSIGHT_MEDIA_MIRROR": str(media_mirror),
-            "CIVICSIGHT_MODEL_MIRROR": str(model_mirror), "YOLO_OFFLINE": "1",
+            "CIVICSIGHT_MODEL_MIRROR": str(model_mirror),
+            "YOLO_OFFLINE": "1",
             "PYTHONPATH": str(REPO),
         }
         log = (data / "hub.log").open("w")
@@ -102,8 +107,10 @@ def test_api_returns_person_and_vehicle_tracks_from_real_video(hub: Hub) -> None
     assert person and all(t["cameras"] == ["walkway"] for t in person)  # type: ignore[index]
     cams = {c["id"] for c in hub.get("/api/cameras")}  # type: ignore[index, union-attr]
     assert cams == {"street", "walkway"}
-    req = urllib.request.Request(hub.api + "/api/cameras/walkway/latest.jpg",
-                                 headers={"Authorization": f"Bearer {hub.token}"})
+    req = urllib.request.Request(
+        hub.api + "/api/cameras/walkway/latest.jpg",
+        headers={"Authorization": f"Bearer {hub.token}"},
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.read()[:2] == b"\xff\xd8"
 
@@ -135,8 +142,10 @@ def end_offsets(kafka: dict[str, str]) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer({**kafka, "group.id": f"offsets-{uuid.uuid4()}"})
-    ends = {p: c.get_watermark_offsets(TopicPartition("track_updates", p), timeout=10)[1]
-            for p in range(6)}
+    ends = {
+        p: c.get_watermark_offsets(TopicPartition("track_updates", p), timeout=10)[1]
+        for p in range(6)
+    }
     c.close()
     return ends
 

@@ -36,8 +36,14 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SECRET = "ui-test-pa55word"
 
@@ -135,8 +141,11 @@ def load_clip(path: Path) -> list[ClipFrame]:
         taken: set[int] = set()
         for x, y, w, h in found:
             cx, cy = x + w / 2, y + h / 2
-            near = [(abs(cx - px) + abs(cy - py), tid) for tid, (px, py) in tracks.items()
-                    if tid not in taken]
+            near = [
+                (abs(cx - px) + abs(cy - py), tid)
+                for tid, (px, py) in tracks.items()
+                if tid not in taken
+            ]
             dist, tid = min(near, default=(1e9, 0))
             if dist > 80:
                 tid, next_id = next_id, next_id + 1
@@ -146,8 +155,7 @@ def load_clip(path: Path) -> list[ClipFrame]:
         for tid in [t for t in tracks if t not in taken]:
             del tracks[tid]
         h, w = image.shape[:2]
-        frames.append(ClipFrame(encode(image), encode(cv2.flip(image, 1)), w, h,
-                                tuple(boxes)))
+        frames.append(ClipFrame(encode(image), encode(cv2.flip(image, 1)), w, h, tuple(boxes)))
     cap.release()
     assert frames, f"no cars found in {path}"
     return frames
@@ -166,15 +174,39 @@ class Feeder:
     def offer(self, camera_id: str, seq: int, frame: ClipFrame, mirror: bool) -> None:
         now = time.time()
         w, h = frame.width, frame.height
-        self.live.offer_frame(Frame(camera_id=camera_id, seq=seq, captured_at=now, width=w,
-                                    height=h, jpeg=frame.mirrored if mirror else frame.jpeg))
-        self.live.offer_detections(FrameDetections(
-            camera_id=camera_id, seq=seq, captured_at=now, width=w, height=h,
-            model="ui-test-background@1", detected_at=now,
-            boxes=tuple(
-                Box(x1=(w - x - bw) if mirror else x, y1=y, x2=(w - x) if mirror else x + bw,
-                    y2=y + bh, cls="car", conf=0.9, track_id=tid + (100 if mirror else 0))
-                for (x, y, bw, bh), tid in frame.boxes)))
+        self.live.offer_frame(
+            Frame(
+                camera_id=camera_id,
+                seq=seq,
+                captured_at=now,
+                width=w,
+                height=h,
+                jpeg=frame.mirrored if mirror else frame.jpeg,
+            )
+        )
+        self.live.offer_detections(
+            FrameDetections(
+                camera_id=camera_id,
+                seq=seq,
+                captured_at=now,
+                width=w,
+                height=h,
+                model="ui-test-background@1",
+                detected_at=now,
+                boxes=tuple(
+                    Box(
+                        x1=(w - x - bw) if mirror else x,
+                        y1=y,
+                        x2=(w - x) if mirror else x + bw,
+                        y2=y + bh,
+                        cls="car",
+                        conf=0.9,
+                        track_id=tid + (100 if mirror else 0),
+                    )
+                    for (x, y, bw, bh), tid in frame.boxes
+                ),
+            )
+        )
 
     def run(self) -> None:
         n = len(self.clip)
@@ -208,7 +240,7 @@ def car_crops(clip: list[ClipFrame], count: int = 3) -> list[np.ndarray]:
                 continue
             image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
             assert image is not None
-            out.append(image[y:y + h, x:x + w])
+            out.append(image[y : y + h, x : x + w])
             used.add(tid)
             if len(out) == count:
                 return out
@@ -228,13 +260,23 @@ def fill_store(store: SqliteTrackStore, clip: list[ClipFrame]) -> list[str]:
         first, last = now - 600 + 70 * i, now - 590 + 80 * i
         track_id = global_track_id(cams[0], 10 + i)
         crop = crops.get(i)
-        store.upsert(TrackUpdate(
-            track_id=track_id, version=1 + i % 3, cls=cls,
-            tracklets=tuple(TrackletRef(camera_id=c, track_id=10 + n, first_seen=first,
-                                        last_seen=last) for n, c in enumerate(cams)),
-            first_seen=first, last_seen=last, closed=closed,
-            best_crop_jpeg=encode(crop) if crop is not None else None, emitted_at=last,
-        ), stored_at=now)
+        store.upsert(
+            TrackUpdate(
+                track_id=track_id,
+                version=1 + i % 3,
+                cls=cls,
+                tracklets=tuple(
+                    TrackletRef(camera_id=c, track_id=10 + n, first_seen=first, last_seen=last)
+                    for n, c in enumerate(cams)
+                ),
+                first_seen=first,
+                last_seen=last,
+                closed=closed,
+                best_crop_jpeg=encode(crop) if crop is not None else None,
+                emitted_at=last,
+            ),
+            stored_at=now,
+        )
         ids.append(track_id)
     return ids
 
@@ -259,17 +301,33 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     track_ids = fill_store(store, clip)
     token = tokens.issue(Role.OPERATOR, "wall display 1")
     cameras = [
-        CameraConfig(id="junction-north", name="Junction North",
-                     source=f"rtsp://viewer:{SECRET}@192.0.2.10:554/h264", fps=5),
-        CameraConfig(id="harbour-sim", name="Harbour Road", source="media:car-detection.mp4",
-                     simulated=True, transform="mirror", fps=5),
+        CameraConfig(
+            id="junction-north",
+            name="Junction North",
+            source=f"rtsp://viewer:{SECRET}@192.0.2.10:554/h264",
+            fps=5,
+        ),
+        CameraConfig(
+            id="harbour-sim",
+            name="Harbour Road",
+            source="media:car-detection.mp4",
+            simulated=True,
+            transform="mirror",
+            fps=5,
+        ),
     ]
     live = LiveView()
     feeder = Feeder(live, clip)
     feeder.thread.start()
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store, tokens, cameras, live),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(store, tokens, cameras, live),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, name="ui-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

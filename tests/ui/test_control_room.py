@@ -56,8 +56,9 @@ def test_control_room_shows_live_cameras_and_tracks(page: Page, hub: Hub) -> Non
     sim = page.locator('.camera-tile[data-camera-id="harbour-sim"] .badge-simulated')
     expect(sim).to_be_visible()
     expect(sim).to_have_text("simulated")
-    expect(page.locator('.camera-tile[data-camera-id="junction-north"] .badge-simulated')) \
-        .to_have_count(0)
+    expect(
+        page.locator('.camera-tile[data-camera-id="junction-north"] .badge-simulated')
+    ).to_have_count(0)
 
     page.wait_for_function(
         """() => {

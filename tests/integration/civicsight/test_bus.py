@@ -24,8 +24,9 @@ def frame(camera: str, seq: int) -> Frame:
     return Frame(camera_id=camera, seq=seq, captured_at=time.time(), width=4, height=4, jpeg=JPEG)
 
 
-def drain(sub: KafkaSubscriber, want: int, timeout: float = 30.0, mark_done: bool = True
-          ) -> list[Received]:
+def drain(
+    sub: KafkaSubscriber, want: int, timeout: float = 30.0, mark_done: bool = True
+) -> list[Received]:
     got: list[Received] = []
     deadline = time.monotonic() + timeout
     while len(got) < want and time.monotonic() < deadline:
@@ -59,8 +60,9 @@ def test_wrong_event_type_for_topic_is_refused(kafka: dict[str, str]) -> None:
     [(b"not json", "Invalid JSON"), (b'{"camera_id": "x", "race": "y"}', "race")],
     ids=["garbage", "sensitive-field"],
 )
-def test_undecodable_message_goes_to_dlq_with_reason(kafka: dict[str, str], value: bytes,
-                                                     reason: str) -> None:
+def test_undecodable_message_goes_to_dlq_with_reason(
+    kafka: dict[str, str], value: bytes, reason: str
+) -> None:
     """Guards against one bad message crashing a service (or being silently lost)."""
     camera = f"cam-{uuid.uuid4().hex[:8]}"
     pub = KafkaPublisher(kafka, "test")
@@ -117,8 +119,9 @@ def test_unprocessed_events_are_delivered_again(kafka: dict[str, str]) -> None:
 
 def test_unsent_messages_at_shutdown_are_an_error() -> None:
     """Guards against a service exiting 0 while its last events were never delivered."""
-    pub = KafkaPublisher({"bootstrap.servers": f"127.0.0.1:{free_port()}",
-                          "message.timeout.ms": "60000"}, "test")
+    pub = KafkaPublisher(
+        {"bootstrap.servers": f"127.0.0.1:{free_port()}", "message.timeout.ms": "60000"}, "test"
+    )
     pub.publish("frames", "cam", frame("cam", 0))
     with pytest.raises(UnsentMessagesError, match="1 messages"):
         pub.close(timeout=1.0)

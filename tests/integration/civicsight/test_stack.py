@@ -27,8 +27,12 @@ def test_crashed_service_restarts_and_stop_is_clean(tmp_path: Path) -> None:
     (tmp_path / "crasher.py").write_text(CRASHER)
     (tmp_path / "steady.py").write_text(STEADY)
     out = io.StringIO()
-    sup = Supervisor([ServiceSpec("crasher", "crasher"), ServiceSpec("steady", "steady")],
-                     {"PYTHONPATH": str(tmp_path)}, out=out, max_backoff=0.5)
+    sup = Supervisor(
+        [ServiceSpec("crasher", "crasher"), ServiceSpec("steady", "steady")],
+        {"PYTHONPATH": str(tmp_path)},
+        out=out,
+        max_backoff=0.5,
+    )
     sup.start()
     steady_pid = sup.pid("steady")
     deadline = time.monotonic() + 15

@@ -33,8 +33,12 @@ class Worker:
         self.started = time.monotonic()
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-u", "-m", "streams.app"], cwd=ROOT, env=env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-u", "-m", "streams.app"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def stop(self, timeout: float = 20.0) -> int:
@@ -87,23 +91,41 @@ def start_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Callable[[]
         w.stop()
 
 
-def publish_track(pub: KafkaPublisher, camera: str, track_ids: dict[int, int],
-                  start: float) -> None:
+def publish_track(
+    pub: KafkaPublisher, camera: str, track_ids: dict[int, int], start: float
+) -> None:
     """Frames 0.1 s apart; ``track_ids`` maps tracker id to how many frames show it."""
     for i in range(max(track_ids.values())):
         boxes = tuple(
             Box(x1=10 + 5 * i, y1=20, x2=60 + 5 * i, y2=90, cls="car", conf=0.9, track_id=tid)
-            for tid, n in track_ids.items() if i < n
+            for tid, n in track_ids.items()
+            if i < n
         )
         t = start + 0.1 * i
-        pub.publish("detections", camera, FrameDetections(
-            camera_id=camera, seq=i, captured_at=t, width=640, height=480, model="test",
-            boxes=boxes, detected_at=t))
+        pub.publish(
+            "detections",
+            camera,
+            FrameDetections(
+                camera_id=camera,
+                seq=i,
+                captured_at=t,
+                width=640,
+                height=480,
+                model="test",
+                boxes=boxes,
+                detected_at=t,
+            ),
+        )
     pub.flush()
 
 
-def collect(sub: KafkaSubscriber, until: Callable[[list[TrackUpdate]], bool],
-            got: list[TrackUpdate], timeout: float, worker: Worker) -> float:
+def collect(
+    sub: KafkaSubscriber,
+    until: Callable[[list[TrackUpdate]], bool],
+    got: list[TrackUpdate],
+    timeout: float,
+    worker: Worker,
+) -> float:
     """Read track_updates into ``got`` until ``until(got)``; returns when the first arrived."""
     first = 0.0
     deadline = time.monotonic() + timeout
@@ -111,7 +133,8 @@ def collect(sub: KafkaSubscriber, until: Callable[[list[TrackUpdate]], bool],
         assert worker.proc.poll() is None, f"worker exited:\n{worker.output()[-4000:]}"
         assert time.monotonic() < deadline, (
             f"timed out; got {[(u.track_id, u.version, u.closed) for u in got]}\n"
-            f"{worker.output()[-4000:]}")
+            f"{worker.output()[-4000:]}"
+        )
         for r in sub.poll_batch(100, 0.2):
             assert isinstance(r.event, TrackUpdate)
             if not first:
@@ -146,10 +169,19 @@ def test_detections_become_track_updates_and_state_survives_restart(
         a1, b7 = global_track_id("north-gate", 1), global_track_id("south-gate", 7)
         now = time.time()
         pub.publish_raw("detections", "north-gate", b"not an event")
-        pub.publish("crops", "north-gate", Crop(
-            camera_id="north-gate", track_id=1, captured_at=now, quality=0.8, jpeg=JPEG,
-            box=Box(x1=10, y1=20, x2=60, y2=90, cls="car", conf=0.9, track_id=1)))
-        publish_track(pub, "north-gate", {1: 8, 2: 2}, now)   # track 2 is flicker
+        pub.publish(
+            "crops",
+            "north-gate",
+            Crop(
+                camera_id="north-gate",
+                track_id=1,
+                captured_at=now,
+                quality=0.8,
+                jpeg=JPEG,
+                box=Box(x1=10, y1=20, x2=60, y2=90, cls="car", conf=0.9, track_id=1),
+            ),
+        )
+        publish_track(pub, "north-gate", {1: 8, 2: 2}, now)  # track 2 is flicker
         publish_track(pub, "south-gate", {7: 5}, now)
 
         worker = start_worker()
@@ -165,7 +197,8 @@ def test_detections_become_track_updates_and_state_survives_restart(
             assert [u.version for u in updates] == list(range(1, len(updates) + 1))
             assert [u.closed for u in updates] == [False] * (len(updates) - 1) + [True]
             assert updates[-1].last_seen - updates[-1].first_seen == pytest.approx(
-                0.7 if updates[0].track_id == a1 else 0.4, abs=1e-3)
+                0.7 if updates[0].track_id == a1 else 0.4, abs=1e-3
+            )
         assert [u.best_crop_jpeg for u in tracks[a1] if u.best_crop_jpeg] == [JPEG]
         assert tracks[b7][0].cameras == ("south-gate",)
         assert "skipped undecodable detections" in worker.output()

@@ -35,7 +35,7 @@ def test_raw_tokens_never_reach_the_database_file(store: TokenStore) -> None:
     raw = db_bytes(path)
     for token in issued:
         assert token.encode() not in raw
-        assert token[len(TOKEN_PREFIX):].encode() not in raw
+        assert token[len(TOKEN_PREFIX) :].encode() not in raw
         assert hashlib.sha256(token.encode()).hexdigest().encode() in raw
     store.open()
 
@@ -76,14 +76,26 @@ def test_roles_are_the_four_documented_ones() -> None:
         lambda t: t.upper(),
         lambda t: " " + t,
         lambda t: "Bearer " + t,
-        lambda t: t[len(TOKEN_PREFIX):],
+        lambda t: t[len(TOKEN_PREFIX) :],
         lambda t: hashlib.sha256(t.encode()).hexdigest(),  # the stored hash is no password
         lambda t: TOKEN_PREFIX + "A" * 43,
         lambda t: TOKEN_PREFIX + "x" * 100_000,
         lambda t: "admin",
     ],
-    ids=["empty", "prefix", "truncated", "extended", "upper", "leading-space", "with-scheme",
-         "unprefixed", "hash", "made-up", "huge", "admin"],
+    ids=[
+        "empty",
+        "prefix",
+        "truncated",
+        "extended",
+        "upper",
+        "leading-space",
+        "with-scheme",
+        "unprefixed",
+        "hash",
+        "made-up",
+        "huge",
+        "admin",
+    ],
 )
 def test_unknown_tokens_are_rejected(store: TokenStore, make_bad: object) -> None:
     """Guards prefix/substring matches, case folding, or accepting the stored hash itself."""
@@ -154,8 +166,15 @@ def test_verify_compares_hashes_in_constant_time(
 
 @pytest.mark.parametrize(
     ("role", "label"),
-    [("root", "x"), ("Admin", "x"), ("", "x"), ("admin", ""), ("admin", "   "),
-     ("admin", "a\nb"), ("admin", "x" * 121)],
+    [
+        ("root", "x"),
+        ("Admin", "x"),
+        ("", "x"),
+        ("admin", ""),
+        ("admin", "   "),
+        ("admin", "a\nb"),
+        ("admin", "x" * 121),
+    ],
 )
 def test_issue_refuses_bad_role_or_label(store: TokenStore, role: str, label: str) -> None:
     """Guards tokens with made-up roles, and labels that forge log lines."""

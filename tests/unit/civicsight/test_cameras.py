@@ -37,8 +37,9 @@ def write(tmp_path: Path, text: str, name: str = "cam.yaml") -> Path:
     ],
     ids=["unknown-field", "http", "no-scheme", "fps-zero", "bad-id", "missing-id", "bad-yaml"],
 )
-def test_bad_camera_files_are_refused_with_the_reason(tmp_path: Path, text: str,
-                                                      reason: str) -> None:
+def test_bad_camera_files_are_refused_with_the_reason(
+    tmp_path: Path, text: str, reason: str
+) -> None:
     with pytest.raises(CameraConfigError, match=reason):
         load_camera(write(tmp_path, text))
 

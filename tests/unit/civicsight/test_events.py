@@ -19,26 +19,39 @@ JPEG = b"\xff\xd8\xff\xe0fakejpeg\xff\xd9"
 
 
 def frame(**over: object) -> Frame:
-    data: dict[str, object] = dict(camera_id="cam-1", seq=3, captured_at=1_790_000_000.5,
-                                   width=640, height=360, jpeg=JPEG)
+    data: dict[str, object] = dict(
+        camera_id="cam-1", seq=3, captured_at=1_790_000_000.5, width=640, height=360, jpeg=JPEG
+    )
     data.update(over)
     return Frame.model_validate(data)
 
 
 def update(**over: object) -> TrackUpdate:
     data: dict[str, object] = dict(
-        track_id="t-1", version=1, cls="car",
+        track_id="t-1",
+        version=1,
+        cls="car",
         tracklets=[TrackletRef(camera_id="cam-1", track_id=7, first_seen=10.0, last_seen=12.0)],
-        first_seen=10.0, last_seen=12.0, emitted_at=13.0)
+        first_seen=10.0,
+        last_seen=12.0,
+        emitted_at=13.0,
+    )
     data.update(over)
     return TrackUpdate.model_validate(data)
 
 
 SAMPLES = [
     frame(),
-    FrameDetections(camera_id="cam-1", seq=3, captured_at=1.0, width=640, height=360,
-                    model="m@1", detected_at=2.0,
-                    boxes=(Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4),)),
+    FrameDetections(
+        camera_id="cam-1",
+        seq=3,
+        captured_at=1.0,
+        width=640,
+        height=360,
+        model="m@1",
+        detected_at=2.0,
+        boxes=(Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4),),
+    ),
     update(best_crop_jpeg=JPEG, path=((0.1, 0.2), (0.3, 0.4))),
 ]
 
@@ -64,6 +77,7 @@ def test_decoder_refuses_sensitive_fields_from_the_wire(field: str) -> None:
     raw = frame().model_dump(mode="json")
     raw[field] = "x"
     import json
+
     with pytest.raises(DecodeError):
         Frame.from_bytes(json.dumps(raw).encode())
 
@@ -93,8 +107,11 @@ def test_events_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     "box",
-    [dict(x1=10, y1=0, x2=5, y2=5), dict(x1=0, y1=0, x2=5, y2=5, conf=1.5),
-     dict(x1=0, y1=0, x2=5, y2=5, cls="dog")],
+    [
+        dict(x1=10, y1=0, x2=5, y2=5),
+        dict(x1=0, y1=0, x2=5, y2=5, conf=1.5),
+        dict(x1=0, y1=0, x2=5, y2=5, cls="dog"),
+    ],
 )
 def test_box_rejects_bad_geometry_and_classes(box: dict[str, object]) -> None:
     data: dict[str, object] = {"cls": "car", "conf": 0.5, **box}
@@ -109,8 +126,9 @@ def test_track_update_needs_ordered_times() -> None:
 
 def test_detections_from_arrays_clips_to_frame() -> None:
     """Detector boxes slightly outside the frame are clipped, not refused."""
-    fd = FrameDetections.from_arrays(frame(), [[-3.0, 5.0, 700.0, 380.0]], [0.7], ["car"], [5],
-                                     "m@1", 2.0)
+    fd = FrameDetections.from_arrays(
+        frame(), [[-3.0, 5.0, 700.0, 380.0]], [0.7], ["car"], [5], "m@1", 2.0
+    )
     (box,) = fd.boxes
     assert (box.x1, box.x2, box.y2) == (0.0, 640.0, 360.0)
     assert box.track_id == 5 and fd.seq == 3

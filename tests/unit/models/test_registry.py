@@ -30,8 +30,9 @@ def copy_model(model_mirror: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete"])
-def test_corrupt_or_missing_file_names_the_file(model_mirror: Path, tmp_path: Path,
-                                               damage: str) -> None:
+def test_corrupt_or_missing_file_names_the_file(
+    model_mirror: Path, tmp_path: Path, damage: str
+) -> None:
     """Guards against loading a half-downloaded model: the error names the file."""
     folder = copy_model(model_mirror, tmp_path)
     target = folder / "yolov8n.bin"

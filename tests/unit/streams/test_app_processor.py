@@ -23,42 +23,74 @@ JPEG = b"\xff\xd8" + b"J" * 64
 
 
 def det(camera: str, t: float, *track_ids: int) -> bytes:
-    boxes = tuple(Box(x1=10, y1=10, x2=20, y2=20, cls="person", conf=0.8, track_id=tid)
-                  for tid in track_ids)
-    return FrameDetections(camera_id=camera, seq=0, captured_at=t, width=100, height=100,
-                           model="m", boxes=boxes, detected_at=t).to_bytes()
+    boxes = tuple(
+        Box(x1=10, y1=10, x2=20, y2=20, cls="person", conf=0.8, track_id=tid) for tid in track_ids
+    )
+    return FrameDetections(
+        camera_id=camera,
+        seq=0,
+        captured_at=t,
+        width=100,
+        height=100,
+        model="m",
+        boxes=boxes,
+        detected_at=t,
+    ).to_bytes()
 
 
 def crop(camera: str, track_id: int, quality: float, t: float = T0) -> bytes:
     box = Box(x1=10, y1=10, x2=20, y2=20, cls="person", conf=0.8, track_id=track_id)
-    return Crop(camera_id=camera, track_id=track_id, captured_at=t, box=box,
-                quality=quality, jpeg=JPEG).to_bytes()
+    return Crop(
+        camera_id=camera, track_id=track_id, captured_at=t, box=box, quality=quality, jpeg=JPEG
+    ).to_bytes()
 
 
-def processor(states: dict[bytes, bytes] | None = None,
-              crops: dict[bytes, bytes] | None = None) -> TrackletProcessor:
-    return TrackletProcessor({} if states is None else states, {} if crops is None else crops,
-                             min_detections=3, update_interval=2.0, timeout=3.0)
+def processor(
+    states: dict[bytes, bytes] | None = None, crops: dict[bytes, bytes] | None = None
+) -> TrackletProcessor:
+    return TrackletProcessor(
+        {} if states is None else states,
+        {} if crops is None else crops,
+        min_detections=3,
+        update_interval=2.0,
+        timeout=3.0,
+    )
 
 
-def run_frames(p: TrackletProcessor, camera: str, partition: int, times: list[float],
-               track: int = 1) -> list[TrackUpdate]:
+def run_frames(
+    p: TrackletProcessor, camera: str, partition: int, times: list[float], track: int = 1
+) -> list[TrackUpdate]:
     out: list[TrackUpdate] = []
     for t in times:
         out += p.on_detections(det(camera, t, track), partition, t)
     return out
 
 
-@pytest.mark.parametrize(("topic", "raw"), [
-    ("detections", b"not json"),
-    ("detections", None),
-    ("detections", b'{"camera_id": "c"}'),
-    ("detections", json.dumps({"camera_id": "c", "seq": 0, "captured_at": 1, "width": 1,
-                               "height": 1, "model": "m", "detected_at": 1,
-                               "race": "x"}).encode()),
-    ("crops", b"\x00\x01"),
-    ("crops", det("cam-a", T0, 1)),    # a FrameDetections is not a Crop
-])
+@pytest.mark.parametrize(
+    ("topic", "raw"),
+    [
+        ("detections", b"not json"),
+        ("detections", None),
+        ("detections", b'{"camera_id": "c"}'),
+        (
+            "detections",
+            json.dumps(
+                {
+                    "camera_id": "c",
+                    "seq": 0,
+                    "captured_at": 1,
+                    "width": 1,
+                    "height": 1,
+                    "model": "m",
+                    "detected_at": 1,
+                    "race": "x",
+                }
+            ).encode(),
+        ),
+        ("crops", b"\x00\x01"),
+        ("crops", det("cam-a", T0, 1)),  # a FrameDetections is not a Crop
+    ],
+)
 def test_undecodable_messages_are_skipped_and_counted(
     topic: str, raw: bytes | None, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -89,7 +121,7 @@ def test_crops_stored_apart_and_recovered_after_restart() -> None:
     assert JPEG not in states[b"cam-a"]
     assert list(crops) == [b"cam-a/1"]
 
-    restarted = processor(dict(states), dict(crops))    # a worker rebuilt from changelogs
+    restarted = processor(dict(states), dict(crops))  # a worker rebuilt from changelogs
     assert restarted.state("cam-a") == p.state("cam-a")
     again = run_frames(restarted, "cam-a", 2, [T0 + 3, T0 + 4])
     assert [(u.version, u.best_crop_jpeg) for u in again] == [(2, None)]
@@ -98,13 +130,15 @@ def test_crops_stored_apart_and_recovered_after_restart() -> None:
     assert [(u.version, u.best_crop_jpeg) for u in again] == [(3, JPEG)]
 
 
-@pytest.mark.parametrize(("tick_partition", "closed_cameras"), [
-    (0, ["cam-a"]),
-    (3, ["cam-b", "cam-c"]),
-    (5, []),
-])
-def test_tick_expires_only_its_partition(tick_partition: int,
-                                         closed_cameras: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("tick_partition", "closed_cameras"),
+    [
+        (0, ["cam-a"]),
+        (3, ["cam-b", "cam-c"]),
+        (5, []),
+    ],
+)
+def test_tick_expires_only_its_partition(tick_partition: int, closed_cameras: list[str]) -> None:
     """Guards: a worker closing (and writing) cameras whose partitions it does not own,
     or a changelog record landing in the wrong partition."""
     p = processor()
@@ -112,7 +146,8 @@ def test_tick_expires_only_its_partition(tick_partition: int,
         run_frames(p, camera, partition, [T0, T0 + 0.1, T0 + 0.2])
     updates = p.on_tick(tick_partition, T0 + 10)
     assert sorted(u.track_id for u in updates) == sorted(
-        global_track_id(c, 1) for c in closed_cameras)
+        global_track_id(c, 1) for c in closed_cameras
+    )
     assert all(u.closed for u in updates)
 
 
@@ -122,44 +157,54 @@ def test_closed_tracklets_leave_no_crop_and_idle_cameras_leave_the_table() -> No
     crops: dict[bytes, bytes] = {}
     p = TrackletProcessor(states, crops, keep_closed=5.0)
     p.on_crop(crop("cam-a", 1, 0.6), 1)
-    p.on_crop(crop("cam-a", 2, 0.6), 1)       # never detected: dropped silently
+    p.on_crop(crop("cam-a", 2, 0.6), 1)  # never detected: dropped silently
     run_frames(p, "cam-a", 1, [T0, T0 + 0.1, T0 + 0.2])
     assert len(crops) == 2
     closed = p.on_tick(1, T0 + 4)
     assert [u.closed for u in closed] == [True]
     assert crops == {}
-    assert b"cam-a" in states        # still remembers the closed id
+    assert b"cam-a" in states  # still remembers the closed id
     assert p.on_tick(1, T0 + 10) == []
     assert states == {}
     assert p.on_detections(det("cam-a", T0 + 11), 1, T0 + 11) == []
-    assert states == {}              # frames without tracks write nothing
+    assert states == {}  # frames without tracks write nothing
 
 
-@pytest.mark.parametrize(("bootstrap", "urls"), [
-    ("127.0.0.1:9092", ["kafka://127.0.0.1:9092"]),
-    ("a:1, b:2,", ["kafka://a:1", "kafka://b:2"]),
-])
+@pytest.mark.parametrize(
+    ("bootstrap", "urls"),
+    [
+        ("127.0.0.1:9092", ["kafka://127.0.0.1:9092"]),
+        ("a:1, b:2,", ["kafka://a:1", "kafka://b:2"]),
+    ],
+)
 def test_broker_urls(bootstrap: str, urls: list[str]) -> None:
     """Guards: a multi-broker bootstrap list reaching Faust as one bogus host."""
     assert broker_urls(bootstrap) == urls
 
 
-@pytest.mark.parametrize(("protocol", "user", "password", "expect"), [
-    ("PLAINTEXT", None, None, "none"),
-    ("PLAINTEXT", "u", "s3cret-pw", "none"),
-    ("SASL_PLAINTEXT", "u", "s3cret-pw", "sasl"),
-    ("SASL_SSL", "u", "s3cret-pw", "sasl"),
-    ("SASL_SSL", None, None, "error"),
-    ("SSL", None, None, "ssl"),
-])
+@pytest.mark.parametrize(
+    ("protocol", "user", "password", "expect"),
+    [
+        ("PLAINTEXT", None, None, "none"),
+        ("PLAINTEXT", "u", "s3cret-pw", "none"),
+        ("SASL_PLAINTEXT", "u", "s3cret-pw", "sasl"),
+        ("SASL_SSL", "u", "s3cret-pw", "sasl"),
+        ("SASL_SSL", None, None, "error"),
+        ("SSL", None, None, "ssl"),
+    ],
+)
 def test_credentials_passed_only_when_set_and_never_shown(
-    protocol: str, user: str | None, password: str | None, expect: str,
+    protocol: str,
+    user: str | None,
+    password: str | None,
+    expect: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Guards: the Kafka password showing up in Faust's banner, logs or reprs, and a
     SASL cluster silently contacted without credentials."""
     settings = StreamSettings(
-        kafka_security_protocol=protocol, kafka_username=user,
+        kafka_security_protocol=protocol,
+        kafka_username=user,
         kafka_password=None if password is None else SecretStr(password),
         kafka_sasl_mechanism="SCRAM-SHA-512" if user else None,
     )
@@ -173,8 +218,13 @@ def test_credentials_passed_only_when_set_and_never_shown(
         assert type(creds).__name__ == "SASLCredentials"
     with caplog.at_level(logging.DEBUG):
         app = create_app(settings).app
-    for text in (repr(creds), str(app.conf.broker), repr(app.conf.broker_credentials),
-                 repr(settings), caplog.text):
+    for text in (
+        repr(creds),
+        str(app.conf.broker),
+        repr(app.conf.broker_credentials),
+        repr(settings),
+        caplog.text,
+    ):
         assert "s3cret-pw" not in text
 
 
@@ -191,11 +241,13 @@ def test_app_configuration() -> None:
     assert str(conf.store) == "memory:"
     assert str(conf.datadir).startswith("/tmp/x/streams")
     channels = {a.channel.topics: a.channel for a in built.app.agents.values()}
-    assert not channels[("detections", "crops")].internal    # never declared by Faust
+    assert not channels[("detections", "crops")].internal  # never declared by Faust
     ticks = channels[("s-test-expiry-ticks",)]
-    assert ticks.internal and ticks.partitions == 6           # co-partitioned with inputs
+    assert ticks.internal and ticks.partitions == 6  # co-partitioned with inputs
     assert {t.name: t.partitions for t in built.app.tables.values()} == {
-        "tracklets": 6, "best-crops": 6}
+        "tracklets": 6,
+        "best-crops": 6,
+    }
 
 
 def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,8 +257,12 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CIVICSIGHT_TRACKLET_UPDATE_INTERVAL", "0.5")
     monkeypatch.setenv("CIVICSIGHT_STREAMS_APP_ID", "other")
     s = StreamSettings()
-    assert (s.tracklet_timeout, s.tracklet_min_detections, s.tracklet_update_interval,
-            s.streams_app_id) == (1.5, 2, 0.5, "other")
+    assert (
+        s.tracklet_timeout,
+        s.tracklet_min_detections,
+        s.tracklet_update_interval,
+        s.streams_app_id,
+    ) == (1.5, 2, 0.5, "other")
     with pytest.raises(ValueError):
         s.tracklet_timeout = 9.0  # type: ignore[misc]
 

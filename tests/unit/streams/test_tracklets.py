@@ -21,17 +21,32 @@ def box(track_id: int | None = 1, cls: str = "car", x: float = 100.0, conf: floa
 
 
 def frame(t: float, *boxes: Box, camera_id: str = CAM, seq: int = 0) -> FrameDetections:
-    return FrameDetections(camera_id=camera_id, seq=seq, captured_at=t, width=W, height=H,
-                           model="test", boxes=boxes, detected_at=t)
+    return FrameDetections(
+        camera_id=camera_id,
+        seq=seq,
+        captured_at=t,
+        width=W,
+        height=H,
+        model="test",
+        boxes=boxes,
+        detected_at=t,
+    )
 
 
 def crop(track_id: int, quality: float, t: float = T0, jpeg: bytes = b"\xff\xd8jpg") -> Crop:
-    return Crop(camera_id=CAM, track_id=track_id, captured_at=t, box=box(track_id),
-                quality=quality, jpeg=jpeg)
+    return Crop(
+        camera_id=CAM,
+        track_id=track_id,
+        captured_at=t,
+        box=box(track_id),
+        quality=quality,
+        jpeg=jpeg,
+    )
 
 
-def feed(frames: Sequence[FrameDetections], state: CameraState | None = None,
-         **policy: float) -> tuple[CameraState, list[TrackUpdate]]:
+def feed(
+    frames: Sequence[FrameDetections], state: CameraState | None = None, **policy: float
+) -> tuple[CameraState, list[TrackUpdate]]:
     """Observe frames in order, each processed at wall time == its capture time."""
     state = state or tl.new_state(CAM)
     out: list[TrackUpdate] = []
@@ -45,14 +60,18 @@ def steady(n: int, dt: float = 0.1, start: float = T0, **kw: object) -> list[Fra
     return [frame(start + i * dt, box(**kw), seq=i) for i in range(n)]  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("min_detections", "frames", "first_update_at"), [
-    (1, 5, 0),
-    (3, 5, 2),
-    (5, 5, 4),
-    (3, 2, None),
-])
-def test_confirmed_after_min_detections(min_detections: int, frames: int,
-                                        first_update_at: int | None) -> None:
+@pytest.mark.parametrize(
+    ("min_detections", "frames", "first_update_at"),
+    [
+        (1, 5, 0),
+        (3, 5, 2),
+        (5, 5, 4),
+        (3, 2, None),
+    ],
+)
+def test_confirmed_after_min_detections(
+    min_detections: int, frames: int, first_update_at: int | None
+) -> None:
     """Guards: flicker (fewer than min_detections) must never become a track, and a
     confirmed one must be announced at once as version 1."""
     state = tl.new_state(CAM)
@@ -69,14 +88,18 @@ def test_confirmed_after_min_detections(min_detections: int, frames: int,
         assert versions[0] == 1
 
 
-@pytest.mark.parametrize(("interval", "dt", "n", "expected_versions"), [
-    (2.0, 0.1, 20, [1]),                 # 1.9 s of frames: only the confirmation
-    (2.0, 0.1, 23, [1, 2]),              # confirmation at 0.2 s, next due at 2.2 s
-    (2.0, 0.5, 20, [1, 2, 3, 4, 5]),     # 9.5 s: versions at 1.0, 3.0, 5.0, 7.0, 9.0
-    (0.0, 1.0, 5, [1, 2, 3]),            # interval 0: every frame after confirmation
-])
-def test_reemission_at_most_every_interval(interval: float, dt: float, n: int,
-                                           expected_versions: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("interval", "dt", "n", "expected_versions"),
+    [
+        (2.0, 0.1, 20, [1]),  # 1.9 s of frames: only the confirmation
+        (2.0, 0.1, 23, [1, 2]),  # confirmation at 0.2 s, next due at 2.2 s
+        (2.0, 0.5, 20, [1, 2, 3, 4, 5]),  # 9.5 s: versions at 1.0, 3.0, 5.0, 7.0, 9.0
+        (0.0, 1.0, 5, [1, 2, 3]),  # interval 0: every frame after confirmation
+    ],
+)
+def test_reemission_at_most_every_interval(
+    interval: float, dt: float, n: int, expected_versions: list[int]
+) -> None:
     """Guards: an open tracklet flooding the bus with a version per frame, or never
     being updated while it stays in view."""
     _, updates = feed(steady(n, dt), update_interval=interval)
@@ -85,14 +108,18 @@ def test_reemission_at_most_every_interval(interval: float, dt: float, n: int,
     assert all(b - a >= interval - 1e-9 for a, b in itertools.pairwise(times))
 
 
-@pytest.mark.parametrize(("timeout", "silence", "closes"), [
-    (3.0, 2.9, False),
-    (3.0, 3.0, True),
-    (1.0, 1.5, True),
-    (10.0, 9.0, False),
-])
-def test_closed_after_timeout_with_final_version(timeout: float, silence: float,
-                                                 closes: bool) -> None:
+@pytest.mark.parametrize(
+    ("timeout", "silence", "closes"),
+    [
+        (3.0, 2.9, False),
+        (3.0, 3.0, True),
+        (1.0, 1.5, True),
+        (10.0, 9.0, False),
+    ],
+)
+def test_closed_after_timeout_with_final_version(
+    timeout: float, silence: float, closes: bool
+) -> None:
     """Guards: a track that never closes (indexer shows it live forever) or one closed
     while still within the timeout."""
     state, updates = feed(steady(5))
@@ -124,12 +151,15 @@ def test_expiry_runs_on_the_camera_clock_not_capture_timestamps() -> None:
     assert [u.closed for u in closed] == [True]
 
 
-@pytest.mark.parametrize(("classes", "expected"), [
-    (["car", "car", "truck"], "car"),
-    (["truck", "car", "car", "car", "truck"], "car"),
-    (["bus", "truck", "truck", "bus"], "bus"),        # tie: the class seen first
-    (["person"] * 4 + ["bicycle"] * 5, "bicycle"),
-])
+@pytest.mark.parametrize(
+    ("classes", "expected"),
+    [
+        (["car", "car", "truck"], "car"),
+        (["truck", "car", "car", "car", "truck"], "car"),
+        (["bus", "truck", "truck", "bus"], "bus"),  # tie: the class seen first
+        (["person"] * 4 + ["bicycle"] * 5, "bicycle"),
+    ],
+)
 def test_class_is_majority_vote(classes: list[str], expected: str) -> None:
     """Guards: a track labelled by its first or last (possibly wrong) detection."""
     frames = [frame(T0 + i * 0.1, box(cls=c)) for i, c in enumerate(classes)]
@@ -169,12 +199,15 @@ def test_versions_strictly_increase_across_close_and_reappearance(gap: float) ->
     assert updates[-1].first_seen == T0
 
 
-@pytest.mark.parametrize(("qualities", "best"), [
-    ([0.3], 0.3),
-    ([0.3, 0.8, 0.5], 0.8),
-    ([0.9, 0.1, 0.9], 0.9),     # equal quality does not replace
-    ([0.1, 0.2, 0.3, 0.4], 0.4),
-])
+@pytest.mark.parametrize(
+    ("qualities", "best"),
+    [
+        ([0.3], 0.3),
+        ([0.3, 0.8, 0.5], 0.8),
+        ([0.9, 0.1, 0.9], 0.9),  # equal quality does not replace
+        ([0.1, 0.2, 0.3, 0.4], 0.4),
+    ],
+)
 def test_best_crop_keeps_highest_quality(qualities: list[float], best: float) -> None:
     """Guards: a later, blurrier crop replacing the best view of the object."""
     state = tl.new_state(CAM)
@@ -185,17 +218,24 @@ def test_best_crop_keeps_highest_quality(qualities: list[float], best: float) ->
     assert kept.jpeg == b"jpeg%d" % qualities.index(best)
 
 
-@pytest.mark.parametrize(("script", "sent"), [
-    # ("frames", n): n frames 1 s apart, versions due every 2 s; ("crop", quality);
-    # ("close", 0): expire. ``sent``: whether each emitted version carried the JPEG.
-    ([("crop", 0.5), ("frames", 3), ("frames", 2), ("close", 0)], [True, False, False]),
-    ([("frames", 3), ("crop", 0.5), ("frames", 2), ("frames", 2)], [False, True, False]),
-    ([("frames", 3), ("crop", 0.5), ("frames", 2), ("crop", 0.4), ("frames", 2)],
-     [False, True, False]),
-    ([("frames", 3), ("crop", 0.5), ("frames", 2), ("crop", 0.7), ("frames", 2)],
-     [False, True, True]),
-    ([("frames", 3), ("crop", 0.5), ("close", 0)], [False, True]),
-])
+@pytest.mark.parametrize(
+    ("script", "sent"),
+    [
+        # ("frames", n): n frames 1 s apart, versions due every 2 s; ("crop", quality);
+        # ("close", 0): expire. ``sent``: whether each emitted version carried the JPEG.
+        ([("crop", 0.5), ("frames", 3), ("frames", 2), ("close", 0)], [True, False, False]),
+        ([("frames", 3), ("crop", 0.5), ("frames", 2), ("frames", 2)], [False, True, False]),
+        (
+            [("frames", 3), ("crop", 0.5), ("frames", 2), ("crop", 0.4), ("frames", 2)],
+            [False, True, False],
+        ),
+        (
+            [("frames", 3), ("crop", 0.5), ("frames", 2), ("crop", 0.7), ("frames", 2)],
+            [False, True, True],
+        ),
+        ([("frames", 3), ("crop", 0.5), ("close", 0)], [False, True]),
+    ],
+)
 def test_crop_sent_only_when_changed(script: list[tuple[str, float]], sent: list[bool]) -> None:
     """Guards: every version carrying the same JPEG again (large messages), or a better
     crop never reaching the index."""
@@ -233,12 +273,15 @@ def test_path_bounded_to_64_points(n: int) -> None:
     assert closed[0].path == path
 
 
-@pytest.mark.parametrize(("delay", "processed"), [
-    (0.0, False),     # the same frame again (redelivery after a restart)
-    (-0.5, False),    # an older frame
-    (-120.0, True),   # camera clock set back: a reset, not a duplicate
-    (0.1, True),
-])
+@pytest.mark.parametrize(
+    ("delay", "processed"),
+    [
+        (0.0, False),  # the same frame again (redelivery after a restart)
+        (-0.5, False),  # an older frame
+        (-120.0, True),  # camera clock set back: a reset, not a duplicate
+        (0.1, True),
+    ],
+)
 def test_redelivered_frames_do_not_count_twice(delay: float, processed: bool) -> None:
     """Guards: at-least-once redelivery double-counting detections and path points."""
     state, _ = feed(steady(2))
@@ -264,10 +307,13 @@ def test_update_content() -> None:
     assert not u.closed
 
 
-@pytest.mark.parametrize("boxes", [
-    (box(None), box(None, x=300)),
-    (box(1, conf=0.4), box(1, conf=0.9, x=300)),
-])
+@pytest.mark.parametrize(
+    "boxes",
+    [
+        (box(None), box(None, x=300)),
+        (box(1, conf=0.4), box(1, conf=0.9, x=300)),
+    ],
+)
 def test_untracked_and_duplicate_boxes(boxes: tuple[Box, ...]) -> None:
     """Guards: boxes without a tracker id opening tracklets, or one id counted twice in
     a frame (confirming flicker in a single frame)."""
@@ -278,8 +324,7 @@ def test_untracked_and_duplicate_boxes(boxes: tuple[Box, ...]) -> None:
 
 def test_many_tracks_per_frame_are_independent() -> None:
     """Guards: one track's detections confirming or closing another."""
-    frames = [frame(T0 + i * 0.1, box(1), *([box(2, x=300)] if i < 2 else []))
-              for i in range(4)]
+    frames = [frame(T0 + i * 0.1, box(1), *([box(2, x=300)] if i < 2 else [])) for i in range(4)]
     state, updates = feed(frames)
     assert [u.track_id for u in updates] == [global_track_id(CAM, 1)]
     assert state.tracklets[2].detections == 2
@@ -291,7 +336,7 @@ def test_state_round_trips_through_bytes(include_crops: bool) -> None:
     state, _ = feed(steady(70, 0.1))
     state = tl.add_crop(state, crop(1, 0.7))
     state = tl.add_crop(state, crop(5, 0.2))
-    state, _ = tl.expire(state, T0 + 7.0 + 3.0, 3.0)   # track 1 closed, crop-only 5 dropped
+    state, _ = tl.expire(state, T0 + 7.0 + 3.0, 3.0)  # track 1 closed, crop-only 5 dropped
     state, _ = feed(steady(4, start=T0 + 20, track_id=2), state)
     state = tl.add_crop(state, crop(2, 0.6, T0 + 20))
     back = CameraState.from_bytes(state.to_bytes(include_crops=include_crops))
@@ -302,9 +347,17 @@ def test_state_round_trips_through_bytes(include_crops: bool) -> None:
         assert back.with_crops(state.crops()) == state
 
 
-@pytest.mark.parametrize("data", [b"", b"[]", b"{}", b'{"format": 99}', b"\xff",
-                                  b'{"format":1,"camera_id":"c","clock":[null,null],'
-                                  b'"tracklets":[{"id":1}],"closed":[]}'])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"[]",
+        b"{}",
+        b'{"format": 99}',
+        b"\xff",
+        b'{"format":1,"camera_id":"c","clock":[null,null],"tracklets":[{"id":1}],"closed":[]}',
+    ],
+)
 def test_corrupt_state_raises_decode_error(data: bytes) -> None:
     """Guards: a bad changelog record crashing the worker with an unrelated exception."""
     with pytest.raises(tl.StateDecodeError):

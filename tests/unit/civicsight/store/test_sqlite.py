@@ -12,15 +12,30 @@ from civicsight.store import BadCursorError, TrackQuery
 from civicsight.store.sqlite import SqliteTrackStore
 
 
-def update(track: str, version: int, cls: str = "car", cameras: tuple[str, ...] = ("cam-a",),
-           first: float = 100.0, last: float = 110.0, crop: bytes | None = None,
-           closed: bool = False) -> TrackUpdate:
+def update(
+    track: str,
+    version: int,
+    cls: str = "car",
+    cameras: tuple[str, ...] = ("cam-a",),
+    first: float = 100.0,
+    last: float = 110.0,
+    crop: bytes | None = None,
+    closed: bool = False,
+) -> TrackUpdate:
     return TrackUpdate(
-        track_id=track, version=version, cls=cls,  # type: ignore[arg-type]
-        tracklets=tuple(TrackletRef(camera_id=c, track_id=i + 1, first_seen=first,
-                                    last_seen=last) for i, c in enumerate(cameras)),
-        first_seen=first, last_seen=last, emitted_at=last + 1, best_crop_jpeg=crop,
-        closed=closed)
+        track_id=track,
+        version=version,
+        cls=cls,  # type: ignore[arg-type]
+        tracklets=tuple(
+            TrackletRef(camera_id=c, track_id=i + 1, first_seen=first, last_seen=last)
+            for i, c in enumerate(cameras)
+        ),
+        first_seen=first,
+        last_seen=last,
+        emitted_at=last + 1,
+        best_crop_jpeg=crop,
+        closed=closed,
+    )
 
 
 @pytest.fixture
@@ -40,8 +55,9 @@ def store(tmp_path: Path) -> Iterator[SqliteTrackStore]:
         ([3, 1, 1, 2], 3),
     ],
 )
-def test_upserts_are_idempotent_and_keep_the_newest(store: SqliteTrackStore,
-                                                    versions: list[int], expected: int) -> None:
+def test_upserts_are_idempotent_and_keep_the_newest(
+    store: SqliteTrackStore, versions: list[int], expected: int
+) -> None:
     for v in versions:
         store.upsert(update("t-1", v, last=100.0 + v), stored_at=200.0)
     got = store.get("t-1")
@@ -60,9 +76,17 @@ def test_crop_survives_updates_without_one(store: SqliteTrackStore) -> None:
 
 def fill(store: SqliteTrackStore) -> None:
     for i in range(30):
-        store.upsert(update(f"t-{i:02d}", 1, cls="person" if i % 3 else "car",
-                            cameras=("cam-a",) if i % 2 else ("cam-a", "cam-b"),
-                            first=float(i * 10), last=float(i * 10 + 5)), 1.0)
+        store.upsert(
+            update(
+                f"t-{i:02d}",
+                1,
+                cls="person" if i % 3 else "car",
+                cameras=("cam-a",) if i % 2 else ("cam-a", "cam-b"),
+                first=float(i * 10),
+                last=float(i * 10 + 5),
+            ),
+            1.0,
+        )
 
 
 @pytest.mark.parametrize(

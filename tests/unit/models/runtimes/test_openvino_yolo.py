@@ -16,7 +16,8 @@ from models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions, input_shape
 from services.detect.main import COCO_TRACKED
 
 LABELS = yaml.safe_load(
-    (Path(__file__).resolve().parents[3] / "fixtures/detect_labels.yaml").read_text())["images"]
+    (Path(__file__).resolve().parents[3] / "fixtures/detect_labels.yaml").read_text()
+)["images"]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,9 @@ def detector(model_mirror: Path) -> Iterator[OpenVinoYolo]:
 
 
 @pytest.mark.parametrize("item", LABELS, ids=lambda i: f"{i['file']}#{i.get('frame', 0)}")
-def test_finds_the_labelled_people_and_vehicles(detector: OpenVinoYolo, media_mirror: Path,
-                                                item: dict[str, object]) -> None:
+def test_finds_the_labelled_people_and_vehicles(
+    detector: OpenVinoYolo, media_mirror: Path, item: dict[str, object]
+) -> None:
     """Guards against a faster path that silently loses detections."""
     image = load_labelled_image(media_mirror, item)
     (found,) = detector.detect([image])
@@ -41,8 +43,9 @@ def test_finds_the_labelled_people_and_vehicles(detector: OpenVinoYolo, media_mi
     assert sum(counts.values()) <= sum(want.values()) + 1  # at most one extra box
 
 
-def test_batches_give_the_same_boxes_as_single_images(detector: OpenVinoYolo,
-                                                      media_mirror: Path) -> None:
+def test_batches_give_the_same_boxes_as_single_images(
+    detector: OpenVinoYolo, media_mirror: Path
+) -> None:
     """Guards against mixing up images inside a batch (order, letterbox of another size)."""
     images = [load_labelled_image(media_mirror, i) for i in LABELS[:4]]
     together = detector.detect(images)
@@ -52,8 +55,9 @@ def test_batches_give_the_same_boxes_as_single_images(detector: OpenVinoYolo,
         np.testing.assert_allclose(alone.xyxy, batched.xyxy, atol=1.0)
 
 
-def test_boxes_match_ultralytics_on_the_same_model(detector: OpenVinoYolo, media_mirror: Path,
-                                                   model_mirror: Path) -> None:
+def test_boxes_match_ultralytics_on_the_same_model(
+    detector: OpenVinoYolo, media_mirror: Path, model_mirror: Path
+) -> None:
     """The cut-graph decoder must agree with the reference pipeline (same model, same scale)."""
     from ultralytics import YOLO
 
@@ -77,8 +81,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize(
     ("hw", "expected"),
-    [((432, 768), (384, 640)), ((1080, 810), (640, 480)), ((720, 1280), (384, 640)),
-     ((640, 640), (640, 640))],
+    [
+        ((432, 768), (384, 640)),
+        ((1080, 810), (640, 480)),
+        ((720, 1280), (384, 640)),
+        ((640, 640), (640, 640)),
+    ],
 )
 def test_input_shape_keeps_aspect(hw: tuple[int, int], expected: tuple[int, int]) -> None:
     assert input_shape(*hw, 640) == expected

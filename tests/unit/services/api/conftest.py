@@ -55,15 +55,27 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
 
 def make_frame(camera_id: str, seq: int, image: np.ndarray, captured_at: float = T0) -> Frame:
     h, w = image.shape[:2]
-    return Frame(camera_id=camera_id, seq=seq, captured_at=captured_at, width=w, height=h,
-                 jpeg=encode_jpeg(image))
+    return Frame(
+        camera_id=camera_id,
+        seq=seq,
+        captured_at=captured_at,
+        width=w,
+        height=h,
+        jpeg=encode_jpeg(image),
+    )
 
 
 def make_detections(frame: Frame, boxes: tuple[Box, ...]) -> FrameDetections:
-    return FrameDetections(camera_id=frame.camera_id, seq=frame.seq,
-                           captured_at=frame.captured_at, width=frame.width,
-                           height=frame.height, model="test-model@1", boxes=boxes,
-                           detected_at=frame.captured_at + 0.05)
+    return FrameDetections(
+        camera_id=frame.camera_id,
+        seq=frame.seq,
+        captured_at=frame.captured_at,
+        width=frame.width,
+        height=frame.height,
+        model="test-model@1",
+        boxes=boxes,
+        detected_at=frame.captured_at + 0.05,
+    )
 
 
 # the bus and a pedestrian in bus.jpg (810x1080), roughly
@@ -92,18 +104,36 @@ def track_specs() -> list[TrackSpec]:
     for i in range(12):
         cams = ("cam-a", "cam-b") if i % 4 == 0 else (("cam-a",) if i % 2 else ("cam-b",))
         first = T0 + 60 * i
-        specs.append(TrackSpec(f"t-{i:016x}", CLASSES[i % len(CLASSES)], cams, first,
-                               first + 20 + i, crop=i % 3 == 0, closed=i < 6))
+        specs.append(
+            TrackSpec(
+                f"t-{i:016x}",
+                CLASSES[i % len(CLASSES)],
+                cams,
+                first,
+                first + 20 + i,
+                crop=i % 3 == 0,
+                closed=i < 6,
+            )
+        )
     return specs
 
 
 def track_update(spec: TrackSpec, crop: bytes | None, version: int = 1) -> TrackUpdate:
     return TrackUpdate(
-        track_id=spec.track_id, version=version, cls=spec.cls,
-        tracklets=tuple(TrackletRef(camera_id=c, track_id=n + 1, first_seen=spec.first_seen,
-                                    last_seen=spec.last_seen) for n, c in enumerate(spec.cameras)),
-        first_seen=spec.first_seen, last_seen=spec.last_seen, closed=spec.closed,
-        path=((0.1, 0.2), (0.3, 0.4)), best_crop_jpeg=crop if spec.crop else None,
+        track_id=spec.track_id,
+        version=version,
+        cls=spec.cls,
+        tracklets=tuple(
+            TrackletRef(
+                camera_id=c, track_id=n + 1, first_seen=spec.first_seen, last_seen=spec.last_seen
+            )
+            for n, c in enumerate(spec.cameras)
+        ),
+        first_seen=spec.first_seen,
+        last_seen=spec.last_seen,
+        closed=spec.closed,
+        path=((0.1, 0.2), (0.3, 0.4)),
+        best_crop_jpeg=crop if spec.crop else None,
         emitted_at=spec.last_seen + 1,
     )
 
@@ -139,9 +169,17 @@ def token(tokens: TokenStore) -> str:
 @pytest.fixture
 def cameras() -> list[CameraConfig]:
     return [
-        CameraConfig(id="cam-a", name="Main St / 5th Ave",
-                     source=f"rtsp://admin:{SECRET}@10.0.0.5:554/stream1?token=qq{SECRET}",
-                     fps=5),
-        CameraConfig(id="cam-b", name="Harbour bridge (simulated)",
-                     source="media:car-detection.mp4", simulated=True, transform="mirror"),
+        CameraConfig(
+            id="cam-a",
+            name="Main St / 5th Ave",
+            source=f"rtsp://admin:{SECRET}@10.0.0.5:554/stream1?token=qq{SECRET}",
+            fps=5,
+        ),
+        CameraConfig(
+            id="cam-b",
+            name="Harbour bridge (simulated)",
+            source="media:car-detection.mp4",
+            simulated=True,
+            transform="mirror",
+        ),
     ]

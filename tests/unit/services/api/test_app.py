@@ -95,8 +95,7 @@ def test_health_needs_no_token_and_shows_no_data(client: TestClient) -> None:
         "{token}",  # the right token without the Bearer scheme
         "Bearer {revoked}",
     ],
-    ids=["none", "scheme-only", "empty", "unknown", "unprefixed", "basic", "no-scheme",
-         "revoked"],
+    ids=["none", "scheme-only", "empty", "unknown", "unprefixed", "basic", "no-scheme", "revoked"],
 )
 def test_every_data_route_refuses_without_a_valid_token(
     client: TestClient, tokens: TokenStore, token: str, path: str, header: str | None
@@ -106,8 +105,9 @@ def test_every_data_route_refuses_without_a_valid_token(
     revoked = tokens.issue(Role.ANALYST, "revoked")
     who = tokens.verify(revoked)
     assert who is not None and tokens.revoke(who.token_id)
-    headers = {} if header is None else {
-        "Authorization": header.format(token=token, revoked=revoked)}
+    headers = (
+        {} if header is None else {"Authorization": header.format(token=token, revoked=revoked)}
+    )
     resp = client.get(path, headers=headers)
     assert resp.status_code == 401, resp.text
     assert resp.headers["WWW-Authenticate"] == "Bearer"
@@ -116,9 +116,7 @@ def test_every_data_route_refuses_without_a_valid_token(
 
 
 @pytest.mark.parametrize("path", PROTECTED)
-def test_no_default_credentials_when_no_token_was_issued(
-    client: TestClient, path: str
-) -> None:
+def test_no_default_credentials_when_no_token_was_issued(client: TestClient, path: str) -> None:
     """Guards a built-in default token or an "open when unconfigured" mode."""
     for header in ({}, auth("cs_"), auth("admin"), auth("cs_admin")):
         assert client.get(path, headers=header).status_code == 401
@@ -167,8 +165,13 @@ def test_log_lines_never_contain_tokens(
 
 @pytest.mark.parametrize(
     ("path", "kind"),
-    [("/", "text/html"), ("/static/app.js", "javascript"), ("/static/style.css", "text/css"),
-     ("/static/index.html", "text/html"), ("/static/favicon.svg", "image/svg+xml")],
+    [
+        ("/", "text/html"),
+        ("/static/app.js", "javascript"),
+        ("/static/style.css", "text/css"),
+        ("/static/index.html", "text/html"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ],
 )
 def test_page_shell_loads_without_token_and_holds_no_data(
     client: TestClient, cameras: list[CameraConfig], path: str, kind: str
@@ -218,9 +221,14 @@ def test_cameras_never_show_credentials(
 
 @pytest.mark.parametrize(
     ("index", "field", "value"),
-    [(0, "simulated", False), (1, "simulated", True), (0, "fps", 5.0),
-     (1, "name", "Harbour bridge (simulated)"), (0, "position", {"x_m": 0.0, "y_m": 0.0}),
-     (0, "analytics", {"detect": True, "plates": False, "reid": False, "faces": False})],
+    [
+        (0, "simulated", False),
+        (1, "simulated", True),
+        (0, "fps", 5.0),
+        (1, "name", "Harbour bridge (simulated)"),
+        (0, "position", {"x_m": 0.0, "y_m": 0.0}),
+        (0, "analytics", {"detect": True, "plates": False, "reid": False, "faces": False}),
+    ],
 )
 def test_camera_fields(
     client: TestClient, token: str, index: int, field: str, value: object
@@ -285,8 +293,17 @@ def test_tracks_newest_first(client: TestClient, token: str) -> None:
 def test_track_items_have_the_documented_fields(client: TestClient, token: str) -> None:
     """Guards the item shape the page renders."""
     item = client.get("/api/tracks?limit=1", headers=auth(token)).json()["items"][0]
-    for key in ("track_id", "cls", "cameras", "first_seen", "last_seen", "closed", "version",
-                "tracklets", "has_crop"):
+    for key in (
+        "track_id",
+        "cls",
+        "cameras",
+        "first_seen",
+        "last_seen",
+        "closed",
+        "version",
+        "tracklets",
+        "has_crop",
+    ):
         assert key in item
     assert "best_crop_jpeg" not in item
 
@@ -305,14 +322,14 @@ T_MID = SPECS[5].last_seen
         ("camera=cam-z", lambda s: False),
         (f"since={T_MID}", lambda s: s.last_seen >= T_MID),
         (f"until={T_MID}", lambda s: s.first_seen <= T_MID),
-        (f"since={SPECS[2].first_seen}&until={SPECS[4].first_seen}",
-         lambda s: s.last_seen >= SPECS[2].first_seen and s.first_seen <= SPECS[4].first_seen),
+        (
+            f"since={SPECS[2].first_seen}&until={SPECS[4].first_seen}",
+            lambda s: s.last_seen >= SPECS[2].first_seen and s.first_seen <= SPECS[4].first_seen,
+        ),
         (f"since={T_MID}&until={T_MID}", lambda s: s.first_seen <= T_MID <= s.last_seen),
     ],
 )
-def test_track_filters(
-    client: TestClient, token: str, query: str, pred: object
-) -> None:
+def test_track_filters(client: TestClient, token: str, query: str, pred: object) -> None:
     """Guards filters that are ignored, inverted or combined with OR instead of AND."""
     resp = client.get(f"/api/tracks?{query}", headers=auth(token))
     assert resp.status_code == 200, resp.text
@@ -339,8 +356,9 @@ def test_track_pagination_walks_every_track_once(
 def test_track_pagination_keeps_filters(client: TestClient, token: str) -> None:
     """Guards a cursor page that drops the filter of the first page."""
     first = client.get("/api/tracks?cls=car&limit=2", headers=auth(token)).json()
-    second = client.get(f"/api/tracks?cls=car&limit=2&cursor={first['next']}",
-                        headers=auth(token)).json()
+    second = client.get(
+        f"/api/tracks?cls=car&limit=2&cursor={first['next']}", headers=auth(token)
+    ).json()
     assert ids(first) + ids(second) == expected(lambda s: s.cls == "car")
 
 
@@ -362,9 +380,7 @@ def test_track_pagination_keeps_filters(client: TestClient, token: str) -> None:
         (f"cursor={'A' * 600}", "cursor"),
     ],
 )
-def test_track_query_validation(
-    client: TestClient, token: str, query: str, needle: str
-) -> None:
+def test_track_query_validation(client: TestClient, token: str, query: str, needle: str) -> None:
     """Guards a 500 or silently ignored parameter on bad input: it must be a 400 whose
     detail names the problem."""
     resp = client.get(f"/api/tracks?{query}", headers=auth(token))

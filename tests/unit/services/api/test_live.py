@@ -50,9 +50,16 @@ def test_detections_pair_only_with_their_own_frame(
     frame with the same number from before an ingest restart (seq restarts at 0)."""
     live = LiveView()
     frame = make_frame("cam-a", 1, bus)
-    dets = FrameDetections(camera_id=det_camera, seq=det_seq, captured_at=det_time,
-                           width=frame.width, height=frame.height, model="m", boxes=BUS_BOXES,
-                           detected_at=det_time + 0.1)
+    dets = FrameDetections(
+        camera_id=det_camera,
+        seq=det_seq,
+        captured_at=det_time,
+        width=frame.width,
+        height=frame.height,
+        model="m",
+        boxes=BUS_BOXES,
+        detected_at=det_time + 0.1,
+    )
     if order == "frame-first":
         live.offer_frame(frame)
         live.offer_detections(dets)
@@ -132,10 +139,17 @@ def test_drawing_returns_a_jpeg_of_the_frame_size_with_boxes(
     image = cv2.resize(bus, frame_size, interpolation=cv2.INTER_AREA)
     frame = make_frame("cam-a", 1, image)
     sx, sy = det_size[0] / frame_size[0], det_size[1] / frame_size[1]
-    box = Box(x1=100 * sx, y1=150 * sy, x2=300 * sx, y2=350 * sy, cls="car", conf=0.9,
-              track_id=12)
-    dets = FrameDetections(camera_id="cam-a", seq=1, captured_at=T0, width=det_size[0],
-                           height=det_size[1], model="m", boxes=(box,), detected_at=T0)
+    box = Box(x1=100 * sx, y1=150 * sy, x2=300 * sx, y2=350 * sy, cls="car", conf=0.9, track_id=12)
+    dets = FrameDetections(
+        camera_id="cam-a",
+        seq=1,
+        captured_at=T0,
+        width=det_size[0],
+        height=det_size[1],
+        model="m",
+        boxes=(box,),
+        detected_at=T0,
+    )
     out = decode(draw_detections(frame, dets))
     assert out.shape == image.shape
     # the box's left edge, half way down, has the class colour
@@ -173,11 +187,19 @@ def test_frames_without_boxes_are_served_as_sent(bus: np.ndarray, boxes: object)
 
 def test_undecodable_frame_is_served_as_sent() -> None:
     """Guards a crash on a corrupt JPEG from a camera."""
-    frame = Frame(camera_id="cam-a", seq=1, captured_at=T0, width=10, height=10,
-                  jpeg=b"\xff\xd8not-a-jpeg")
-    dets = FrameDetections(camera_id="cam-a", seq=1, captured_at=T0, width=10, height=10,
-                           model="m", boxes=(Box(x1=1, y1=1, x2=5, y2=5, cls="car", conf=1),),
-                           detected_at=T0)
+    frame = Frame(
+        camera_id="cam-a", seq=1, captured_at=T0, width=10, height=10, jpeg=b"\xff\xd8not-a-jpeg"
+    )
+    dets = FrameDetections(
+        camera_id="cam-a",
+        seq=1,
+        captured_at=T0,
+        width=10,
+        height=10,
+        model="m",
+        boxes=(Box(x1=1, y1=1, x2=5, y2=5, cls="car", conf=1),),
+        detected_at=T0,
+    )
     assert draw_detections(frame, dets) == frame.jpeg
 
 
@@ -209,8 +231,11 @@ def test_concurrent_offers_and_reads(bus: np.ndarray) -> None:
         try:
             for f in frames:
                 live.offer_frame(f)
-                live.offer_detections(make_detections(f, (Box(x1=1, y1=1, x2=50, y2=50,
-                                                              cls="car", conf=1, track_id=1),)))
+                live.offer_detections(
+                    make_detections(
+                        f, (Box(x1=1, y1=1, x2=50, y2=50, cls="car", conf=1, track_id=1),)
+                    )
+                )
         except BaseException as err:
             errors.append(err)
         finally:

@@ -38,8 +38,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         ({"CIVICSIGHT_API_PORT": "9123"}, "api_port", 9123),
         ({"CIVICSIGHT_DATA_DIR": "/srv/cs"}, "store_path", Path("/srv/cs/tracks.db")),
         ({"CIVICSIGHT_DATA_DIR": "/srv/cs"}, "tokens_path", Path("/srv/cs/auth.db")),
-        ({"CIVICSIGHT_DATA_DIR": "/srv/cs", "CIVICSIGHT_STORE_PATH": "/fast/t.db"},
-         "store_path", Path("/fast/t.db")),
+        (
+            {"CIVICSIGHT_DATA_DIR": "/srv/cs", "CIVICSIGHT_STORE_PATH": "/fast/t.db"},
+            "store_path",
+            Path("/fast/t.db"),
+        ),
         ({"CIVICSIGHT_CAMERAS_DIR": "/etc/cams"}, "cameras_dir", Path("/etc/cams")),
         ({"CIVICSIGHT_LIVE_FEED": "false"}, "live_feed", False),
     ],
@@ -95,7 +98,8 @@ def test_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, live_feed: bool) ->
     cams = tmp_path / "cameras"
     cams.mkdir()
     (cams / "gate.yaml").write_text(
-        "id: gate\nname: North gate\nsource: rtsp://op:hunter2@10.1.1.1/live\n")
+        "id: gate\nname: North gate\nsource: rtsp://op:hunter2@10.1.1.1/live\n"
+    )
     tokens = TokenStore(data / "auth.db")
     tokens.open()
     token = tokens.issue(Role.OPERATOR, "test")
@@ -110,8 +114,14 @@ def test_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, live_feed: bool) ->
         "CIVICSIGHT_LIVE_FEED": str(live_feed).lower(),
         "CIVICSIGHT_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nothing listens there
     }
-    proc = subprocess.Popen([sys.executable, "-m", "services.api.main"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.api.main"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, proc)

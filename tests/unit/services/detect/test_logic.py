@@ -18,11 +18,14 @@ IMAGE = np.zeros((360, 640, 3), np.uint8)
         ((100, 100, 228, 228), 0.9, ((0, 100, 128, 228), 0.9)),  # whole beats cut by border
     ],
 )
-def test_crop_quality_orders_views(box: tuple[float, float, float, float], conf: float,
-                                   better_than: tuple[tuple[float, float, float, float],
-                                                      float]) -> None:
-    assert crop_quality(box, conf, 640, 360) > crop_quality(better_than[0], better_than[1],
-                                                            640, 360)
+def test_crop_quality_orders_views(
+    box: tuple[float, float, float, float],
+    conf: float,
+    better_than: tuple[tuple[float, float, float, float], float],
+) -> None:
+    assert crop_quality(box, conf, 640, 360) > crop_quality(
+        better_than[0], better_than[1], 640, 360
+    )
 
 
 def test_one_crop_per_interval_and_it_is_the_best() -> None:

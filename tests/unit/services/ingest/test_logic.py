@@ -18,8 +18,9 @@ from services.ingest.logic import FrameSampler, scale_to_width, transform_view
         (5.0, 10.0, 10.0, 50),  # never more frames than the source has
     ],
 )
-def test_sampler_keeps_the_target_rate(source_fps: float, target_fps: float, seconds: float,
-                                       expected: int) -> None:
+def test_sampler_keeps_the_target_rate(
+    source_fps: float, target_fps: float, seconds: float, expected: int
+) -> None:
     sampler = FrameSampler(target_fps)
     n = int(source_fps * seconds)
     kept = sum(sampler.take(i / source_fps) for i in range(n))
@@ -44,8 +45,7 @@ def test_sampler_rejects_zero_fps() -> None:
     ("size", "max_width", "expected"),
     [((1920, 1080), 1280, (1280, 720)), ((768, 432), 1280, (768, 432))],
 )
-def test_scale_to_width(size: tuple[int, int], max_width: int,
-                        expected: tuple[int, int]) -> None:
+def test_scale_to_width(size: tuple[int, int], max_width: int, expected: tuple[int, int]) -> None:
     assert scale_to_width(*size, max_width) == expected
 
 
