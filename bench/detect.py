@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from civicsight.events import Frame
+from civicsight.stack import free_port
 from services.detect.main import COCO_TRACKED, DetectSettings, build_pipeline, decode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,7 +172,7 @@ def e2e_latency(seconds: float) -> dict[str, float | int]:
     from civicsight.store.sqlite import SqliteTrackStore
 
     with tempfile.TemporaryDirectory(prefix="cs-bench-") as tmp:
-        env = {**os.environ, "CIVICSIGHT_DATA_DIR": tmp, "CIVICSIGHT_API_PORT": "0"}
+        env = {**os.environ, "CIVICSIGHT_DATA_DIR": tmp, "CIVICSIGHT_API_PORT": str(free_port())}
         proc = subprocess.Popen(
             [sys.executable, "-m", "civicsight", "up", "--demo"],
             env=env,

@@ -118,7 +118,14 @@ class KafkaPublisher:
             raise UnsentMessagesError(f"{left} messages not delivered within {timeout}s")
 
     def close(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
+        """Deliver what is queued; what cannot be delivered in time is dropped from the
+        queue (no retries after shutdown) and reported as ``UnsentMessagesError``."""
+        try:
+            self.flush(timeout)
+        except UnsentMessagesError:
+            self._producer.purge()
+            self._producer.flush(0)
+            raise
 
 
 class KafkaSubscriber:
