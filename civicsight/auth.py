@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-import sqlite3
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from civicsight.sqlite_file import SqliteFile
 
 TOKEN_PREFIX = "cs_"
 MAX_TOKEN_CHARS = 128
@@ -78,33 +77,11 @@ def _clean_label(label: str) -> str:
     return label
 
 
-class TokenStore:
+class TokenStore(SqliteFile):
     """SQLite table of token hashes (``<data_dir>/auth.db``). Lifecycle: open() ... close()."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            # create it readable by its owner only before anything is written to it
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        db.executescript(SCHEMA)
-        self._db = db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise RuntimeError("token store not open")
-        return self._db
+    schema = SCHEMA
+    wal = False
 
     def issue(self, role: Role | str, label: str) -> str:
         """A new random token for ``role``; only its hash is kept. Shown to the caller once."""

@@ -142,54 +142,50 @@ class FrameDetections(Event):
         )
 
 
-class Crop(Event):
-    """The best view of one tracked object in about a second of video."""
+class TrackObservation(Event):
+    """Base of events about one single-camera track at one moment."""
 
-    kind: ClassVar[str] = "crop"
     camera_id: CameraId
-    track_id: int = Field(ge=0)
+    track_id: int = Field(ge=0, description="single-camera tracker id")
     captured_at: Seconds
-    box: Box
-    quality: Score
-    jpeg: bytes = Field(min_length=4, repr=False)
 
     @property
     def tracklet_id(self) -> str:
         return tracklet_id(self.camera_id, self.track_id)
 
 
-class Appearance(Event):
+class Crop(TrackObservation):
+    """The best view of one tracked object in about a second of video."""
+
+    kind: ClassVar[str] = "crop"
+    box: Box
+    quality: Score
+    jpeg: bytes = Field(min_length=4, repr=False)
+
+
+class Appearance(TrackObservation):
     """A re-identification embedding of one crop."""
 
     kind: ClassVar[str] = "appearance"
-    camera_id: CameraId
-    track_id: int = Field(ge=0)
-    captured_at: Seconds
     cls: ObjectClass
     quality: Score
     model: str
     embedding: tuple[float, ...] = Field(min_length=8, max_length=2048)
 
 
-class PlateRead(Event):
+class PlateRead(TrackObservation):
     """A licence plate read on a tracked vehicle."""
 
     kind: ClassVar[str] = "plate_read"
-    camera_id: CameraId
-    track_id: int = Field(ge=0)
-    captured_at: Seconds
     text: str = Field(pattern=r"^[A-Z0-9]{1,12}$", description="normalised plate text")
     conf: Score
     char_conf: tuple[float, ...] = ()
 
 
-class FaceObservation(Event):
+class FaceObservation(TrackObservation):
     """A watchlist match on a face-enabled camera. Faces that match nothing never exist."""
 
     kind: ClassVar[str] = "face_observation"
-    camera_id: CameraId
-    track_id: int = Field(ge=0)
-    captured_at: Seconds
     watchlist_id: str = Field(min_length=1, max_length=64)
     entry_id: str = Field(min_length=1, max_length=64)
     score: Score

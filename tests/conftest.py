@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,25 +9,19 @@ import pytest
 
 from civicsight.bus import ensure_topics
 from civicsight.stack import EmbeddedBroker
+from tests.support import mirror
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _mirror(env: str, sub: str) -> Path:
-    path = Path(os.environ.get(env) or REPO.parent / "shared" / sub)
-    if not path.is_dir():
-        pytest.fail(f"{sub} mirror {path} missing: set {env}")
-    return path
-
-
 @pytest.fixture(scope="session")
 def media_mirror() -> Path:
-    return _mirror("CIVICSIGHT_MEDIA_MIRROR", "media")
+    return mirror("CIVICSIGHT_MEDIA_MIRROR", "media")
 
 
 @pytest.fixture(scope="session")
 def model_mirror() -> Path:
-    return _mirror("CIVICSIGHT_MODEL_MIRROR", "models")
+    return mirror("CIVICSIGHT_MODEL_MIRROR", "models")
 
 
 @pytest.fixture(scope="session")

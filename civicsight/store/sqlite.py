@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from pathlib import Path
 from typing import Any
 
 from civicsight.events import TrackUpdate
+from civicsight.sqlite_file import SqliteFile
 from civicsight.store import Page, StoredTrack, TrackQuery, decode_cursor, encode_cursor
 
 SCHEMA = """
@@ -50,30 +48,8 @@ COLUMNS = (
 )
 
 
-class SqliteTrackStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(SCHEMA)
-        self._db = db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise RuntimeError("store not open")
-        return self._db
+class SqliteTrackStore(SqliteFile):
+    schema = SCHEMA
 
     def upsert(self, update: TrackUpdate, stored_at: float) -> bool:
         return self.upsert_many([update], stored_at) == 1

@@ -3,7 +3,6 @@ shared sample video, plus Debian's chromium driven by Playwright."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from civicsight.stack import free_port
 from civicsight.store.sqlite import SqliteTrackStore
 from services.api.app import create_app
 from services.api.live import LiveView
+from tests.support import media_file
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -46,19 +46,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SECRET = "ui-test-pa55word"
-
-
-def media_dir() -> Path:
-    """CIVICSIGHT_MEDIA_MIRROR, else the shared media folder beside the repository."""
-    env = os.environ.get("CIVICSIGHT_MEDIA_MIRROR")
-    return Path(env) if env else (REPO / ".." / "shared" / "media").resolve()
-
-
-def media_file(name: str) -> Path:
-    path = media_dir() / name
-    if not path.exists():
-        pytest.fail(f"sample media {path} missing: set CIVICSIGHT_MEDIA_MIRROR")
-    return path
 
 
 def encode(image: np.ndarray, quality: int = 82) -> bytes:

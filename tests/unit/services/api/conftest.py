@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,23 +21,11 @@ from civicsight.events import (
     TrackUpdate,
 )
 from civicsight.store.sqlite import SqliteTrackStore
+from tests.support import media_file
 
 REPO = Path(__file__).resolve().parents[4]
 T0 = 1_700_000_000.0
 SECRET = "s3cr3t-pa55"
-
-
-def media_dir() -> Path:
-    """CIVICSIGHT_MEDIA_MIRROR, else the shared media folder beside the repository."""
-    env = os.environ.get("CIVICSIGHT_MEDIA_MIRROR")
-    return Path(env) if env else (REPO / ".." / "shared" / "media").resolve()
-
-
-def media_file(name: str) -> Path:
-    path = media_dir() / name
-    if not path.exists():
-        pytest.fail(f"sample media {path} missing: set CIVICSIGHT_MEDIA_MIRROR")
-    return path
 
 
 def bus_image() -> np.ndarray:
