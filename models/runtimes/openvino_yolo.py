@@ -53,11 +53,15 @@ def letterbox(image: np.ndarray, out: np.ndarray) -> Letterbox:
     r = min(width / w, height / h)
     nw, nh = round(w * r), round(h * r)
     left, top = (width - nw) // 2, (height - nh) // 2
-    out[...] = 114
-    resized = (
-        image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    )
-    out[top : top + nh, left : left + nw] = resized
+    out[:top] = 114  # grey only the padding; the image is resized straight into place
+    out[top + nh :] = 114
+    out[top : top + nh, :left] = 114
+    out[top : top + nh, left + nw :] = 114
+    inner = out[top : top + nh, left : left + nw]
+    if (nw, nh) == (w, h):
+        inner[...] = image
+    else:
+        cv2.resize(image, (nw, nh), dst=inner, interpolation=cv2.INTER_LINEAR)
     return Letterbox(scale=r, left=left, top=top, width=w, height=h)
 
 
@@ -173,7 +177,7 @@ class OpenVinoYolo:
                 boxes = [letterbox(images[i], tensor[k]) for k, i in enumerate(indices)]
                 tensor[len(indices) :] = 114
                 request = pool.free.popleft()
-                request.start_async({0: tensor})
+                request.start_async({0: tensor}, share_inputs=True)  # no copy; not reused
                 parts.append(_Part(pool, request, indices, boxes))
             jobs.append((parts, len(images)))
         while jobs:

@@ -178,3 +178,36 @@ def test_indexer_killed_mid_stream_loses_and_duplicates_nothing(hub: Hub) -> Non
         got = store.get(track)
         assert got is not None and got.version >= version  # never regressed
     store.close()
+
+
+def test_corrupt_jpeg_frame_goes_to_the_dead_letter_topic(hub: Hub) -> None:
+    """A frame whose JPEG cannot be decoded is dead-lettered by detect; detect keeps going."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from civicsight.bus import KafkaPublisher
+    from civicsight.events import Frame
+
+    camera = f"broken-{uuid.uuid4().hex[:6]}"
+    pub = KafkaPublisher(hub.kafka, "e2e")
+    bad = Frame(
+        camera_id=camera,
+        seq=1,
+        captured_at=time.time(),
+        width=64,
+        height=64,
+        jpeg=b"\xff\xd8 this is not a jpeg \xff\xd9",
+    )
+    pub.publish("frames", camera, bad)
+    pub.close()
+    dlq = Consumer({**hub.kafka, "group.id": f"dlq-{uuid.uuid4()}"})
+    dlq.assign([TopicPartition("frames.dlq", 0, 0)])
+    found = None
+    deadline = time.monotonic() + 60
+    while found is None and time.monotonic() < deadline:
+        msg = dlq.poll(0.5)
+        if msg is not None and not msg.error() and msg.key() == camera.encode():
+            found = msg
+    dlq.close()
+    assert found is not None, "corrupt frame not dead-lettered"
+    assert b"cannot be decoded" in dict(found.headers() or [])["dlq.reason"]
+    assert hub.supervisor.restarts("detect") == 0
