@@ -33,7 +33,7 @@ class YoloOptions:
     iou: float = 0.7
     class_ids: tuple[int, ...] = (0, 1, 2, 3, 5, 7)
     streams: int = 2
-    requests: int = 2
+    requests: int = 3
     hint: str = "THROUGHPUT"
 
 
