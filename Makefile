@@ -39,7 +39,7 @@ lint: venv
 	$(PY) -m mypy
 
 bench: venv
-	$(PY) -m civicsight bench detect --json
+	$(PY) -m civicsight bench detect --json --rounds 5 --e2e-seconds 60 --out bench/results/detect-cpu-2core.json
 
 topics: venv
 	$(PY) -m civicsight topics --yaml > infra/kafka/topics.yaml
