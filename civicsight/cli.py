@@ -34,6 +34,7 @@ SERVICES = (
 )
 TOOLS = {
     ("bench", "detect"): "bench.detect",
+    ("models", ""): "models.cli",
 }
 
 
@@ -176,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="create the topics, or print them as YAML")
     topics.add_argument("--yaml", action="store_true", help="print infra/kafka/topics.yaml")
     topics.set_defaults(func=cmd_topics)
+    models = sub.add_parser(
+        "models", help="list | verify | pull the registry's models", add_help=False
+    )
+    models.add_argument("rest", nargs=argparse.REMAINDER)
     bench = sub.add_parser("bench", help="benchmarks (JSON output)")
     bench.add_argument("what", choices=sorted({w for g, w in TOOLS if g == "bench"}))
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -186,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "bench":
         return cmd_tool(TOOLS[("bench", args.what)], args.rest)
+    if args.command == "models":
+        return cmd_tool(TOOLS[("models", "")], args.rest)
     return int(args.func(args))
 
 

@@ -41,10 +41,16 @@ class ModelSpec:
     licence: str
     input: dict[str, Any]
     published_accuracy: str
+    package: str | None = None
+    source_names: dict[str, str] | None = None
 
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
+
+    def url(self, file_name: str) -> str:
+        """Where a connected site downloads ``file_name`` of this model."""
+        return self.source + (self.source_names or {}).get(file_name, file_name)
 
 
 def load_registry(path: Path = REGISTRY_FILE) -> dict[str, ModelSpec]:
@@ -63,6 +69,8 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, ModelSpec]:
             licence=entry["licence"],
             input=entry["input"],
             published_accuracy=entry["published_accuracy"],
+            package=entry.get("package"),
+            source_names=entry.get("source_names"),
         )
     return out
 
@@ -73,20 +81,33 @@ def verify(spec: ModelSpec, folder: Path) -> None:
         if not path.is_file():
             raise ModelUnavailableError(
                 f"model {spec.name}: file {path} is missing; put it in the mirror folder "
-                f"(CIVICSIGHT_MODEL_MIRROR) or download it from {spec.source}{f.name}"
+                f"(CIVICSIGHT_MODEL_MIRROR) or download it from {spec.url(f.name)}"
             )
         actual = sha256_file(path)
         if actual != f.sha256:
             raise ModelUnavailableError(
                 f"model {spec.name}: file {path} is corrupt (sha256 {actual[:12]}..., expected "
-                f"{f.sha256[:12]}...); fetch it again from {spec.source}{f.name}"
+                f"{f.sha256[:12]}...); fetch it again from {spec.url(f.name)}"
             )
+
+
+def package_folder(spec: ModelSpec) -> Path:
+    import importlib.util
+
+    assert spec.package is not None
+    found = importlib.util.find_spec(spec.package)
+    if found is None or found.origin is None:
+        raise ModelUnavailableError(
+            f"model {spec.name}: Python package {spec.package} is not installed "
+            "(it ships the model files; see requirements.lock)"
+        )
+    return Path(found.origin).parent / spec.folder
 
 
 def _download(spec: ModelSpec, target: Path, timeout: float) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for f in spec.files:
-        url = spec.source + f.name
+        url = spec.url(f.name)
         try:
             with (
                 urllib.request.urlopen(url, timeout=timeout) as resp,
@@ -113,17 +134,24 @@ def resolve(
     if name not in registry:
         raise ModelUnavailableError(f"unknown model {name!r}; known: {', '.join(registry)}")
     spec = registry[name]
+    if spec.package is not None:  # shipped inside a Python package: nothing to fetch
+        folder = package_folder(spec)
+        verify(spec, folder)
+        return spec, folder
     candidates = [p / spec.folder for p in (mirror, cache) if p is not None]
     for folder in candidates:
-        if folder.is_dir():
-            verify(spec, folder)
+        if all((folder / f.name).is_file() for f in spec.files):
+            verify(spec, folder)  # present but corrupt is an error, not a reason to skip
             return spec, folder
+    partial = [c for c in candidates if any((c / f.name).exists() for f in spec.files)]
+    if partial and not download:
+        verify(spec, partial[0])  # names the missing file
     if download and cache is not None:
         _download(spec, cache / spec.folder, timeout)
         verify(spec, cache / spec.folder)
         return spec, cache / spec.folder
     where = ", ".join(str(c) for c in candidates) or "(no mirror set)"
     raise ModelUnavailableError(
-        f"model {spec.name}: folder {spec.folder} not found in {where}; set "
+        f"model {spec.name}: files not found in {where}; set "
         f"CIVICSIGHT_MODEL_MIRROR or allow downloads from {spec.source}"
     )
