@@ -34,6 +34,7 @@ SERVICES = (
 )
 TOOLS = {
     ("bench", "detect"): "bench.detect",
+    ("bench", "gpu"): "bench.detect_gpu",
     ("models", ""): "models.cli",
 }
 
