@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from civicsight.events import DecodeError, Event
@@ -129,7 +136,12 @@ class KafkaPublisher:
 
 
 class KafkaSubscriber:
-    """A consumer-group member that decodes by the topic table and dead-letters bad input."""
+    """A consumer-group member that decodes by the topic table and dead-letters bad input.
+
+    Offsets are committed in order per partition: the offset stored is the lowest one
+    still being processed (or the next after everything seen), so marking a later event
+    done, or dead-lettering it, never commits past an earlier event still in flight.
+    """
 
     def __init__(
         self,
@@ -153,9 +165,26 @@ class KafkaSubscriber:
                 "fetch.wait.max.ms": 50,
             }
         )
-        self._consumer.subscribe(list(topics))
+        self._consumer.subscribe(list(topics), on_revoke=self._revoked)
         self._dlq = dlq
         self.dead_lettered = 0
+        self._pending: dict[tuple[str, int], set[int]] = {}
+        self._next: dict[tuple[str, int], int] = {}
+
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._pending.pop((tp.topic, tp.partition), None)
+            self._next.pop((tp.topic, tp.partition), None)
+
+    def _store(self, tps: set[tuple[str, int]]) -> None:
+        marks = []
+        for t, p in tps:
+            pending = self._pending.get((t, p))
+            offset = min(pending) if pending else self._next.get((t, p))
+            if offset is not None:
+                marks.append(TopicPartition(t, p, offset))
+        if marks:
+            self._consumer.store_offsets(offsets=marks)
 
     def poll_batch(self, max_messages: int, timeout: float) -> list[Received]:
         out: list[Received] = []
@@ -169,6 +198,10 @@ class KafkaSubscriber:
                     continue
                 raise KafkaException(err)
             name = msg.topic() or ""
+            tp = (name, msg.partition() or 0)
+            offset = msg.offset() or 0
+            self._next[tp] = max(self._next.get(tp, 0), offset + 1)
+            self._pending.setdefault(tp, set()).add(offset)
             key = (msg.key() or b"").decode(errors="replace")
             try:
                 event = self._topics[name].value_type.from_bytes(msg.value())
@@ -195,12 +228,19 @@ class KafkaSubscriber:
         log.warning(
             "dead-lettered %s[%s]@%s: %s", name, msg.partition(), msg.offset(), reason[:200]
         )
-        self._consumer.store_offsets(msg)
+        self._finish([msg])
 
     def done(self, items: Iterable[Received]) -> None:
         """Mark events processed: only now may their offsets be committed."""
-        for item in items:
-            self._consumer.store_offsets(item.message)
+        self._finish([item.message for item in items])
+
+    def _finish(self, messages: list[Message]) -> None:
+        touched: set[tuple[str, int]] = set()
+        for msg in messages:
+            tp = (msg.topic() or "", msg.partition() or 0)
+            self._pending.get(tp, set()).discard(msg.offset() or 0)
+            touched.add(tp)
+        self._store(touched)
 
     def close(self) -> None:
         self._consumer.close()

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Publisher, Received, stop_on_signals
+from civicsight.cameras import load_cameras
 from civicsight.events import Box, Crop, Frame, FrameDetections
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
@@ -37,6 +38,7 @@ class DetectSettings(HubSettings):
     batch_wait_ms: int = Field(40, ge=1, le=1000, description="longest wait to fill a batch")
     crop_interval_s: float = Field(1.0, gt=0, description="about one crop per track this often")
     camera_fps: float = Field(5.0, gt=0, description="expected frame rate (tracker memory)")
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
 
 
 def decode(frame: Frame) -> np.ndarray | None:
@@ -146,6 +148,7 @@ def main() -> None:
     stop = stop_on_signals()
     bus = KafkaPublisher(settings.kafka_config(), "detect")
     sub = KafkaSubscriber(settings.kafka_config(), "detect", ["frames"], bus, offset_reset="latest")
+    skip = {c.id for c in load_cameras(settings.cameras_dir) if not c.analytics.detect}
     pool = ThreadPoolExecutor(2, thread_name_prefix="decode")
     in_flight: deque[list[Received]] = deque()
     log.info(
@@ -159,6 +162,8 @@ def main() -> None:
     def batches() -> Iterator[list[tuple[Frame, np.ndarray]]]:
         while not stop.is_set():
             received = sub.poll_batch(settings.batch_max, settings.batch_wait_ms / 1000)
+            sub.done(r for r in received if r.key in skip)  # detection is off there
+            received = [r for r in received if r.key not in skip]
             good: list[Received] = []
             batch: list[tuple[Frame, np.ndarray]] = []
             for rec, image in zip(
