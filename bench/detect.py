@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import statistics
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
+from bench.output import emit
 from civicsight.events import Frame
 from civicsight.stack import free_port
 from services.detect.main import COCO_TRACKED, DetectSettings, build_pipeline, decode
@@ -289,10 +289,7 @@ def main() -> None:
             flush=True,
         )
         result.update(e2e_latency(args.e2e_seconds))
-    text = json.dumps(result, indent=None if args.json else 2)
-    print(text)
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json, args.out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.output import emit
 from models.runtimes.torch_yolo import TorchYolo, TorchYoloOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,10 +118,7 @@ def main() -> None:
         "model": args.weights,
         "weights": "random (speed only)" if args.weights.endswith(".yaml") else args.weights,
     }
-    text = json.dumps(result, indent=None if args.json else 2)
-    print(text)
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json, args.out)
 
 
 if __name__ == "__main__":
