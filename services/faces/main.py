@@ -1,0 +1,235 @@
+"""Faces service: person crops of face-enabled cameras -> watchlist matches (face_matches).
+
+Crops of other classes, and every crop of a camera without ``analytics.faces: true``, are
+skipped before their JPEG is decoded. With no live watchlist entry nothing is decoded or
+embedded at all. A face that matches no entry leaves no trace: its embedding is dropped
+in memory, never published, logged or stored. Logs carry counts only.
+
+The watchlist and the camera files are reloaded every ``face_refresh_s`` seconds
+(expired entries are purged then). A camera folder that no longer loads turns faces off
+everywhere until it is fixed: the service fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from civicsight.bus import (
+    KafkaPublisher,
+    KafkaSubscriber,
+    Publisher,
+    Received,
+    Subscriber,
+    run_loop,
+    stop_on_signals,
+)
+from civicsight.cameras import CameraConfigError, load_cameras
+from civicsight.events import Crop
+from civicsight.logs import setup_logging
+from civicsight.settings import HubSettings
+from services.faces.logic import (
+    DEFAULT_MIN_FACE_PX,
+    DEFAULT_THRESHOLD,
+    WatchlistIndex,
+    observations,
+    wants_crop,
+)
+from services.faces.pipeline import FaceEncoder, ModelChoice, decode_jpeg
+from services.faces.watchlist import WatchlistStore
+
+log = logging.getLogger("faces")
+
+
+class FacesSettings(HubSettings):
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
+    model_mirror: Path | None = Field(None, description="offline model folder (mirror)")
+    model_download: bool = Field(False, description="download missing models from their source")
+    watchlist_path: Path | None = Field(
+        None, description="watchlist SQLite file (default DATA_DIR/watchlist.db)"
+    )
+    face_detector: str = Field(
+        "face-det-yunet-s", description="face detector name in models/registry.yaml"
+    )
+    face_embedder: str = Field(
+        "face-embed-dlib-resnet", description="face embedding name in models/registry.yaml"
+    )
+    face_threshold: float = Field(
+        DEFAULT_THRESHOLD,
+        gt=0,
+        le=1,
+        description="L2 distance below which a face matches a watchlist entry",
+    )
+    face_min_px: int = Field(
+        DEFAULT_MIN_FACE_PX, ge=8, le=1024, description="narrower faces are not matched"
+    )
+    face_detect_score: float = Field(0.6, gt=0, lt=1, description="least face detector score")
+    face_batch_max: int = Field(8, ge=1, le=64, description="crops per batch (at most)")
+    face_batch_wait_ms: int = Field(200, ge=1, le=5000, description="longest wait to fill a batch")
+    face_refresh_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="how often the watchlist and camera files are reloaded "
+        "(expired entries purged)",
+    )
+    face_group: str = Field("faces", min_length=1, description="Kafka consumer group")
+    face_from_start: bool = Field(
+        False,
+        description="a new consumer group also matches crops still kept on the topic "
+        "(up to 6 h), not only new ones",
+    )
+
+    @property
+    def watchlist_file(self) -> Path:
+        return self.watchlist_path or self.data_dir / "watchlist.db"
+
+    def model_choice(self) -> ModelChoice:
+        return ModelChoice(
+            detector=self.face_detector,
+            embedder=self.face_embedder,
+            mirror=self.model_mirror,
+            cache=self.data_dir / "models",
+            download=self.model_download,
+            detect_score=self.face_detect_score,
+        )
+
+
+def enabled_cameras(folder: Path) -> frozenset[str]:
+    """Ids of the cameras whose file says ``analytics.faces: true``."""
+    return frozenset(c.id for c in load_cameras(folder) if c.analytics.faces)
+
+
+class FacesService:
+    """The service's state between batches: the live watchlist and the enabled cameras."""
+
+    def __init__(
+        self,
+        settings: FacesSettings,
+        encoder: FaceEncoder,
+        watchlist: WatchlistStore,
+        publisher: Publisher,
+    ) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self.watchlist = watchlist
+        self.publisher = publisher
+        self.index = WatchlistIndex.empty()
+        self.cameras: frozenset[str] = frozenset()
+        self.next_refresh = 0.0
+        self.camera_error = ""
+        self.counts = {"crops": 0, "skipped": 0, "no_face": 0, "matches": 0, "bad_jpeg": 0}
+
+    def refresh(self, now: float) -> None:
+        purged = self.watchlist.purge_expired(now)
+        if purged:
+            log.info("watchlist: purged %d expired entries", purged)
+        index = self.watchlist.index(now)
+        if len(index.entries) != len(self.index.entries):
+            log.info("watchlist: %d live entries", len(index.entries))
+        self.index = index
+        try:
+            cameras = enabled_cameras(self.settings.cameras_dir)
+            self.camera_error = ""
+        except CameraConfigError as err:
+            if str(err) != self.camera_error:
+                log.error("camera files do not load, faces off on every camera: %s", err)
+            self.camera_error = str(err)
+            cameras = frozenset()
+        if cameras != self.cameras:
+            log.info("faces enabled on %d cameras: %s", len(cameras), ", ".join(sorted(cameras)))
+        self.cameras = cameras
+
+    def every_poll(self) -> None:
+        now = time.time()
+        if now >= self.next_refresh:
+            self.refresh(now)
+            self.next_refresh = now + self.settings.face_refresh_s
+
+    def handle(self, batch: list[Received], sub: Subscriber) -> None:
+        crops: list[Crop] = []
+        images: list[np.ndarray] = []
+        for rec in batch:
+            self.counts["crops"] += 1
+            crop = rec.event
+            if (
+                not isinstance(crop, Crop)
+                or not len(self.index)
+                or not wants_crop(crop, self.cameras)
+            ):
+                self.counts["skipped"] += 1
+                continue
+            image = decode_jpeg(crop.jpeg)
+            if image is None:
+                self.counts["bad_jpeg"] += 1
+                sub.dead_letter(rec.message, "crop JPEG cannot be decoded")
+                continue
+            crops.append(crop)
+            images.append(image)
+        if not crops:
+            return
+        embeddings = self.encoder.largest_faces(images, self.settings.face_min_px)
+        self.counts["no_face"] += sum(e is None for e in embeddings)
+        found = observations(
+            crops, embeddings, self.index, self.settings.face_threshold, time.time()
+        )
+        del embeddings, images  # a face that matched nothing is gone here
+        for obs in found:
+            self.publisher.publish("face_matches", obs.camera_id, obs)
+        if found:
+            self.counts["matches"] += len(found)
+            self.publisher.flush(30)
+
+
+def run(settings: FacesSettings, stop: threading.Event) -> None:
+    encoder = FaceEncoder.from_registry(settings.model_choice())
+    encoder.start()
+    watchlist = WatchlistStore(settings.watchlist_file)
+    watchlist.open()
+    bus = KafkaPublisher(settings.kafka_config(), "faces")
+    sub = KafkaSubscriber(
+        settings.kafka_config(),
+        settings.face_group,
+        ["crops"],
+        bus,
+        offset_reset="earliest" if settings.face_from_start else "latest",
+    )
+    service = FacesService(settings, encoder, watchlist, bus)
+    service.every_poll()
+    log.info(
+        "faces ready: %s, threshold %.2f, faces >= %d px, watchlist %s",
+        encoder.label,
+        settings.face_threshold,
+        settings.face_min_px,
+        watchlist.path,
+    )
+    try:
+        run_loop(
+            sub,
+            lambda batch: service.handle(batch, sub),
+            stop,
+            max_messages=settings.face_batch_max,
+            timeout=settings.face_batch_wait_ms / 1000,
+            every_poll=service.every_poll,
+        )
+    finally:
+        sub.close()
+        bus.close()
+        watchlist.close()
+        encoder.close()
+        log.info("faces stopped: %s", ", ".join(f"{k} {v}" for k, v in service.counts.items()))
+
+
+def main() -> None:
+    settings = FacesSettings()
+    setup_logging(settings.log_level)
+    run(settings, stop_on_signals())
+
+
+if __name__ == "__main__":
+    main()

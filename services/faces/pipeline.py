@@ -1,0 +1,98 @@
+"""Face detection and embedding put together, for the service, enrolment and the eval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.registry import resolve
+from models.runtimes.face_detector import Faces, YuNetDetector
+from models.runtimes.face_embedder import DlibFaceEmbedder
+from services.faces.logic import pick_face
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which registry models to run and where their files are."""
+
+    detector: str
+    embedder: str
+    mirror: Path | None
+    cache: Path | None
+    download: bool = False
+    detect_score: float = 0.6
+
+
+def decode_jpeg(data: bytes) -> np.ndarray | None:
+    """A BGR image, or None for bytes that are not a decodable image."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return image if image is not None and image.size else None
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A BGR image from a file; a clear error for anything that is not one."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    image = decode_jpeg(path.read_bytes())
+    if image is None:
+        raise ValueError(f"{path}: not an image OpenCV can read")
+    return image
+
+
+class FaceEncoder:
+    """YuNet boxes -> dlib embeddings. Lifecycle: start() ... close() (starts both models)."""
+
+    def __init__(self, detector: YuNetDetector, embedder: DlibFaceEmbedder, label: str) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.label = label
+
+    @classmethod
+    def from_registry(cls, choice: ModelChoice) -> FaceEncoder:
+        det_spec, det_folder = resolve(
+            choice.detector, choice.mirror, choice.cache, choice.download
+        )
+        if det_spec.task != "face-detect":
+            raise ValueError(f"{choice.detector} is a {det_spec.task} model, not face-detect")
+        emb_spec, emb_folder = resolve(
+            choice.embedder, choice.mirror, choice.cache, choice.download
+        )
+        if emb_spec.task != "face-embed":
+            raise ValueError(f"{choice.embedder} is a {emb_spec.task} model, not face-embed")
+        return cls(
+            YuNetDetector(det_folder / det_spec.files[0].name, score_threshold=choice.detect_score),
+            DlibFaceEmbedder(emb_folder),
+            f"{det_spec.label}+{emb_spec.label}",
+        )
+
+    def start(self) -> None:
+        self.detector.start()
+        self.embedder.start()
+
+    def close(self) -> None:
+        self.detector.close()
+        self.embedder.close()
+
+    def faces(self, image: np.ndarray) -> Faces:
+        return self.detector.detect(image)
+
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        (vectors,) = self.embedder.embed([(image, boxes)])
+        return vectors
+
+    def largest_faces(
+        self, images: Sequence[np.ndarray], min_face_px: float
+    ) -> list[np.ndarray | None]:
+        """Per image, the embedding of its widest face at least ``min_face_px`` wide (None
+        if there is none). Only that face is embedded; the chips go through dlib at once."""
+        chosen: list[tuple[np.ndarray, np.ndarray]] = []
+        for image in images:
+            faces = self.detector.detect(image)
+            i = pick_face(faces.widths, min_face_px)
+            boxes = faces.boxes[i : i + 1] if i is not None else np.zeros((0, 4), np.float32)
+            chosen.append((image, boxes))
+        return [v[0] if len(v) else None for v in self.embedder.embed(chosen)]

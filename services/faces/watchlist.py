@@ -1,0 +1,235 @@
+"""The face watchlist: entries and their enrolled embeddings in ``<data_dir>/watchlist.db``.
+
+The only faces the hub can recognise are the ones enrolled here, each for a stated reason
+(a case reference), by a named person, until an expiry date no more than a year away.
+Expired entries are never matched (``index`` leaves them out) and are deleted by
+``purge_expired``, which the faces service and the watchlist CLI both run. The file is
+readable by its owner only, and deleted rows are overwritten (``secure_delete``).
+
+Not here yet (a later issue): an audit trail of who looked at or changed the watchlist,
+and roles deciding who may.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from civicsight.sqlite_file import SqliteFile
+from models.runtimes.face_detector import Faces
+from services.faces.logic import (
+    EMBEDDING_DIM,
+    EnrolmentError,
+    WatchlistIndex,
+    check_enrolment,
+    enrolment_face,
+)
+
+MAX_DAYS = 365
+DAY_S = 86400.0
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+ENROL_MIN_SCORE = 0.8
+"""Detector score an enrolment face needs. YuNet scores real faces in the sample photos
+0.92-0.95 and its false hits (a painted background) 0.63-0.70: enrolment takes no chances."""
+
+SCHEMA = """
+PRAGMA secure_delete = ON;
+CREATE TABLE IF NOT EXISTS entries (
+  watchlist_id TEXT NOT NULL,
+  entry_id TEXT NOT NULL,
+  label TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  added_at REAL NOT NULL,
+  expires_at REAL NOT NULL,
+  PRIMARY KEY (watchlist_id, entry_id)
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+  watchlist_id TEXT NOT NULL,
+  entry_id TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  vector BLOB NOT NULL,
+  PRIMARY KEY (watchlist_id, entry_id, n)
+);
+"""
+
+
+class WatchlistError(ValueError):
+    """A watchlist change that cannot be made; the message says why."""
+
+
+class WatchlistEntry(BaseModel):
+    """Who is on a watchlist, why, on whose word, and until when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    watchlist_id: str = Field(pattern=ID_PATTERN, description="which watchlist (lower-case id)")
+    entry_id: str = Field(
+        pattern=ID_PATTERN, description="opaque entry id, published on matches (not a name)"
+    )
+    label: str = Field(min_length=1, max_length=120, description="who this is; never published")
+    reason: str = Field(min_length=1, max_length=500, description="reason and case reference")
+    added_by: str = Field(min_length=1, max_length=120, description="who enrolled the entry")
+    added_at: float = Field(ge=0, description="Unix time of enrolment")
+    expires_at: float = Field(ge=0, description="Unix time after which it never matches")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WatchlistEntry:
+        for name in ("label", "reason", "added_by"):
+            value: str = getattr(self, name)
+            if not value.strip() or not value.isprintable():
+                raise ValueError(f"{name} must be printable text")
+        if self.expires_at <= self.added_at:
+            raise ValueError("expires_at must be after added_at")
+        if self.expires_at - self.added_at > MAX_DAYS * DAY_S:
+            raise ValueError(f"an entry may last at most {MAX_DAYS} days")
+        return self
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at <= now
+
+
+class WatchlistStore(SqliteFile):
+    """SQLite watchlist. Lifecycle: open() ... close()."""
+
+    schema = SCHEMA
+
+    def add(self, entry: WatchlistEntry, vectors: np.ndarray) -> None:
+        """Store ``entry`` with its (n, 128) enrolled embeddings."""
+        vectors = np.asarray(vectors, np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != EMBEDDING_DIM or not len(vectors):
+            raise WatchlistError(f"expected (n, {EMBEDDING_DIM}) embeddings, got {vectors.shape}")
+        if not np.isfinite(vectors).all():
+            raise WatchlistError("embeddings must be finite")
+        try:
+            with self._lock, self.db:
+                self.db.execute(
+                    "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.watchlist_id,
+                        entry.entry_id,
+                        entry.label,
+                        entry.reason,
+                        entry.added_by,
+                        entry.added_at,
+                        entry.expires_at,
+                    ),
+                )
+                self.db.executemany(
+                    "INSERT INTO embeddings VALUES (?, ?, ?, ?)",
+                    [
+                        (entry.watchlist_id, entry.entry_id, n, v.tobytes())
+                        for n, v in enumerate(vectors)
+                    ],
+                )
+        except sqlite3.IntegrityError:
+            raise WatchlistError(
+                f"{entry.watchlist_id}/{entry.entry_id} is already on the watchlist; remove it "
+                "first"
+            ) from None
+
+    def remove(self, watchlist_id: str, entry_id: str) -> bool:
+        """Delete an entry and its embeddings; True if it existed."""
+        with self._lock, self.db:
+            gone = self.db.execute(
+                "DELETE FROM entries WHERE watchlist_id = ? AND entry_id = ?",
+                (watchlist_id, entry_id),
+            ).rowcount
+            self.db.execute(
+                "DELETE FROM embeddings WHERE watchlist_id = ? AND entry_id = ?",
+                (watchlist_id, entry_id),
+            )
+        self._checkpoint()
+        return gone > 0
+
+    def purge_expired(self, now: float) -> int:
+        """Delete every entry (and its embeddings) expired at ``now``; how many."""
+        with self._lock, self.db:
+            gone = self.db.execute("DELETE FROM entries WHERE expires_at <= ?", (now,)).rowcount
+            self.db.execute(
+                "DELETE FROM embeddings WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE "
+                "e.watchlist_id = embeddings.watchlist_id AND e.entry_id = embeddings.entry_id)"
+            )
+        if gone:
+            self._checkpoint()
+        return int(gone)
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL back into the file, so deleted embeddings do not linger in it."""
+        with self._lock:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def entries(self) -> list[tuple[WatchlistEntry, int]]:
+        """Every stored entry with its number of embeddings (expired ones until purged)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT e.watchlist_id, e.entry_id, e.label, e.reason, e.added_by, e.added_at, "
+                "e.expires_at, (SELECT COUNT(*) FROM embeddings m WHERE m.watchlist_id = "
+                "e.watchlist_id AND m.entry_id = e.entry_id) FROM entries e "
+                "ORDER BY e.watchlist_id, e.entry_id"
+            ).fetchall()
+        return [
+            (
+                WatchlistEntry(
+                    watchlist_id=r[0],
+                    entry_id=r[1],
+                    label=r[2],
+                    reason=r[3],
+                    added_by=r[4],
+                    added_at=r[5],
+                    expires_at=r[6],
+                ),
+                int(r[7]),
+            )
+            for r in rows
+        ]
+
+    def index(self, now: float) -> WatchlistIndex:
+        """The embeddings of the entries still valid at ``now``, ready for matching."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT e.watchlist_id, e.entry_id, e.expires_at, m.vector FROM entries e "
+                "JOIN embeddings m ON m.watchlist_id = e.watchlist_id AND m.entry_id = "
+                "e.entry_id WHERE e.expires_at > ? ORDER BY e.watchlist_id, e.entry_id, m.n",
+                (now,),
+            ).fetchall()
+        return WatchlistIndex.build((w, e, x, np.frombuffer(v, np.float32)) for w, e, x, v in rows)
+
+
+class FaceEncoding(Protocol):
+    """What enrolment needs from the face models (services.faces.pipeline.FaceEncoder)."""
+
+    def faces(self, image: np.ndarray) -> Faces: ...
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray: ...
+
+
+def enrol(
+    watchlist: WatchlistStore,
+    entry: WatchlistEntry,
+    images: Sequence[tuple[str, np.ndarray]],
+    encoder: FaceEncoding,
+    threshold: float,
+    min_face_px: float,
+    min_score: float = ENROL_MIN_SCORE,
+) -> int:
+    """Enrol ``entry`` from (name, BGR image) photos, each showing that person alone.
+
+    Every photo must hold exactly one clear face, and all photos must lie within
+    ``threshold`` of each other (one person). Returns the number of embeddings stored.
+    """
+    if not images:
+        raise EnrolmentError("no photos to enrol from")
+    names: list[str] = []
+    vectors: list[np.ndarray] = []
+    for name, image in images:
+        faces = encoder.faces(image)
+        chosen = enrolment_face(name, faces.widths, faces.scores, min_face_px, min_score)
+        names.append(name)
+        vectors.append(encoder.embed(image, faces.boxes[chosen : chosen + 1])[0])
+    stacked = np.stack(vectors).astype(np.float32)
+    check_enrolment(names, stacked, threshold)
+    watchlist.add(entry, stacked)
+    return len(stacked)

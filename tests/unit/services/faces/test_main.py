@@ -1,0 +1,208 @@
+"""The faces service's batch handling and refresh, with the real models and no broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from civicsight.bus import Received
+from civicsight.events import Box, Crop, Event, FaceObservation, ObjectClass
+from services.faces.main import FacesService, FacesSettings, enabled_cameras
+from services.faces.pipeline import FaceEncoder
+from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore
+
+Photo = Callable[[str], np.ndarray]
+BAD_JPEG = b"\xff\xd8not a jpeg"
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Event]] = []
+
+    def publish(self, topic_name: str, key: str, event: Event) -> None:
+        self.sent.append((topic_name, key, event))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        pass
+
+    def close(self, timeout: float = 10.0) -> None:
+        pass
+
+
+class RecordingSubscriber:
+    def __init__(self) -> None:
+        self.dead: list[tuple[Any, str]] = []
+
+    def poll_batch(self, max_messages: int, timeout: float) -> list[Received]:
+        return []
+
+    def done(self, items: Iterable[Received]) -> None:
+        pass
+
+    def dead_letter(self, msg: Any, reason: str) -> None:
+        self.dead.append((msg, reason))
+
+    def close(self) -> None:
+        pass
+
+
+def write_camera(folder: Path, camera: str, faces: bool | None, extra: str = "") -> None:
+    analytics = "" if faces is None else f"analytics: {{faces: {str(faces).lower()}}}\n"
+    (folder / f"{camera}.yaml").write_text(
+        f"id: {camera}\nname: {camera}\nsource: media:x\n{analytics}{extra}"
+    )
+
+
+def crop(image: np.ndarray | bytes, camera: str, track: int, cls: ObjectClass = "person") -> Crop:
+    if isinstance(image, bytes):
+        jpeg, (h, w) = image, (100, 100)
+    else:
+        ok, buf = cv2.imencode(".jpg", image)
+        assert ok
+        jpeg, (h, w) = buf.tobytes(), image.shape[:2]
+    box = Box(x1=0, y1=0, x2=w, y2=h, cls=cls, conf=0.9, track_id=track)
+    return Crop(
+        camera_id=camera, track_id=track, captured_at=time.time(), box=box, quality=0.9, jpeg=jpeg
+    )
+
+
+def received(c: Crop) -> Received:
+    return Received("crops", c.camera_id, c, message=f"msg-{c.track_id}")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cameras(tmp_path: Path) -> Path:
+    folder = tmp_path / "cameras"
+    folder.mkdir()
+    write_camera(folder, "cam-on", True)
+    write_camera(folder, "cam-off", False)
+    write_camera(folder, "cam-default", None)
+    return folder
+
+
+@pytest.fixture
+def service(
+    tmp_path: Path, cameras: Path, encoder: FaceEncoder
+) -> Iterator[tuple[FacesService, RecordingPublisher]]:
+    settings = FacesSettings(data_dir=tmp_path / "data", cameras_dir=cameras)
+    store = WatchlistStore(settings.watchlist_file)
+    store.open()
+    publisher = RecordingPublisher()
+    yield FacesService(settings, encoder, store, publisher), publisher
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def obama(encoder: FaceEncoder, photo: Photo) -> np.ndarray:
+    """Obama's embeddings from two photos, computed once (enrolment has its own tests)."""
+    names = ("train_obama_obama.jpg", "train_obama_obama2.jpg")
+    vectors = encoder.largest_faces([photo(n) for n in names], 32)
+    return np.stack([v for v in vectors if v is not None])
+
+
+def enrol_obama(svc: FacesService, vectors: np.ndarray, days: float = 1) -> None:
+    now = time.time()
+    entry = WatchlistEntry(
+        watchlist_id="wl",
+        entry_id="e-1",
+        label="x",
+        reason="test",
+        added_by="pytest",
+        added_at=now - 10,
+        expires_at=now - 10 + days * DAY_S,
+    )
+    svc.watchlist.add(entry, vectors)
+
+
+def test_faces_are_off_unless_a_camera_enables_them(cameras: Path) -> None:
+    """Guards the default: a camera file without ``analytics.faces: true`` is not used."""
+    assert enabled_cameras(cameras) == frozenset({"cam-on"})
+
+
+def test_a_broken_camera_folder_turns_faces_off(
+    service: tuple[FacesService, RecordingPublisher], cameras: Path
+) -> None:
+    """Guards fail-closed: if the camera files stop loading, no camera keeps faces on."""
+    svc, _ = service
+    svc.refresh(time.time())
+    assert svc.cameras == frozenset({"cam-on"})
+    write_camera(cameras, "cam-bad", True, extra="race: x\n")
+    svc.refresh(time.time())
+    assert svc.cameras == frozenset()
+
+
+def test_refresh_drops_expired_entries(
+    service: tuple[FacesService, RecordingPublisher], obama: np.ndarray
+) -> None:
+    """Guards against matching (or keeping) an entry past its expiry while running."""
+    svc, _ = service
+    enrol_obama(svc, obama, days=1)
+    svc.refresh(time.time())
+    assert svc.index.entries == {("wl", "e-1")}
+    svc.refresh(time.time() + 2 * DAY_S)
+    assert len(svc.index) == 0 and svc.watchlist.entries() == []
+
+
+@pytest.mark.parametrize(
+    ("watchlist", "batch", "published", "dead"),
+    [
+        (True, [("obama", "cam-on", "person")], [("cam-on", 0)], []),
+        (True, [("alex", "cam-on", "person")], [], []),
+        (True, [("bad", "cam-on", "person")], [], [0]),
+        (True, [("bad", "cam-off", "person"), ("obama", "cam-off", "person")], [], []),
+        (True, [("bad", "cam-default", "person"), ("obama", "cam-on", "car")], [], []),
+        (False, [("bad", "cam-on", "person"), ("obama", "cam-on", "person")], [], []),
+        (
+            True,
+            [
+                ("alex", "cam-on", "person"),
+                ("obama", "cam-off", "person"),
+                ("obama", "cam-on", "person"),
+            ],
+            [("cam-on", 2)],
+            [],
+        ),
+    ],
+    ids=[
+        "enrolled-on-enabled-camera",
+        "stranger",
+        "bad-jpeg-dead-lettered",
+        "disabled-camera-not-decoded",
+        "default-camera-and-car-not-decoded",
+        "empty-watchlist-nothing-decoded",
+        "mixed-batch",
+    ],
+)  # fmt: skip
+def test_handle_publishes_watchlist_matches_only(
+    service: tuple[FacesService, RecordingPublisher],
+    photo: Photo,
+    obama: np.ndarray,
+    watchlist: bool,
+    batch: list[tuple[str, str, ObjectClass]],
+    published: list[tuple[str, int]],
+    dead: list[int],
+) -> None:
+    """Guards the service's privacy rules: nothing for strangers, nothing from cameras or
+    classes without faces (their JPEG is never even decoded: a broken one is not noticed),
+    nothing at all while the watchlist is empty."""
+    svc, publisher = service
+    if watchlist:
+        enrol_obama(svc, obama)
+    svc.refresh(time.time())
+    images: dict[str, np.ndarray | bytes] = {
+        "obama": photo("test_obama1.jpg"),
+        "alex": photo("test_alex_lacamoire1.jpg"),
+        "bad": BAD_JPEG,
+    }
+    crops = [crop(images[who], cam, track, cls) for track, (who, cam, cls) in enumerate(batch)]
+    sub = RecordingSubscriber()
+    svc.handle([received(c) for c in crops], sub)
+    assert [(k, e.track_id) for _, k, e in publisher.sent] == published  # type: ignore[attr-defined]
+    assert all(t == "face_matches" and isinstance(e, FaceObservation) for t, _, e in publisher.sent)
+    assert [m for m, _ in sub.dead] == [f"msg-{i}" for i in dead]
