@@ -20,6 +20,8 @@ CameraId = Annotated[
 Seconds = Annotated[float, Field(ge=0, description="Unix time in seconds")]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 ObjectClass = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+VehicleColour = Literal["white", "gray", "yellow", "red", "green", "blue", "black"]
+VehicleType = Literal["car", "van", "truck", "bus"]
 TRACKED_CLASSES: tuple[str, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 
 
@@ -161,6 +163,14 @@ class Crop(TrackObservation):
     box: Box
     quality: Score
     jpeg: bytes = Field(min_length=4, repr=False)
+    frame_width: int | None = Field(None, gt=0, description="width of the frame cut from")
+    frame_height: int | None = Field(None, gt=0, description="height of the frame cut from")
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        if self.frame_width is None or self.frame_height is None:
+            return None
+        return self.frame_width, self.frame_height
 
 
 class Appearance(TrackObservation):
@@ -171,6 +181,18 @@ class Appearance(TrackObservation):
     quality: Score
     model: str
     embedding: tuple[float, ...] = Field(min_length=8, max_length=2048)
+    colour: VehicleColour | None = Field(None, description="most likely colour; vehicles only")
+    colour_conf: Score | None = None
+    vehicle_type: VehicleType | None = Field(
+        None, description="most likely body type; vehicles other than motorcycles only"
+    )
+    vehicle_type_conf: Score | None = None
+
+    @model_validator(mode="after")
+    def _vehicle_fields(self) -> Appearance:
+        if self.cls in ("person", "bicycle") and (self.colour or self.vehicle_type):
+            raise ValueError("colour and vehicle type describe vehicles, never people")
+        return self
 
 
 class PlateRead(TrackObservation):

@@ -29,6 +29,7 @@ class _Window:
     last_seen: float
     best_quality: float = -1.0
     best: tuple[np.ndarray, tuple[float, float, float, float], float, str, float] | None = None
+    frame_size: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ChosenCrop:
     cls: str
     quality: float
     pixels: np.ndarray
+    frame_size: tuple[int, int]  # (width, height) of the frame the crop was cut from
 
 
 @dataclass
@@ -71,6 +73,7 @@ class CropSelector:
             win = self._windows[key] = _Window(start=t, last_seen=t)
         win.last_seen = t
         h, w = image.shape[:2]
+        win.frame_size = (w, h)
         q = crop_quality(box, conf, w, h)
         if q > win.best_quality:
             x1, y1, x2, y2 = (round(v) for v in box)
@@ -94,7 +97,9 @@ class CropSelector:
         if win.best is None:
             return []
         pixels, box, conf, cls, t = win.best
-        return [ChosenCrop(key[0], key[1], t, box, conf, cls, win.best_quality, pixels)]
+        return [
+            ChosenCrop(key[0], key[1], t, box, conf, cls, win.best_quality, pixels, win.frame_size)
+        ]
 
 
 def run_base(now: float) -> int:

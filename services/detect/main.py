@@ -126,6 +126,8 @@ def encode_crop(c: ChosenCrop) -> Crop:
         box=box,
         quality=c.quality,
         jpeg=jpeg.tobytes(),
+        frame_width=c.frame_size[0],
+        frame_height=c.frame_size[1],
     )
 
 

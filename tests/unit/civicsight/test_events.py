@@ -138,3 +138,54 @@ def test_every_event_type_is_versioned() -> None:
     for cls in EVENT_TYPES:
         assert cls.model_fields["schema_version"].default == 1
         assert cls.model_config.get("extra") == "forbid"
+
+
+@pytest.mark.parametrize(
+    ("cls", "colour", "ok"),
+    [
+        ("car", "red", True),
+        ("truck", None, True),
+        ("person", None, True),
+        ("person", "red", False),
+        ("bicycle", "blue", False),
+    ],
+)
+def test_colour_and_type_describe_vehicles_never_people(
+    cls: str, colour: str | None, ok: bool
+) -> None:
+    """Privacy: a colour attached to a person could stand for clothing or skin; refused."""
+    from civicsight.events import Appearance
+
+    data = dict(
+        camera_id="cam-1",
+        track_id=1,
+        captured_at=1.0,
+        cls=cls,
+        quality=0.9,
+        model="m@1",
+        embedding=(0.1,) * 8,
+        colour=colour,
+    )
+    if ok:
+        assert Appearance.model_validate(data).colour == colour
+    else:
+        with pytest.raises(ValidationError, match="never people"):
+            Appearance.model_validate(data)
+
+
+def test_crop_knows_its_frame_size() -> None:
+    from civicsight.events import Crop
+
+    box = Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4)
+    crop = Crop(
+        camera_id="cam-1",
+        track_id=4,
+        captured_at=1.0,
+        box=box,
+        quality=0.5,
+        jpeg=JPEG,
+        frame_width=640,
+        frame_height=360,
+    )
+    assert crop.frame_size == (640, 360)
+    assert crop.model_copy(update={"frame_width": None}).frame_size is None

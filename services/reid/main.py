@@ -1,0 +1,297 @@
+"""Re-identification service: crops -> quality gate -> batched embeddings -> ``appearances``.
+
+Only crops from cameras whose camera file sets ``analytics.reid`` are used. Crops from
+several cameras are embedded in one batch. Persons go through an OpenVINO OMZ re-ID
+model (``reid-person-0277`` by default; 256-d, L2-normalised, compared by cosine) or,
+where a site has the weights, torchreid's OSNet. Vehicles (car, truck, bus, motorcycle)
+go through ``vehicle-attributes-0039``: colour and type, and an appearance vector made
+of the network's pooled trunk feature and a colour histogram (see
+``services.reid.logic.vehicle_vectors``). Each embedded crop becomes an ``Appearance``
+keyed by camera id; crops below the least quality are skipped, not published.
+``python -m services.reid.main``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from civicsight.bus import (
+    KafkaPublisher,
+    KafkaSubscriber,
+    Publisher,
+    Received,
+    run_loop,
+    stop_on_signals,
+)
+from civicsight.cameras import CameraConfigError, load_cameras
+from civicsight.events import Appearance, Crop
+from civicsight.logs import setup_logging
+from civicsight.settings import HubSettings
+from models.registry import resolve
+from models.runtimes.openvino_reid import OpenVinoReid, ReidOptions
+from models.runtimes.torchreid_osnet import OsnetOptions, TorchreidOsnet
+from models.runtimes.vehicle_attributes import COLOURS, TYPES, OpenVinoVehicleAttributes
+from services.reid.logic import (
+    Plan,
+    QualityParams,
+    appearance,
+    colour_histogram,
+    plan,
+    vehicle_label,
+    vehicle_vectors,
+)
+
+log = logging.getLogger("reid")
+VEHICLE_VECTOR = "trunk+hsv8x4x4"  # how vehicle vectors are made; part of the model label
+
+
+class ReidSettings(HubSettings):
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
+    model_mirror: Path | None = Field(None, description="offline model folder (mirror)")
+    model_download: bool = Field(False, description="download missing models from their source")
+    reid_backend: Literal["openvino", "torchreid"] = Field(
+        "openvino", description="person re-ID runtime: openvino (OMZ models) or torchreid (OSNet)"
+    )
+    reid_model: Literal["reid-person-0277", "reid-person-0287", "reid-person-0288"] = Field(
+        "reid-person-0277", description="OMZ person re-ID model in models/registry.yaml"
+    )
+    reid_torchreid_arch: str = Field(
+        "osnet_x0_25", description="torchreid architecture (osnet_x0_25, osnet_x1_0, ...)"
+    )
+    reid_torchreid_weights: Path | None = Field(
+        None, description="trained torchreid checkpoint for the torchreid backend"
+    )
+    reid_torchreid_threads: int = Field(
+        1, ge=0, le=256, description="torch threads for OSNet (0: one per core)"
+    )
+    reid_torchreid_random_weights: bool = Field(
+        False,
+        description="torchreid without weights: random network (speed checks only; "
+        "its embeddings mean nothing)",
+    )
+    reid_vehicles: bool = Field(
+        True, description="colour, type and appearance vectors of vehicle crops"
+    )
+    reid_vehicle_model: str = Field(
+        "vehicle-attributes-0039", description="vehicle attribute model in models/registry.yaml"
+    )
+    reid_min_quality: float = Field(
+        0.3, ge=0, le=1, description="crops of lower quality (blur, size, border) are skipped"
+    )
+    reid_sharp_ref: float = Field(
+        300.0, gt=0, description="Laplacian variance that counts as fully sharp"
+    )
+    reid_batch_max: int = Field(32, ge=1, le=256, description="crops per batch (at most)")
+    reid_batch_wait_ms: int = Field(100, ge=1, le=5000, description="longest wait to fill a batch")
+    reid_cameras_reload_s: float = Field(
+        30.0, gt=0, description="how often the camera files are read again"
+    )
+    reid_group: str = Field(
+        "reid", min_length=1, description="Kafka consumer group (processes in it share the crops)"
+    )
+
+
+class PersonEmbedder(Protocol):
+    @property
+    def dim(self) -> int: ...
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+def build_person_embedder(settings: ReidSettings) -> tuple[PersonEmbedder, str]:
+    """The configured person embedder, started, and its label for events."""
+    if settings.reid_backend == "torchreid":
+        osnet = TorchreidOsnet(
+            settings.reid_torchreid_weights,
+            OsnetOptions(
+                arch=settings.reid_torchreid_arch,
+                batch=settings.reid_batch_max,
+                threads=settings.reid_torchreid_threads,
+            ),
+            allow_random_weights=settings.reid_torchreid_random_weights,
+        )
+        osnet.start()
+        if not osnet.trained:
+            log.warning("torchreid runs on RANDOM weights: its embeddings mean nothing")
+        return osnet, osnet.label
+    spec, folder = resolve(
+        settings.reid_model,
+        settings.model_mirror,
+        settings.data_dir / "models",
+        settings.model_download,
+    )
+    xml = next(f.name for f in spec.files if f.name.endswith(".xml"))
+    reid = OpenVinoReid(folder / xml, ReidOptions(batch=settings.reid_batch_max))
+    reid.start()
+    return reid, spec.label
+
+
+def build_vehicle_model(settings: ReidSettings) -> tuple[OpenVinoVehicleAttributes, str]:
+    spec, folder = resolve(
+        settings.reid_vehicle_model,
+        settings.model_mirror,
+        settings.data_dir / "models",
+        settings.model_download,
+    )
+    xml = next(f.name for f in spec.files if f.name.endswith(".xml"))
+    model = OpenVinoVehicleAttributes(folder / xml, batch=settings.reid_batch_max)
+    model.start()
+    return model, f"{spec.label}+{VEHICLE_VECTOR}"
+
+
+class ReidService:
+    """Turns batches of decoded crops into Appearance events (no bus inside)."""
+
+    def __init__(
+        self,
+        persons: PersonEmbedder,
+        person_label: str,
+        vehicles: OpenVinoVehicleAttributes | None,
+        vehicle_label: str,
+        min_quality: float,
+        quality: QualityParams | None = None,
+    ) -> None:
+        self.persons = persons
+        self.person_label = person_label
+        self.vehicles = vehicles
+        self.vehicle_label = vehicle_label
+        self.min_quality = min_quality
+        self.quality = quality or QualityParams()
+        self.skipped_low_quality = 0
+        self.embedded = 0
+
+    def process(
+        self, crops: Sequence[tuple[Crop, np.ndarray]], cameras: frozenset[str]
+    ) -> list[Appearance]:
+        todo: Plan = plan(crops, cameras, self.min_quality, self.vehicles is not None, self.quality)
+        self.skipped_low_quality += todo.low_quality
+        out: list[Appearance] = []
+        if todo.persons:
+            vectors = self.persons.embed([s.pixels for s in todo.persons])
+            out += [
+                appearance(s, self.person_label, v)
+                for s, v in zip(todo.persons, vectors, strict=True)
+            ]
+        if todo.vehicles and self.vehicles is not None:
+            attrs = self.vehicles.analyse([s.pixels for s in todo.vehicles])
+            hists = np.stack([colour_histogram(s.pixels) for s in todo.vehicles])
+            vectors = vehicle_vectors(attrs.trunk, hists)
+            for i, s in enumerate(todo.vehicles):
+                label = vehicle_label(
+                    s.crop.box.cls, attrs.colour[i], attrs.type[i], COLOURS, TYPES
+                )
+                out.append(appearance(s, self.vehicle_label, vectors[i], label))
+                log.debug(
+                    "%s: %s %s (%.2f), type %s (%s)",
+                    s.crop.tracklet_id,
+                    s.crop.box.cls,
+                    label.colour,
+                    label.colour_conf,
+                    label.type,
+                    label.type_conf,
+                )
+        self.embedded += len(out)
+        return out
+
+
+def reid_cameras(folder: Path) -> frozenset[str]:
+    """Ids of the cameras whose files turn re-ID on (none if the folder is missing)."""
+    if not folder.is_dir():
+        return frozenset()
+    return frozenset(c.id for c in load_cameras(folder) if c.analytics.reid)
+
+
+def decode(crop: Crop) -> np.ndarray | None:
+    """The crop's BGR pixels, or None when its JPEG does not decode."""
+    image = cv2.imdecode(np.frombuffer(crop.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return image if image is not None and image.size else None
+
+
+def main() -> None:
+    settings = ReidSettings()
+    setup_logging(settings.log_level)
+    cameras = reid_cameras(settings.cameras_dir)
+    persons, person_label = build_person_embedder(settings)
+    vehicles, vehicle_model_label = (
+        build_vehicle_model(settings) if settings.reid_vehicles else (None, "")
+    )
+    service = ReidService(
+        persons,
+        person_label,
+        vehicles,
+        vehicle_model_label,
+        settings.reid_min_quality,
+        QualityParams(sharp_ref=settings.reid_sharp_ref),
+    )
+    stop = stop_on_signals()
+    bus = KafkaPublisher(settings.kafka_config(), "reid")
+    sub = KafkaSubscriber(settings.kafka_config(), settings.reid_group, ["crops"], bus)
+    publisher: Publisher = bus
+    reload_at = time.monotonic() + settings.reid_cameras_reload_s
+    log.info(
+        "reid ready: cameras %s, persons %s, vehicles %s, least quality %.2f",
+        ", ".join(sorted(cameras)) or "(none yet)",
+        person_label,
+        vehicle_model_label or "off",
+        settings.reid_min_quality,
+    )
+
+    def handle(batch: list[Received]) -> None:
+        todo: list[tuple[Crop, np.ndarray]] = []
+        for rec in batch:
+            crop = rec.event
+            if not isinstance(crop, Crop) or crop.camera_id not in cameras:
+                continue
+            image = decode(crop)
+            if image is None:
+                sub.dead_letter(rec.message, "crop JPEG cannot be decoded")
+                continue
+            todo.append((crop, image))
+        if not todo:
+            return
+        for event in service.process(todo, cameras):
+            publisher.publish("appearances", event.camera_id, event)
+        publisher.flush(30)
+
+    def reload_cameras() -> None:
+        nonlocal cameras, reload_at
+        if time.monotonic() < reload_at:
+            return
+        reload_at = time.monotonic() + settings.reid_cameras_reload_s
+        try:
+            fresh = reid_cameras(settings.cameras_dir)
+        except CameraConfigError as err:
+            log.warning("camera files not reloaded: %s", err)
+            return
+        if fresh != cameras:
+            log.info("reid cameras now: %s", ", ".join(sorted(fresh)) or "(none)")
+            cameras = fresh
+
+    try:
+        run_loop(
+            sub,
+            handle,
+            stop,
+            max_messages=settings.reid_batch_max,
+            timeout=settings.reid_batch_wait_ms / 1000,
+            every_poll=reload_cameras,
+        )
+    finally:
+        sub.close()
+        bus.close()
+        persons.close()
+        if vehicles is not None:
+            vehicles.close()
+
+
+if __name__ == "__main__":
+    main()
