@@ -211,3 +211,27 @@ def test_corrupt_jpeg_frame_goes_to_the_dead_letter_topic(hub: Hub) -> None:
     assert found is not None, "corrupt frame not dead-lettered"
     assert b"cannot be decoded" in dict(found.headers() or [])["dlq.reason"]
     assert hub.supervisor.restarts("detect") == 0
+
+
+def test_reid_embeds_tracked_people_of_the_live_cameras(hub: Hub) -> None:
+    """Crops flow detect -> reid -> appearances with unit 256-d person vectors."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from civicsight.events import Appearance
+
+    c = Consumer({**hub.kafka, "group.id": f"app-{uuid.uuid4()}"})
+    c.assign([TopicPartition("appearances", p, 0) for p in range(6)])
+    found: list[Appearance] = []
+    deadline = time.monotonic() + 90
+    while not found and time.monotonic() < deadline:
+        msg = c.poll(0.5)
+        if msg is not None and not msg.error():
+            event = Appearance.from_bytes(msg.value())
+            if event.cls == "person" and event.camera_id == "walkway":
+                found.append(event)
+    c.close()
+    assert found, "no person appearance from the walkway camera"
+    vector = found[0].embedding
+    assert len(vector) == 256
+    assert abs(sum(v * v for v in vector) - 1.0) < 1e-3
+    assert found[0].colour is None
