@@ -113,3 +113,15 @@ def load_cameras(folder: Path) -> list[CameraConfig]:
             raise CameraConfigError(f"{folder}: camera id {cam.id!r} used twice")
         seen.add(cam.id)
     return cams
+
+
+def cameras_with(folder: Path, analytics: str) -> frozenset[str]:
+    """Ids of the cameras whose file turns ``analytics`` (detect, plates, reid, faces) on;
+    none when the folder does not exist."""
+    if analytics not in Analytics.model_fields:
+        raise ValueError(
+            f"unknown analytics {analytics!r}; known: {', '.join(Analytics.model_fields)}"
+        )
+    if not folder.is_dir():
+        return frozenset()
+    return frozenset(c.id for c in load_cameras(folder) if getattr(c.analytics, analytics))

@@ -29,7 +29,7 @@ from civicsight.bus import (
     run_loop,
     stop_on_signals,
 )
-from civicsight.cameras import CameraConfigError, load_cameras
+from civicsight.cameras import CameraConfigError, cameras_with
 from civicsight.events import Crop
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
@@ -100,11 +100,6 @@ class FacesSettings(HubSettings):
         )
 
 
-def enabled_cameras(folder: Path) -> frozenset[str]:
-    """Ids of the cameras whose file says ``analytics.faces: true``."""
-    return frozenset(c.id for c in load_cameras(folder) if c.analytics.faces)
-
-
 class FacesService:
     """The service's state between batches: the live watchlist and the enabled cameras."""
 
@@ -134,7 +129,7 @@ class FacesService:
             log.info("watchlist: %d live entries", len(index.entries))
         self.index = index
         try:
-            cameras = enabled_cameras(self.settings.cameras_dir)
+            cameras = cameras_with(self.settings.cameras_dir, "faces")
             self.camera_error = ""
         except CameraConfigError as err:
             if str(err) != self.camera_error:

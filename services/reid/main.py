@@ -31,7 +31,7 @@ from civicsight.bus import (
     run_loop,
     stop_on_signals,
 )
-from civicsight.cameras import CameraConfigError, load_cameras
+from civicsight.cameras import CameraConfigError, cameras_with
 from civicsight.events import Appearance, Crop
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
@@ -203,13 +203,6 @@ class ReidService:
         return out
 
 
-def reid_cameras(folder: Path) -> frozenset[str]:
-    """Ids of the cameras whose files turn re-ID on (none if the folder is missing)."""
-    if not folder.is_dir():
-        return frozenset()
-    return frozenset(c.id for c in load_cameras(folder) if c.analytics.reid)
-
-
 def decode(crop: Crop) -> np.ndarray | None:
     """The crop's BGR pixels, or None when its JPEG does not decode."""
     image = cv2.imdecode(np.frombuffer(crop.jpeg, np.uint8), cv2.IMREAD_COLOR)
@@ -219,7 +212,7 @@ def decode(crop: Crop) -> np.ndarray | None:
 def main() -> None:
     settings = ReidSettings()
     setup_logging(settings.log_level)
-    cameras = reid_cameras(settings.cameras_dir)
+    cameras = cameras_with(settings.cameras_dir, "reid")
     persons, person_label = build_person_embedder(settings)
     vehicles, vehicle_model_label = (
         build_vehicle_model(settings) if settings.reid_vehicles else (None, "")
@@ -268,7 +261,7 @@ def main() -> None:
             return
         reload_at = time.monotonic() + settings.reid_cameras_reload_s
         try:
-            fresh = reid_cameras(settings.cameras_dir)
+            fresh = cameras_with(settings.cameras_dir, "reid")
         except CameraConfigError as err:
             log.warning("camera files not reloaded: %s", err)
             return

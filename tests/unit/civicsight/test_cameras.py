@@ -9,6 +9,7 @@ import pytest
 from civicsight.cameras import (
     CameraConfig,
     CameraConfigError,
+    cameras_with,
     load_camera,
     load_cameras,
     redact_url,
@@ -100,3 +101,26 @@ def test_demo_cameras_are_valid() -> None:
     cams = load_cameras(repo / "config/demo")
     assert len(cams) >= 3 and all(isinstance(c, CameraConfig) for c in cams)
     assert all(not c.analytics.faces for c in cams)  # faces stay off unless enabled
+
+
+@pytest.mark.parametrize(
+    ("analytics", "expected"),
+    [("reid", {"walkway"}), ("faces", set()), ("detect", {"walkway", "lobby", "plain"})],
+)
+def test_cameras_with_an_analytics_turned_on(
+    tmp_path: Path, analytics: str, expected: set[str]
+) -> None:
+    """Guards against a service working on cameras where its analytics is off (the default
+    for plates, re-ID and faces)."""
+    for cam, reid in (("walkway", "true"), ("lobby", "false")):
+        (tmp_path / f"{cam}.yaml").write_text(
+            f"id: {cam}\nname: {cam}\nsource: media:x.mp4\nanalytics: {{reid: {reid}}}\n"
+        )
+    (tmp_path / "plain.yaml").write_text("id: plain\nname: plain\nsource: media:x.mp4\n")
+    assert cameras_with(tmp_path, analytics) == frozenset(expected)
+    assert cameras_with(tmp_path / "missing", analytics) == frozenset()
+
+
+def test_cameras_with_unknown_analytics_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown analytics"):
+        cameras_with(tmp_path, "ethnicity")

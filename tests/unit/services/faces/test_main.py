@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from civicsight.bus import Received
+from civicsight.cameras import cameras_with
 from civicsight.events import Box, Crop, Event, FaceObservation, ObjectClass
-from services.faces.main import FacesService, FacesSettings, enabled_cameras
+from services.faces.main import FacesService, FacesSettings
 from services.faces.pipeline import FaceEncoder
 from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore
 
@@ -122,7 +123,7 @@ def enrol_obama(svc: FacesService, vectors: np.ndarray, days: float = 1) -> None
 
 def test_faces_are_off_unless_a_camera_enables_them(cameras: Path) -> None:
     """Guards the default: a camera file without ``analytics.faces: true`` is not used."""
-    assert enabled_cameras(cameras) == frozenset({"cam-on"})
+    assert cameras_with(cameras, "faces") == frozenset({"cam-on"})
 
 
 def test_a_broken_camera_folder_turns_faces_off(

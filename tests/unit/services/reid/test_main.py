@@ -19,7 +19,6 @@ from services.reid.main import (
     build_person_embedder,
     build_vehicle_model,
     decode,
-    reid_cameras,
 )
 from tests.unit.services.reid.walkers import ENTERING, STANDING, crop
 
@@ -108,15 +107,6 @@ def write_camera(folder: Path, cam_id: str, reid: bool) -> None:
         f"id: {cam_id}\nname: {cam_id}\nsource: media:x.mp4\n"
         f"analytics: {{detect: true, reid: {str(reid).lower()}}}\n"
     )
-
-
-def test_reid_cameras_come_from_the_camera_files(tmp_path: Path) -> None:
-    """Guards against embedding people on cameras where re-ID is off (the default)."""
-    write_camera(tmp_path, "walkway", True)
-    write_camera(tmp_path, "lobby", False)
-    (tmp_path / "plain.yaml").write_text("id: plain\nname: plain\nsource: media:x.mp4\n")
-    assert reid_cameras(tmp_path) == frozenset({"walkway"})
-    assert reid_cameras(tmp_path / "missing") == frozenset()
 
 
 @pytest.mark.parametrize(
