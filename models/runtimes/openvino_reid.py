@@ -20,6 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from models.runtimes.openvino_input import compile_for_u8_bgr
+
 
 @dataclass(frozen=True)
 class ReidOptions:
@@ -56,7 +58,6 @@ class OpenVinoReid:
 
     def start(self) -> None:
         import openvino as ov
-        from openvino.preprocess import PrePostProcessor
 
         core = ov.Core()
         model = core.read_model(self.xml)
@@ -67,12 +68,8 @@ class OpenVinoReid:
             raise RuntimeError(f"{self.xml.name}: input {shape} is not N x 3 x H x W")
         self._size = (shape[2].get_length(), shape[3].get_length())
         model.reshape([-1, 3, *self._size])
-        ppp = PrePostProcessor(model)
-        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
-        ppp.input().model().set_layout(ov.Layout("NCHW"))
-        ppp.input().preprocess().convert_element_type(ov.Type.f32)
-        self._compiled = core.compile_model(
-            ppp.build(), self.options.device, {"PERFORMANCE_HINT": self.options.hint}
+        self._compiled = compile_for_u8_bgr(
+            core, model, self.options.device, {"PERFORMANCE_HINT": self.options.hint}
         )
         self._request = self._compiled.create_infer_request()
         self._dim = int(self._compiled.outputs[0].get_partial_shape()[1].get_length())

@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from models.runtimes.openvino_input import compile_for_u8_bgr
 from models.runtimes.yolo_decode import Detections, Letterbox, decode_heads
 
 HEAD_OUTPUTS = ("/model.22/Concat", "/model.22/Concat_1", "/model.22/Concat_2")
@@ -115,28 +116,20 @@ class OpenVinoYolo:
         if shape in self._pools:
             return self._pools[shape]
         import openvino as ov
-        from openvino.preprocess import ColorFormat, PrePostProcessor
 
         if self._heads is None:
             raise RuntimeError("detector not started")
         o = self.options
         model = ov.Model(self._heads[0], self._heads[1], "yolo_heads").clone()
         model.reshape([o.batch, 3, shape[0], shape[1]])
-        ppp = PrePostProcessor(model)
-        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(
-            ov.Layout("NHWC")
-        ).set_color_format(ColorFormat.BGR)
-        ppp.input().model().set_layout(ov.Layout("NCHW"))
-        ppp.input().preprocess().convert_element_type(ov.Type.f32).convert_color(
-            ColorFormat.RGB
-        ).scale(255.0)
-        for i in range(2 * len(HEAD_OUTPUTS)):  # channels last: no reorder after the last conv
-            ppp.output(i).model().set_layout(ov.Layout("NCHW"))
-            ppp.output(i).tensor().set_layout(ov.Layout("NHWC"))
-        compiled = self._core.compile_model(
-            ppp.build(),
+        compiled = compile_for_u8_bgr(
+            self._core,
+            model,
             self.device,
             {"PERFORMANCE_HINT": o.hint, "NUM_STREAMS": str(o.streams), "ENABLE_CPU_PINNING": True},
+            rgb=True,
+            scale=255.0,
+            nhwc_outputs=2 * len(HEAD_OUTPUTS),  # no reorder at the end
         )
         pool = _Pool(shape, deque(compiled.create_infer_request() for _ in range(o.requests)))
         self._pools[shape] = pool

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from models.runtimes.openvino_input import compile_for_u8_bgr
 from models.runtimes.openvino_reid import resize_into
 
 COLOURS: tuple[str, ...] = ("white", "gray", "yellow", "red", "green", "blue", "black")
@@ -50,7 +51,6 @@ class OpenVinoVehicleAttributes:
     def start(self) -> None:
         import openvino as ov
         import openvino.opset13 as ops
-        from openvino.preprocess import PrePostProcessor
 
         core = ov.Core()
         model = core.read_model(self.xml)
@@ -68,11 +68,7 @@ class OpenVinoVehicleAttributes:
         shape = model.inputs[0].get_partial_shape()
         self._size = (shape[2].get_length(), shape[3].get_length())
         model.reshape([-1, 3, *self._size])
-        ppp = PrePostProcessor(model)
-        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
-        ppp.input().model().set_layout(ov.Layout("NCHW"))
-        ppp.input().preprocess().convert_element_type(ov.Type.f32)
-        compiled = core.compile_model(ppp.build(), self.device, {"PERFORMANCE_HINT": "LATENCY"})
+        compiled = compile_for_u8_bgr(core, model, self.device, {"PERFORMANCE_HINT": "LATENCY"})
         self._request = compiled.create_infer_request()
 
     def close(self) -> None:
