@@ -28,6 +28,9 @@ DEMO_CAMERAS = REPO / "config" / "demo"
 SERVICES = (
     ServiceSpec("ingest", "services.ingest.main"),
     ServiceSpec("detect", "services.detect.main"),
+    ServiceSpec("faces", "services.faces.main"),
+    ServiceSpec("reid", "services.reid.main"),
+    ServiceSpec("plates", "services.plates.main"),
     ServiceSpec("stream", "streams.app"),
     ServiceSpec("indexer", "services.indexer.main"),
     ServiceSpec("api", "services.api.main"),
@@ -36,6 +39,10 @@ TOOLS = {
     ("bench", "detect"): "bench.detect",
     ("bench", "gpu"): "bench.detect_gpu",
     ("models", ""): "models.cli",
+    ("eval", "plates"): "services.plates.eval",
+    ("eval", "faces"): "services.faces.eval",
+    ("eval", "reid"): "services.reid.eval",
+    ("watchlist", ""): "services.faces.watchlist_cli",
 }
 
 
@@ -182,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
         "models", help="list | verify | pull the registry's models", add_help=False
     )
     models.add_argument("rest", nargs=argparse.REMAINDER)
+    watchlist = sub.add_parser(
+        "watchlist", help="face watchlist: add | list | remove", add_help=False
+    )
+    watchlist.add_argument("rest", nargs=argparse.REMAINDER)
+    evaluate = sub.add_parser("eval", help="accuracy of a perception service on sample data")
+    evaluate.add_argument("what", choices=sorted({w for g, w in TOOLS if g == "eval"}))
+    evaluate.add_argument("rest", nargs=argparse.REMAINDER)
     bench = sub.add_parser("bench", help="benchmarks (JSON output)")
     bench.add_argument("what", choices=sorted({w for g, w in TOOLS if g == "bench"}))
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -190,10 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "bench":
-        return cmd_tool(TOOLS[("bench", args.what)], args.rest)
-    if args.command == "models":
-        return cmd_tool(TOOLS[("models", "")], args.rest)
+    if args.command in ("bench", "eval"):
+        return cmd_tool(TOOLS[(args.command, args.what)], args.rest)
+    if args.command in ("models", "watchlist"):
+        return cmd_tool(TOOLS[(args.command, "")], args.rest)
     return int(args.func(args))
 
 

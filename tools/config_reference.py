@@ -17,8 +17,11 @@ from civicsight.cli import UpSettings
 from civicsight.settings import HubSettings
 from services.api.main import ApiSettings
 from services.detect.main import DetectSettings
+from services.faces.main import FacesSettings
 from services.indexer.main import IndexerSettings
 from services.ingest.main import IngestSettings
+from services.plates.main import PlatesSettings
+from services.reid.main import ReidSettings
 from streams.app import StreamSettings
 
 SERVICES: list[tuple[str, type[BaseSettings]]] = [
@@ -26,6 +29,9 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("civicsight up", UpSettings),
     ("ingest", IngestSettings),
     ("detect", DetectSettings),
+    ("faces", FacesSettings),
+    ("reid", ReidSettings),
+    ("plates", PlatesSettings),
     ("stream", StreamSettings),
     ("indexer", IndexerSettings),
     ("api", ApiSettings),
