@@ -24,6 +24,7 @@ from services.plates.main import PlatesSettings
 from services.reid.main import ReidSettings
 from streams.app import StreamSettings
 
+REPO = Path(__file__).resolve().parents[1]
 SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("every service", HubSettings),
     ("civicsight up", UpSettings),
@@ -45,6 +46,8 @@ def _default(model: type[BaseModel], name: str) -> str:
     value = field.get_default(call_default_factory=True)
     if isinstance(value, BaseModel):
         return "see below"
+    if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(REPO):
+        value = value.relative_to(REPO)  # the same on every checkout
     return f"`{value}`" if value not in (None, "") else "unset"
 
 
