@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -10,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from civicsight.events import CameraId
 
+log = logging.getLogger(__name__)
 ALLOWED_SCHEMES = ("file", "media", "rtsp", "rtsps")
 
 
@@ -125,3 +128,27 @@ def cameras_with(folder: Path, analytics: str) -> frozenset[str]:
     if not folder.is_dir():
         return frozenset()
     return frozenset(c.id for c in load_cameras(folder) if getattr(c.analytics, analytics))
+
+
+class CameraWatch:
+    """The cameras with one analytics turned on, re-read from the camera files at most
+    every ``every_s`` seconds (cameras can be switched on and off without a restart). A
+    folder that no longer loads keeps the last good set and says why in the log."""
+
+    def __init__(self, folder: Path, analytics: str, every_s: float) -> None:
+        self.folder, self.analytics, self.every_s = folder, analytics, every_s
+        self.ids = cameras_with(folder, analytics)
+        self._due = time.monotonic() + every_s
+
+    def refresh(self) -> None:
+        if time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + self.every_s
+        try:
+            fresh = cameras_with(self.folder, self.analytics)
+        except CameraConfigError as err:
+            log.warning("camera files not reloaded: %s", err)
+            return
+        if fresh != self.ids:
+            log.info("%s cameras now: %s", self.analytics, ", ".join(sorted(fresh)) or "(none)")
+            self.ids = fresh

@@ -1,7 +1,7 @@
 """The event contract: every message on the bus is one of these frozen, versioned types.
 
 Each type forbids unknown fields, so an attribute the hub must never hold (race,
-ethnicity, skin colour, ...) cannot even be represented: a producer that tries is
+ethnicity, skin colour, ...) can never be represented: a producer that tries is
 refused at construction, a consumer that receives one sends it to the dead-letter
 topic. Foreign formats enter only through the ``from_*`` constructors.
 """

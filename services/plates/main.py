@@ -10,7 +10,6 @@ gains confidence. ``python -m services.plates.main``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from civicsight.bus import (
     run_loop,
     stop_on_signals,
 )
-from civicsight.cameras import CameraConfigError, load_cameras
+from civicsight.cameras import CameraWatch
 from civicsight.events import Crop, PlateRead
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
@@ -118,13 +117,6 @@ def build_reader(settings: PlatesSettings) -> PlateReader:
     return reader
 
 
-def plate_cameras(folder: Path) -> frozenset[str]:
-    """Ids of the cameras whose files turn plate reading on (none if the folder is missing)."""
-    if not folder.is_dir():
-        return frozenset()
-    return frozenset(c.id for c in load_cameras(folder) if c.analytics.plates)
-
-
 def wanted(crop: Crop, cameras: frozenset[str]) -> bool:
     return crop.box.cls in VEHICLES and crop.camera_id in cameras
 
@@ -168,7 +160,7 @@ def decode(crop: Crop) -> np.ndarray | None:
 def main() -> None:
     settings = PlatesSettings()
     setup_logging(settings.log_level)
-    cameras = plate_cameras(settings.cameras_dir)
+    cameras = CameraWatch(settings.cameras_dir, "plates", settings.plate_cameras_reload_s)
     reader = build_reader(settings)
     service = PlatesService(
         reader,
@@ -179,10 +171,9 @@ def main() -> None:
     bus = KafkaPublisher(settings.kafka_config(), "plates")
     sub = KafkaSubscriber(settings.kafka_config(), "plates", ["crops"], bus)
     publisher: Publisher = bus
-    reload_at = time.monotonic() + settings.plate_cameras_reload_s
     log.info(
         "plates ready: cameras %s, regions %s, %d patterns",
-        ", ".join(sorted(cameras)) or "(none yet)",
+        ", ".join(sorted(cameras.ids)) or "(none yet)",
         settings.plate_regions,
         len(reader.patterns),
     )
@@ -191,7 +182,7 @@ def main() -> None:
         todo: list[tuple[Crop, np.ndarray]] = []
         for rec in batch:
             crop = rec.event
-            if not isinstance(crop, Crop) or not wanted(crop, cameras):
+            if not isinstance(crop, Crop) or not wanted(crop, cameras.ids):
                 continue
             image = decode(crop)
             if image is None:
@@ -204,20 +195,6 @@ def main() -> None:
             publisher.publish("plate_reads", event.camera_id, event)
         publisher.flush(30)
 
-    def reload_cameras() -> None:
-        nonlocal cameras, reload_at
-        if time.monotonic() < reload_at:
-            return
-        reload_at = time.monotonic() + settings.plate_cameras_reload_s
-        try:
-            fresh = plate_cameras(settings.cameras_dir)
-        except CameraConfigError as err:
-            log.warning("camera files not reloaded: %s", err)
-            return
-        if fresh != cameras:
-            log.info("plate cameras now: %s", ", ".join(sorted(fresh)) or "(none)")
-            cameras = fresh
-
     try:
         run_loop(
             sub,
@@ -225,7 +202,7 @@ def main() -> None:
             stop,
             max_messages=settings.plate_batch_max,
             timeout=settings.plate_batch_wait_ms / 1000,
-            every_poll=reload_cameras,
+            every_poll=cameras.refresh,
         )
     finally:
         sub.close()

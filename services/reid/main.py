@@ -14,7 +14,6 @@ keyed by camera id; crops below the least quality are skipped, not published.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -31,7 +30,7 @@ from civicsight.bus import (
     run_loop,
     stop_on_signals,
 )
-from civicsight.cameras import CameraConfigError, cameras_with
+from civicsight.cameras import CameraWatch
 from civicsight.events import Appearance, Crop
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
@@ -212,7 +211,7 @@ def decode(crop: Crop) -> np.ndarray | None:
 def main() -> None:
     settings = ReidSettings()
     setup_logging(settings.log_level)
-    cameras = cameras_with(settings.cameras_dir, "reid")
+    cameras = CameraWatch(settings.cameras_dir, "reid", settings.reid_cameras_reload_s)
     persons, person_label = build_person_embedder(settings)
     vehicles, vehicle_model_label = (
         build_vehicle_model(settings) if settings.reid_vehicles else (None, "")
@@ -229,10 +228,9 @@ def main() -> None:
     bus = KafkaPublisher(settings.kafka_config(), "reid")
     sub = KafkaSubscriber(settings.kafka_config(), settings.reid_group, ["crops"], bus)
     publisher: Publisher = bus
-    reload_at = time.monotonic() + settings.reid_cameras_reload_s
     log.info(
         "reid ready: cameras %s, persons %s, vehicles %s, least quality %.2f",
-        ", ".join(sorted(cameras)) or "(none yet)",
+        ", ".join(sorted(cameras.ids)) or "(none yet)",
         person_label,
         vehicle_model_label or "off",
         settings.reid_min_quality,
@@ -242,7 +240,7 @@ def main() -> None:
         todo: list[tuple[Crop, np.ndarray]] = []
         for rec in batch:
             crop = rec.event
-            if not isinstance(crop, Crop) or crop.camera_id not in cameras:
+            if not isinstance(crop, Crop) or crop.camera_id not in cameras.ids:
                 continue
             image = decode(crop)
             if image is None:
@@ -251,23 +249,9 @@ def main() -> None:
             todo.append((crop, image))
         if not todo:
             return
-        for event in service.process(todo, cameras):
+        for event in service.process(todo, cameras.ids):
             publisher.publish("appearances", event.camera_id, event)
         publisher.flush(30)
-
-    def reload_cameras() -> None:
-        nonlocal cameras, reload_at
-        if time.monotonic() < reload_at:
-            return
-        reload_at = time.monotonic() + settings.reid_cameras_reload_s
-        try:
-            fresh = cameras_with(settings.cameras_dir, "reid")
-        except CameraConfigError as err:
-            log.warning("camera files not reloaded: %s", err)
-            return
-        if fresh != cameras:
-            log.info("reid cameras now: %s", ", ".join(sorted(fresh)) or "(none)")
-            cameras = fresh
 
     try:
         run_loop(
@@ -276,7 +260,7 @@ def main() -> None:
             stop,
             max_messages=settings.reid_batch_max,
             timeout=settings.reid_batch_wait_ms / 1000,
-            every_poll=reload_cameras,
+            every_poll=cameras.refresh,
         )
     finally:
         sub.close()

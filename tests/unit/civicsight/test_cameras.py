@@ -9,6 +9,7 @@ import pytest
 from civicsight.cameras import (
     CameraConfig,
     CameraConfigError,
+    CameraWatch,
     cameras_with,
     load_camera,
     load_cameras,
@@ -124,3 +125,20 @@ def test_cameras_with_an_analytics_turned_on(
 def test_cameras_with_unknown_analytics_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown analytics"):
         cameras_with(tmp_path, "ethnicity")
+
+
+def test_camera_watch_follows_the_files_and_keeps_the_last_good_set(tmp_path: Path) -> None:
+    """Guards against a restart being needed to switch plates on, and against one broken
+    camera file switching a service off everywhere (or on everywhere)."""
+    gate = tmp_path / "gate.yaml"
+    gate.write_text("id: gate\nname: Gate\nsource: rtsp://cam/1\nanalytics: {plates: true}\n")
+    watch = CameraWatch(tmp_path, "plates", every_s=0.0)
+    assert watch.ids == frozenset({"gate"})
+    (tmp_path / "yard.yaml").write_text(
+        "id: yard\nname: Yard\nsource: rtsp://cam/2\nanalytics: {plates: true}\n"
+    )
+    watch.refresh()
+    assert watch.ids == frozenset({"gate", "yard"})
+    gate.write_text("id: gate\nname: Gate\nsource: rtsp://cam/1\nrace: x\n")
+    watch.refresh()
+    assert watch.ids == frozenset({"gate", "yard"})

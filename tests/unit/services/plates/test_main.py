@@ -8,7 +8,7 @@ import cv2
 import pytest
 
 from civicsight.events import Box, Crop, ObjectClass
-from services.plates.main import PlatesService, PlatesSettings, decode, plate_cameras, wanted
+from services.plates.main import PlatesService, PlatesSettings, decode, wanted
 from services.plates.patterns import RegionPatterns
 from services.plates.pipeline import PlateReader
 from services.plates.voting import TrackletVotes
@@ -47,16 +47,6 @@ def test_only_vehicles_of_plate_cameras_are_read(
     running the plate models on people."""
     crop = crop_of(media_mirror, "eu2", camera, 1, 1.0, cls)
     assert wanted(crop, frozenset({"gate"})) is ok
-
-
-def test_plate_cameras_come_from_the_camera_files(tmp_path: Path) -> None:
-    """Guards against plates being read on a camera that has analytics.plates off."""
-    (tmp_path / "gate.yaml").write_text(
-        "id: gate\nname: Gate\nsource: rtsp://cam/1\nanalytics: {plates: true}\n"
-    )
-    (tmp_path / "plaza.yaml").write_text("id: plaza\nname: Plaza\nsource: rtsp://cam/2\n")
-    assert plate_cameras(tmp_path) == frozenset({"gate"})
-    assert plate_cameras(tmp_path / "missing") == frozenset()
 
 
 def test_settings_defaults_and_bad_sizes(
