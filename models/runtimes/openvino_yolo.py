@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from models.runtimes.openvino_input import compile_for_u8_bgr
-from models.runtimes.yolo_decode import Detections, Letterbox, decode_heads
+from models.runtimes.yolo_decode import Detections, Letterbox, decode_heads, letterbox
 
 HEAD_OUTPUTS = ("/model.22/Concat", "/model.22/Concat_1", "/model.22/Concat_2")
 STRIDES = (8, 16, 32)
@@ -45,25 +44,6 @@ def input_shape(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[
         max(stride, -(-round(height * r) // stride) * stride),
         max(stride, -(-round(width * r) // stride) * stride),
     )
-
-
-def letterbox(image: np.ndarray, out: np.ndarray) -> Letterbox:
-    """Scale ``image`` into ``out`` (h x w x 3), centred, padded with grey 114."""
-    h, w = image.shape[:2]
-    height, width = out.shape[:2]
-    r = min(width / w, height / h)
-    nw, nh = round(w * r), round(h * r)
-    left, top = (width - nw) // 2, (height - nh) // 2
-    out[:top] = 114  # grey only the padding; the image is resized straight into place
-    out[top + nh :] = 114
-    out[top : top + nh, :left] = 114
-    out[top : top + nh, left + nw :] = 114
-    inner = out[top : top + nh, left : left + nw]
-    if (nw, nh) == (w, h):
-        inner[...] = image
-    else:
-        cv2.resize(image, (nw, nh), dst=inner, interpolation=cv2.INTER_LINEAR)
-    return Letterbox(scale=r, left=left, top=top, width=w, height=h)
 
 
 @dataclass

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from models.runtimes.yolo_decode import Letterbox, nms
+from models.runtimes.yolo_decode import Letterbox, letterbox, nms
 
 OUTPUT_WIDTH = 15
 
@@ -50,15 +49,8 @@ def letterbox_square(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbo
     """``image`` (BGR) scaled into a ``size`` square, centred on grey 114."""
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 2 or image.shape[1] < 2:
         raise ValueError(f"expected a BGR image (h, w, 3), got shape {image.shape}")
-    h, w = image.shape[:2]
-    r = min(size / w, size / h)
-    nw, nh = max(1, round(w * r)), max(1, round(h * r))
-    left, top = (size - nw) // 2, (size - nh) // 2
-    out = np.full((size, size, 3), 114, np.uint8)
-    out[top : top + nh, left : left + nw] = cv2.resize(
-        image, (nw, nh), interpolation=cv2.INTER_LINEAR
-    )
-    return out, Letterbox(scale=r, left=left, top=top, width=w, height=h)
+    out = np.empty((size, size, 3), np.uint8)
+    return out, letterbox(image, out)
 
 
 def decode_plates(output: np.ndarray, box: Letterbox, conf: float, iou: float) -> list[PlateBox]:

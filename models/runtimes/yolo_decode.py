@@ -1,10 +1,12 @@
-"""Pure numpy decoding of YOLOv8 head outputs (DFL boxes + class logits) and NMS."""
+"""Pure numpy YOLO helpers: letterboxing, decoding of YOLOv8 head outputs (DFL boxes +
+class logits) and NMS."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 REG_MAX = 16
@@ -35,6 +37,25 @@ class Detections:
     @classmethod
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+def letterbox(image: np.ndarray, out: np.ndarray) -> Letterbox:
+    """Scale ``image`` into ``out`` (h x w x 3), centred, padded with grey 114."""
+    h, w = image.shape[:2]
+    height, width = out.shape[:2]
+    r = min(width / w, height / h)
+    nw, nh = max(1, round(w * r)), max(1, round(h * r))
+    left, top = (width - nw) // 2, (height - nh) // 2
+    out[:top] = 114  # grey only the padding; the image is resized straight into place
+    out[top + nh :] = 114
+    out[top : top + nh, :left] = 114
+    out[top : top + nh, left + nw :] = 114
+    inner = out[top : top + nh, left : left + nw]
+    if (nw, nh) == (w, h):
+        inner[...] = image
+    else:
+        cv2.resize(image, (nw, nh), dst=inner, interpolation=cv2.INTER_LINEAR)
+    return Letterbox(scale=r, left=left, top=top, width=w, height=h)
 
 
 def _grid(h: int, w: int, stride: int) -> np.ndarray:
