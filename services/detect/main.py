@@ -16,6 +16,7 @@ from pydantic import Field
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Publisher, Received, stop_on_signals
 from civicsight.cameras import load_cameras
 from civicsight.events import Box, Crop, Frame, FrameDetections
+from civicsight.images import decode_jpeg
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
 from models.registry import resolve
@@ -42,7 +43,7 @@ class DetectSettings(HubSettings):
 
 
 def decode(frame: Frame) -> np.ndarray | None:
-    return cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return decode_jpeg(frame.jpeg)
 
 
 class DetectPipeline:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from civicsight.images import decode_jpeg
 from models.registry import resolve
 from models.runtimes.face_detector import Faces, YuNetDetector
 from models.runtimes.face_embedder import DlibFaceEmbedder
@@ -25,12 +25,6 @@ class ModelChoice:
     cache: Path | None
     download: bool = False
     detect_score: float = 0.6
-
-
-def decode_jpeg(data: bytes) -> np.ndarray | None:
-    """A BGR image, or None for bytes that are not a decodable image."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return image if image is not None and image.size else None
 
 
 def read_image(path: Path) -> np.ndarray:

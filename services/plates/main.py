@@ -13,7 +13,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 from pydantic import Field
 
@@ -27,6 +26,7 @@ from civicsight.bus import (
 )
 from civicsight.cameras import CameraWatch
 from civicsight.events import Crop, PlateRead
+from civicsight.images import decoded_crops
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
 from services.plates.logic import Choice, CropPlan
@@ -150,13 +150,6 @@ class PlatesService:
         return out
 
 
-def decode(crop: Crop) -> np.ndarray | None:
-    image = cv2.imdecode(np.frombuffer(crop.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or min(image.shape[:2]) < 8:
-        return None
-    return image
-
-
 def main() -> None:
     settings = PlatesSettings()
     setup_logging(settings.log_level)
@@ -179,16 +172,12 @@ def main() -> None:
     )
 
     def handle(batch: list[Received]) -> None:
-        todo: list[tuple[Crop, np.ndarray]] = []
-        for rec in batch:
-            crop = rec.event
-            if not isinstance(crop, Crop) or not wanted(crop, cameras.ids):
-                continue
-            image = decode(crop)
-            if image is None:
-                sub.dead_letter(rec.message, "crop JPEG cannot be decoded")
-                continue
-            todo.append((crop, image))
+        todo = decoded_crops(
+            batch,
+            lambda c: wanted(c, cameras.ids),
+            lambda r, why: sub.dead_letter(r.message, why),
+            min_side=8,
+        )
         if not todo:
             return
         for event in service.process(todo):

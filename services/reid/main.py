@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
-import cv2
 import numpy as np
 from pydantic import Field
 
@@ -32,6 +31,7 @@ from civicsight.bus import (
 )
 from civicsight.cameras import CameraWatch
 from civicsight.events import Appearance, Crop
+from civicsight.images import decoded_crops
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
 from models.registry import resolve
@@ -202,12 +202,6 @@ class ReidService:
         return out
 
 
-def decode(crop: Crop) -> np.ndarray | None:
-    """The crop's BGR pixels, or None when its JPEG does not decode."""
-    image = cv2.imdecode(np.frombuffer(crop.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    return image if image is not None and image.size else None
-
-
 def main() -> None:
     settings = ReidSettings()
     setup_logging(settings.log_level)
@@ -237,16 +231,11 @@ def main() -> None:
     )
 
     def handle(batch: list[Received]) -> None:
-        todo: list[tuple[Crop, np.ndarray]] = []
-        for rec in batch:
-            crop = rec.event
-            if not isinstance(crop, Crop) or crop.camera_id not in cameras.ids:
-                continue
-            image = decode(crop)
-            if image is None:
-                sub.dead_letter(rec.message, "crop JPEG cannot be decoded")
-                continue
-            todo.append((crop, image))
+        todo = decoded_crops(
+            batch,
+            lambda c: c.camera_id in cameras.ids,
+            lambda r, why: sub.dead_letter(r.message, why),
+        )
         if not todo:
             return
         for event in service.process(todo, cameras.ids):

@@ -8,7 +8,8 @@ import cv2
 import pytest
 
 from civicsight.events import Box, Crop, ObjectClass
-from services.plates.main import PlatesService, PlatesSettings, decode, wanted
+from civicsight.images import decode_jpeg
+from services.plates.main import PlatesService, PlatesSettings, wanted
 from services.plates.patterns import RegionPatterns
 from services.plates.pipeline import PlateReader
 from services.plates.voting import TrackletVotes
@@ -75,7 +76,7 @@ def test_service_reads_votes_and_publishes_changes(reader: PlateReader, media_mi
         crop_of(media_mirror, "eu10", "gate", 2, 10.0),
         crop_of(media_mirror, "test_013", "lane", 1, 10.0),
     ]
-    decoded = [(c, decode(c)) for c in first]
+    decoded = [(c, decode_jpeg(c.jpeg)) for c in first]
     events = service.process([(c, im) for c, im in decoded if im is not None])
     assert {(e.camera_id, e.track_id, e.text) for e in events} == {
         ("gate", 1, "RK755AJ"),
@@ -86,16 +87,8 @@ def test_service_reads_votes_and_publishes_changes(reader: PlateReader, media_mi
         crop_of(media_mirror, "test_002", "gate", 1, 11.0),  # read at 0.99 before: no news
         crop_of(media_mirror, "test_013", "lane", 1, 11.0),  # read at ~0.75: firmer now
     ]
-    more = service.process([(c, im) for c in again if (im := decode(c)) is not None])
+    more = service.process([(c, im) for c in again if (im := decode_jpeg(c.jpeg)) is not None])
     assert [(e.camera_id, e.track_id, e.text) for e in more] == [("lane", 1, "RK857AI")]
     before = next(e.conf for e in events if e.camera_id == "lane")
     assert more[0].conf >= before + 0.05
     assert more[0].captured_at == 11.0
-
-
-def test_undecodable_crop_is_none() -> None:
-    box = Box(x1=0, y1=0, x2=10, y2=10, cls="car", conf=0.9, track_id=1)
-    crop = Crop(
-        camera_id="gate", track_id=1, captured_at=1.0, box=box, quality=0.5, jpeg=b"notajpeg"
-    )
-    assert decode(crop) is None

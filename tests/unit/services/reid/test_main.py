@@ -12,13 +12,13 @@ import pytest
 from pydantic import ValidationError
 
 from civicsight.events import Box, Crop, ObjectClass
+from civicsight.images import decode_jpeg
 from models.runtimes.torchreid_osnet import WeightsError
 from services.reid.main import (
     ReidService,
     ReidSettings,
     build_person_embedder,
     build_vehicle_model,
-    decode,
 )
 from tests.unit.services.reid.walkers import ENTERING, STANDING, crop
 
@@ -75,7 +75,7 @@ def test_crops_become_appearances_for_reid_cameras_only(
     index, box = ENTERING[0]
     crops.append(crop_event("walkway", 50, "person", box, crop(index, box)))  # blurred close-up
     crops.append(crop_event("walkway", 60, "car", CAR[1], car_pixels(media_mirror)))
-    decoded = [(c, decode(c)) for c in crops]
+    decoded = [(c, decode_jpeg(c.jpeg)) for c in crops]
     assert all(p is not None for _, p in decoded)
 
     events = service.process(decoded, frozenset({"walkway"}))  # type: ignore[arg-type]
@@ -141,15 +141,3 @@ def test_torchreid_backend_needs_weights_or_the_explicit_flag() -> None:
     settings = ReidSettings(reid_backend="torchreid")
     with pytest.raises(WeightsError, match="CIVICSIGHT_REID_TORCHREID_WEIGHTS"):
         build_person_embedder(settings)
-
-
-def test_undecodable_jpeg_is_none() -> None:
-    bad = Crop(
-        camera_id="walkway",
-        track_id=1,
-        captured_at=T0,
-        box=Box(x1=0, y1=0, x2=10, y2=10, cls="person", conf=0.9),
-        quality=0.5,
-        jpeg=b"\xff\xd8garbage\xff\xd9",
-    )
-    assert decode(bad) is None
