@@ -9,20 +9,26 @@ export YOLO_OFFLINE := 1
 export CIVICSIGHT_MODEL_MIRROR ?= $(SHARED)/models
 export CIVICSIGHT_MEDIA_MIRROR ?= $(SHARED)/media
 
-.PHONY: venv demo test lint bench topics clean-venv
+.PHONY: venv demo test lint bench topics clean-venv py
 
 venv: $(VENV)/.ready
 
-# The virtualenv lives outside the clone, keyed by the lock file's hash: a fresh machine
-# builds it from scratch, later clones reuse it.
-$(VENV)/.ready: requirements.lock
-	@echo "creating $(VENV) (first run only; several minutes)"
-	rm -rf $(VENV)
-	python3.11 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q --no-deps -r requirements.lock
-	$(PY) -c "import cv2, openvino, confluent_kafka, faust, ultralytics, fastapi"
-	touch $@
+# The virtualenv lives outside the clone, keyed by the lock file's hash (not its date: a
+# fresh clone's files are all new): a fresh machine builds it from scratch, later clones
+# reuse it. It is built in a temporary folder and moved into place, under a lock, so two
+# makes at once never share a half-built one.
+$(VENV)/.ready:
+	@mkdir -p $(dir $(VENV))
+	@flock $(VENV).lock bash -c '\
+	  if [ -f $(VENV)/.ready ]; then exit 0; fi; \
+	  echo "creating $(VENV) (first run only; several minutes)"; \
+	  rm -rf $(VENV).tmp $(VENV) && \
+	  python3.11 -m venv $(VENV).tmp && \
+	  $(VENV).tmp/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" ; \
+	  $(VENV).tmp/bin/pip install -q --no-deps -r requirements.lock 2>&1 | grep -v "^WARNING: Location" ; \
+	  mv $(VENV).tmp $(VENV) && \
+	  $(PY) -c "import cv2, openvino, confluent_kafka, faust, ultralytics, fastapi" && \
+	  touch $(VENV)/.ready'
 
 demo: venv
 	$(PY) -m civicsight up --demo
@@ -43,6 +49,9 @@ bench: venv
 
 topics: venv
 	$(PY) -m civicsight topics --yaml > infra/kafka/topics.yaml
+
+py: venv
+	@echo $(PY)
 
 clean-venv:
 	rm -rf $(VENV)
