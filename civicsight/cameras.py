@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from civicsight.config_files import load_yaml_model
 from civicsight.events import CameraId
 
 log = logging.getLogger(__name__)
@@ -96,16 +96,7 @@ def resolve_media_path(url: str, media_root: Path) -> Path:
 
 
 def load_camera(path: Path) -> CameraConfig:
-    try:
-        data = yaml.safe_load(path.read_text())
-        return CameraConfig.model_validate(data)
-    except (OSError, yaml.YAMLError) as err:
-        raise CameraConfigError(f"{path}: {err}") from err
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in err.errors()
-        )
-        raise CameraConfigError(f"{path}: {problems}") from None
+    return load_yaml_model(path, CameraConfig, CameraConfigError)
 
 
 def load_cameras(folder: Path) -> list[CameraConfig]:

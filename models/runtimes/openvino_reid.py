@@ -12,7 +12,7 @@ Embeddings come back L2-normalised: compare them with a dot product (cosine).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,24 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (a zero row stays zero rather than becoming NaN)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def embed_in_batches(
+    images: Sequence[np.ndarray],
+    size: tuple[int, int],
+    batch: int,
+    dim: int,
+    forward: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Unit-length embeddings of BGR crops: each ``batch`` of them stretched to ``size``
+    (u8, N x H x W x 3) and passed to ``forward``, which returns one row per crop."""
+    out = np.empty((len(images), dim), np.float32)
+    for start in range(0, len(images), batch):
+        chunk = images[start : start + batch]
+        pixels = np.empty((len(chunk), *size, 3), np.uint8)
+        resize_into(chunk, pixels)
+        out[start : start + len(chunk)] = forward(pixels).reshape(len(chunk), -1)
+    return l2_normalise(out)
 
 
 def resize_into(images: Sequence[np.ndarray], out: np.ndarray) -> None:
@@ -92,12 +110,11 @@ class OpenVinoReid:
         """One unit-length embedding row per BGR crop, in order: (len(images), dim) f32."""
         if self._request is None:
             raise RuntimeError("re-ID model not started")
-        out = np.empty((len(images), self._dim), np.float32)
-        step = self.options.batch
-        for start in range(0, len(images), step):
-            chunk = images[start : start + step]
-            tensor = np.empty((len(chunk), *self._size, 3), np.uint8)
-            resize_into(chunk, tensor)
-            result = self._request.infer({0: tensor})
-            out[start : start + len(chunk)] = next(iter(result.values())).reshape(len(chunk), -1)
-        return l2_normalise(out)
+        request = self._request
+        return embed_in_batches(
+            images,
+            self._size,
+            self.options.batch,
+            self._dim,
+            lambda pixels: next(iter(request.infer({0: pixels}).values())),
+        )

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from civicsight.checksums import sha256_file
-from models.runtimes.openvino_reid import l2_normalise, resize_into
+from models.runtimes.openvino_reid import embed_in_batches
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -142,14 +142,9 @@ class TorchreidOsnet:
         """One unit-length embedding row per BGR crop, in order: (len(images), dim) f32."""
         if self._model is None:
             raise RuntimeError("OSNet not started")
-        out = np.empty((len(images), self._dim), np.float32)
-        step = self.options.batch
-        for start in range(0, len(images), step):
-            chunk = images[start : start + step]
-            pixels = np.empty((len(chunk), *self.input_size, 3), np.uint8)
-            resize_into(chunk, pixels)
-            out[start : start + len(chunk)] = self._forward(pixels)
-        return l2_normalise(out)
+        return embed_in_batches(
+            images, self.input_size, self.options.batch, self._dim, self._forward
+        )
 
 
 def load_strict(torch: Any, model: Any, path: Path, arch: str) -> None:

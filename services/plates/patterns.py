@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from civicsight.config_files import load_yaml_model
 from models.runtimes.plate_ocr import ALPHABET
 
 CLASSES = {"L": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "N": "0123456789", "*": ALPHABET}
@@ -137,16 +137,7 @@ class RegionFile(BaseModel):
 
 
 def load_regions(path: Path) -> RegionFile:
-    try:
-        data = yaml.safe_load(path.read_text())
-        return RegionFile.model_validate(data)
-    except (OSError, yaml.YAMLError) as err:
-        raise PatternError(f"{path}: {err}") from err
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in err.errors()
-        )
-        raise PatternError(f"{path}: {problems}") from None
+    return load_yaml_model(path, RegionFile, PatternError)
 
 
 class RegionPatterns:
