@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,8 +26,9 @@ import numpy as np
 
 from bench.output import emit
 from civicsight.events import Frame
+from civicsight.images import decode_jpeg
 from civicsight.stack import free_port
-from services.detect.main import COCO_TRACKED, DetectSettings, build_pipeline, decode
+from services.detect.main import COCO_TRACKED, DetectSettings, build_pipeline, openvino_model
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -76,41 +76,36 @@ def run_baseline(model_dir: Path, frames: list[Frame]) -> float:
     from ultralytics import YOLO
 
     model = YOLO(str(model_dir), task="detect")
-    model.predict(decode(frames[0]), verbose=False)
+    model.predict(decode_jpeg(frames[0].jpeg), verbose=False)
 
     def once() -> float:
         start = time.perf_counter()
         for f in frames:
-            model.predict(decode(f), verbose=False)
+            model.predict(decode_jpeg(f.jpeg), verbose=False)
         return len(frames) / (time.perf_counter() - start)
 
     return statistics.median(once() for _ in range(REPEATS))
 
 
 def run_service(settings: DetectSettings, frames: list[Frame]) -> float:
+    """Frames/s through the service's pipeline (decode, batched detection, tracking,
+    crops), without the broker."""
     pipeline = build_pipeline(settings)
-    pool = ThreadPoolExecutor(2)
     size = settings.batch_max
 
-    def batches() -> Iterator[list[tuple[Frame, np.ndarray]]]:
+    def batches() -> Iterator[list[Frame]]:
         for i in range(0, len(frames), size):
-            chunk = frames[i : i + size]
-            yield [
-                (f, im)
-                for f, im in zip(chunk, pool.map(decode, chunk), strict=True)
-                if im is not None
-            ]
+            yield frames[i : i + size]
 
     for _ in pipeline.run(batches()):  # warm-up: compiles the input shape
         pass
 
     def once() -> float:
         start = time.perf_counter()
-        n = sum(len(dets) for dets, _ in pipeline.run(batches()))
+        n = sum(len(out.detections) for out in pipeline.run(batches()))
         return n / (time.perf_counter() - start)
 
     fps = statistics.median(once() for _ in range(REPEATS))
-    pool.shutdown()
     pipeline.detector.close()
     return fps
 
@@ -121,15 +116,16 @@ def labelled_counts(settings: DetectSettings, model_dir: Path, media: Path) -> d
     from ultralytics import YOLO
 
     labels = yaml.safe_load((REPO / "tests/fixtures/detect_labels.yaml").read_text())["images"]
-    pipeline = build_pipeline(settings)
+    model, _ = openvino_model(settings)
+    model.start()
     baseline = YOLO(str(model_dir), task="detect")
     out: dict[str, int] = {"labels": 0, "service": 0, "baseline": 0}
     for item in labels:
         image = load_labelled_image(media, item)
         out["labels"] += sum(item["counts"].values())
-        out["service"] += len(pipeline.detector.detect([image])[0])
+        out["service"] += len(model.detect([image])[0])
         out["baseline"] += sum(int(c) in COCO_TRACKED for c in reference_classes(baseline, image))
-    pipeline.detector.close()
+    model.close()
     return dict(out)
 
 

@@ -54,8 +54,9 @@ class CameraConfig(BaseModel):
     simulated: bool = Field(False, description="a virtual camera built from sample media")
     transform: str | None = Field(
         None,
-        pattern=r"^(mirror|mirror-shift)$",
-        description="view change for simulated cameras: mirror, or mirror plus colour shift",
+        pattern=r"^(mirror|mirror-shift|mirror-crop-shift)$",
+        description="view change for simulated cameras: mirror; mirror plus colour shift; "
+        "mirror, central crop and colour shift",
     )
 
     @field_validator("source")

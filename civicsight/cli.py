@@ -166,6 +166,23 @@ def cmd_tool(module: str, rest: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", module, *rest])
 
 
+def option_value(rest: list[str], name: str) -> str:
+    """The value of ``name`` in a tool's arguments (``--x v`` or ``--x=v``), or ``""``."""
+    for i, arg in enumerate(rest):
+        if arg == name and i + 1 < len(rest):
+            return rest[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return ""
+
+
+def tool_module(command: str, what: str, rest: list[str]) -> str:
+    """The module a tool runs as; ``bench detect --device cuda...`` is the torch GPU path."""
+    if (command, what) == ("bench", "detect") and option_value(rest, "--device").startswith("cuda"):
+        return TOOLS[("bench", "gpu")]
+    return TOOLS[(command, what)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="civicsight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("bench", "eval"):
-        return cmd_tool(TOOLS[(args.command, args.what)], args.rest)
+        return cmd_tool(tool_module(args.command, args.what, args.rest), args.rest)
     if args.command in ("models", "watchlist"):
         return cmd_tool(TOOLS[(args.command, "")], args.rest)
     return int(args.func(args))

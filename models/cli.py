@@ -17,6 +17,9 @@ class ModelsSettings(HubSettings):
 
 
 def status(name: str, settings: ModelsSettings) -> tuple[str, str]:
+    spec = load_registry()[name]
+    if spec.site_setting is not None:
+        return "site", f"weights supplied by the site through {spec.site_setting}"
     try:
         _, folder = resolve(name, settings.model_mirror, settings.data_dir / "models")
     except ModelUnavailableError as err:
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for name in names:
         spec = registry[name]
+        if args.action == "pull" and spec.site_setting is not None:
+            print(f"{name:26} site     weights supplied by the site through {spec.site_setting}")
+            continue
         if args.action == "pull":
             try:
                 _, folder = resolve(
@@ -54,16 +60,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:26} FAILED   {err}", file=sys.stderr)
             continue
         state, detail = status(name, settings)
-        failed += state != "ok"
+        failed += state not in ("ok", "site")
         if args.action == "list":
             print(
                 f"{name:26} {state:8} {spec.task:18} {spec.runtime:11} {spec.licence:28} "
                 f"{spec.published_accuracy}"
             )
-        elif state != "ok":
+        elif state not in ("ok", "site"):
             print(f"{name:26} {state:8} {detail}", file=sys.stderr)
         else:
-            print(f"{name:26} ok       {detail}")
+            print(f"{name:26} {state:8} {detail}")
     return 1 if failed and args.action != "list" else 0
 
 

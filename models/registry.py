@@ -43,6 +43,7 @@ class ModelSpec:
     published_accuracy: str
     package: str | None = None
     source_names: dict[str, str] | None = None
+    site_setting: str | None = None  # weights supplied by the site through this setting
 
     @property
     def label(self) -> str:
@@ -71,6 +72,7 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, ModelSpec]:
             published_accuracy=entry["published_accuracy"],
             package=entry.get("package"),
             source_names=entry.get("source_names"),
+            site_setting=entry.get("site_setting"),
         )
     return out
 
@@ -134,6 +136,11 @@ def resolve(
     if name not in registry:
         raise ModelUnavailableError(f"unknown model {name!r}; known: {', '.join(registry)}")
     spec = registry[name]
+    if spec.site_setting is not None:
+        raise ModelUnavailableError(
+            f"model {name}: its weights are supplied by the site (set {spec.site_setting}); "
+            "the registry holds no file for it"
+        )
     if spec.package is not None:  # shipped inside a Python package: nothing to fetch
         folder = package_folder(spec)
         verify(spec, folder)

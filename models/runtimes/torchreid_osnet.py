@@ -51,6 +51,7 @@ class OsnetOptions:
     # processes load the cores, where OpenMP threads waiting on each other made two
     # threads 70 times slower here. 0 leaves torch's default (one per core).
     threads: int = 1
+    device: str = "auto"  # auto: CUDA when present (fp16 there), else the CPU
 
 
 class TorchreidOsnet:
@@ -67,6 +68,7 @@ class TorchreidOsnet:
         self.allow_random_weights = allow_random_weights
         self._torch: Any = None
         self._model: Any = None
+        self._device = "cpu"
         self._dim = 0
         self._label = ""
 
@@ -83,6 +85,10 @@ class TorchreidOsnet:
     @property
     def dim(self) -> int:
         return self._dim
+
+    @property
+    def device(self) -> str:
+        return self._device
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -102,7 +108,12 @@ class TorchreidOsnet:
             import torch
             from torchreid.reid.models import build_model
 
-        if self.options.threads > 0:
+        from models.runtimes.torch_device import cuda_present, pick_device
+
+        self._device = pick_device(
+            self.options.device if self.options.device != "auto" or cuda_present() else "cpu"
+        )
+        if self.options.threads > 0 and self._device == "cpu":
             torch.set_num_threads(self.options.threads)
         try:
             model = build_model(
@@ -115,7 +126,9 @@ class TorchreidOsnet:
             self._label = f"torchreid-{self.options.arch}@{sha256_file(self.weights)[:12]}"
         else:
             self._label = f"torchreid-{self.options.arch}@random-init"
-        model.eval()
+        model.eval().to(self._device)
+        if self._device != "cpu":
+            model.half()
         self._torch = torch
         self._model = model
         probe = np.zeros((1, *self.input_size, 3), np.uint8)
@@ -135,8 +148,9 @@ class TorchreidOsnet:
         rgb = pixels[..., ::-1].astype(np.float32) / 255.0
         x = np.ascontiguousarray(((rgb - MEAN) / STD).transpose(0, 3, 1, 2))
         with self._torch.inference_mode():
-            out = self._model(self._torch.from_numpy(x))
-        return np.asarray(out.numpy(), np.float32)
+            batch = self._torch.from_numpy(x).to(self._device)
+            out = self._model(batch.half() if self._device != "cpu" else batch)
+        return np.asarray(out.float().cpu().numpy(), np.float32)
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """One unit-length embedding row per BGR crop, in order: (len(images), dim) f32."""

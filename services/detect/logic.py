@@ -4,8 +4,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 import numpy as np
+
+
+class Image(Protocol):
+    """A decoded frame as crop code sees it: a (H, W, 3) BGR array, or a frame still on the
+    GPU that copies back only the crop that is cut from it."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray: ...
+
+
+def choose_backend(
+    device: str, has_torch_weights: bool, cuda: bool
+) -> Literal["openvino", "torch"]:
+    """Which detector runs: ``cpu`` is OpenVINO; ``cuda`` is the torch path (and fails
+    clearly without CUDA or torch weights); ``auto`` is torch when both are there."""
+    if device == "cpu":
+        return "openvino"
+    if device.startswith("cuda"):
+        if not cuda:
+            raise ValueError(f"device {device!r} asked for, but no CUDA device is present")
+        if not has_torch_weights:
+            raise ValueError(
+                "the CUDA path needs torch weights: set CIVICSIGHT_TORCH_WEIGHTS to a YOLO .pt file"
+            )
+        return "torch"
+    return "torch" if cuda and has_torch_weights else "openvino"
 
 
 def crop_quality(
@@ -58,7 +87,7 @@ class CropSelector:
         camera_id: str,
         track_id: int,
         t: float,
-        image: np.ndarray,
+        image: Image,
         box: tuple[float, float, float, float],
         conf: float,
         cls: str,

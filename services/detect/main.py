@@ -6,23 +6,23 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 from pydantic import Field
 
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Publisher, Received, stop_on_signals
 from civicsight.cameras import load_cameras
 from civicsight.events import Box, Crop, Frame, FrameDetections
-from civicsight.images import decode_jpeg
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
 from models.registry import resolve
 from models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions
+from models.runtimes.torch_yolo import TorchYolo, TorchYoloOptions, cuda_present
 from models.runtimes.yolo_decode import Detections
-from services.detect.logic import ChosenCrop, CropSelector, run_base
+from services.detect.detectors import CpuDetector, CudaDetector, FrameDetector
+from services.detect.logic import ChosenCrop, CropSelector, Image, choose_backend, run_base
 from services.detect.tracking import ByteTrack, Tracker
 
 log = logging.getLogger("detect")
@@ -33,24 +33,43 @@ class DetectSettings(HubSettings):
     model: str = Field("yolov8n-int8-openvino", description="detector name in models/registry.yaml")
     model_mirror: Path | None = Field(None, description="offline model folder (mirror)")
     model_download: bool = Field(False, description="download missing models from their source")
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",
+        description="auto: the CUDA path when a CUDA device and torch_weights are there, "
+        "else the CPU (OpenVINO); cpu; cuda or cuda:N (fails without either)",
+    )
+    torch_weights: str | None = Field(
+        None,
+        description="ultralytics YOLO .pt weights for the CUDA path (a model YAML such as "
+        "yolo11n.yaml gives random weights: speed tests only)",
+    )
     imgsz: int = Field(640, ge=128, le=1280, description="network input long side, pixels")
     conf: float = Field(0.25, gt=0, lt=1, description="minimum detection confidence")
-    batch_max: int = Field(8, ge=1, le=64, description="frames per inference batch (at most)")
+    batch_max: int = Field(
+        8, ge=1, le=512, description="frames per inference batch, at most (CUDA: try 128)"
+    )
     batch_wait_ms: int = Field(40, ge=1, le=1000, description="longest wait to fill a batch")
     crop_interval_s: float = Field(1.0, gt=0, description="about one crop per track this often")
     camera_fps: float = Field(5.0, gt=0, description="expected frame rate (tracker memory)")
     cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
 
 
-def decode(frame: Frame) -> np.ndarray | None:
-    return decode_jpeg(frame.jpeg)
+@dataclass(frozen=True)
+class BatchOut:
+    """What one input batch gave: its detections (frame order), the crops chosen
+    meanwhile, and the positions of frames whose JPEG could not be decoded."""
+
+    detections: list[FrameDetections]
+    crops: list[Crop]
+    undecodable: list[int]
 
 
 class DetectPipeline:
     """Frames in, FrameDetections and Crops out; shared by the service and the benchmark."""
 
     def __init__(
-        self, detector: OpenVinoYolo, model_label: str, camera_fps: float, crop_interval: float
+        self, detector: FrameDetector, model_label: str, camera_fps: float, crop_interval: float
     ) -> None:
         self.detector = detector
         self.model_label = model_label
@@ -59,29 +78,28 @@ class DetectPipeline:
         self.trackers: dict[str, Tracker] = {}
         self.id_base = run_base(time.time())
 
-    def run(
-        self, batches: Iterator[list[tuple[Frame, np.ndarray]]]
-    ) -> Iterator[tuple[list[FrameDetections], list[Crop]]]:
-        """Per input batch: its detections (in frame order) and the crops chosen meanwhile."""
-        held: deque[list[tuple[Frame, np.ndarray]]] = deque()
+    def run(self, batches: Iterator[list[Frame]]) -> Iterator[BatchOut]:
+        held: deque[list[Frame]] = deque()
 
-        def images() -> Iterator[list[np.ndarray]]:
+        def frames() -> Iterator[list[Frame]]:
             for batch in batches:
                 held.append(batch)
-                yield [im for _, im in batch]
+                yield batch
 
-        for found in self.detector.detect_batches(images()):
+        for found in self.detector.detect(frames()):
             batch = held.popleft()
-            out: list[FrameDetections] = []
-            crops: list[Crop] = []
-            for (frame, image), det in zip(batch, found, strict=True):
-                fd, chosen = self._track(frame, image, det)
-                out.append(fd)
-                crops.extend(encode_crop(c) for c in chosen)
-            yield out, crops
+            out = BatchOut([], [], [])
+            for i, (frame, f) in enumerate(zip(batch, found, strict=True)):
+                if f is None:
+                    out.undecodable.append(i)
+                    continue
+                fd, chosen = self._track(frame, f.image, f.detections)
+                out.detections.append(fd)
+                out.crops.extend(encode_crop(c) for c in chosen)
+            yield out
 
     def _track(
-        self, frame: Frame, image: np.ndarray, det: Detections
+        self, frame: Frame, image: Image, det: Detections
     ) -> tuple[FrameDetections, list[ChosenCrop]]:
         tracker = self.trackers.get(frame.camera_id)
         if tracker is None:
@@ -132,16 +150,37 @@ def encode_crop(c: ChosenCrop) -> Crop:
     )
 
 
-def build_pipeline(settings: DetectSettings) -> DetectPipeline:
+def openvino_model(settings: DetectSettings) -> tuple[OpenVinoYolo, str]:
+    """The CPU detector (not started) and its label."""
     spec, folder = resolve(
         settings.model, settings.model_mirror, settings.data_dir / "models", settings.model_download
     )
-    detector = OpenVinoYolo(
+    model = OpenVinoYolo(
         folder / spec.files[0].name,
         YoloOptions(imgsz=settings.imgsz, batch=settings.batch_max, conf=settings.conf),
     )
+    return model, spec.label
+
+
+def build_pipeline(settings: DetectSettings) -> DetectPipeline:
+    backend = choose_backend(settings.device, settings.torch_weights is not None, cuda_present())
+    detector: FrameDetector
+    if backend == "torch":
+        assert settings.torch_weights is not None
+        model = TorchYolo(
+            settings.torch_weights,
+            "cuda" if settings.device == "auto" else settings.device,
+            TorchYoloOptions(imgsz=settings.imgsz, conf=settings.conf),
+        )
+        detector, label = CudaDetector(model), f"{model.name}-torch"
+    else:
+        if settings.device == "auto" and cuda_present():
+            log.warning("CUDA is present but no torch_weights are set: detecting on the CPU")
+        ov, label = openvino_model(settings)
+        detector = CpuDetector(ov)
     detector.start()
-    return DetectPipeline(detector, spec.label, settings.camera_fps, settings.crop_interval_s)
+    log.info("detector: %s on %s", label, backend)
+    return DetectPipeline(detector, label, settings.camera_fps, settings.crop_interval_s)
 
 
 def main() -> None:
@@ -152,7 +191,6 @@ def main() -> None:
     bus = KafkaPublisher(settings.kafka_config(), "detect")
     sub = KafkaSubscriber(settings.kafka_config(), "detect", ["frames"], bus, offset_reset="latest")
     skip = {c.id for c in load_cameras(settings.cameras_dir) if not c.analytics.detect}
-    pool = ThreadPoolExecutor(2, thread_name_prefix="decode")
     in_flight: deque[list[Received]] = deque()
     log.info(
         "detect ready: %s, input %d px, batches of up to %d frames / %d ms",
@@ -162,38 +200,33 @@ def main() -> None:
         settings.batch_wait_ms,
     )
 
-    def batches() -> Iterator[list[tuple[Frame, np.ndarray]]]:
+    def batches() -> Iterator[list[Frame]]:
         while not stop.is_set():
             received = sub.poll_batch(settings.batch_max, settings.batch_wait_ms / 1000)
             sub.done(r for r in received if r.key in skip)  # detection is off there
             received = [r for r in received if r.key not in skip]
-            good: list[Received] = []
-            batch: list[tuple[Frame, np.ndarray]] = []
-            for rec, image in zip(
-                received, pool.map(lambda r: decode(r.event), received), strict=True
-            ):
-                if image is None:
-                    sub.dead_letter(rec.message, "frame JPEG cannot be decoded")
-                    continue
-                assert isinstance(rec.event, Frame)
-                good.append(rec)
-                batch.append((rec.event, image))
-            in_flight.append(good)
-            yield batch
+            frames: list[Frame] = []
+            for r in received:
+                assert isinstance(r.event, Frame)  # the subscriber decodes frames only
+                frames.append(r.event)
+            in_flight.append(received)
+            yield frames
 
     publisher: Publisher = bus
     try:
-        for detections, crops in pipeline.run(batches()):
+        for out in pipeline.run(batches()):
             done = in_flight.popleft()
-            for fd in detections:
+            for i in out.undecodable:
+                sub.dead_letter(done[i].message, "frame JPEG cannot be decoded")
+            for fd in out.detections:
                 publisher.publish("detections", fd.camera_id, fd)
-            for crop in crops:
+            for crop in out.crops:
                 publisher.publish("crops", crop.camera_id, crop)
             if done:
                 publisher.flush(30)
-                sub.done(done)
+                bad = set(out.undecodable)
+                sub.done(r for i, r in enumerate(done) if i not in bad)
     finally:
-        pool.shutdown()
         sub.close()
         bus.close()
         pipeline.detector.close()

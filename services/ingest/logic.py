@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -37,11 +38,17 @@ def scale_to_width(width: int, height: int, max_width: int) -> tuple[int, int]:
 
 
 def transform_view(image: np.ndarray, transform: str | None) -> np.ndarray:
-    """Simulated second views: mirrored, optionally colour-shifted."""
+    """Simulated second views: mirrored; ``-shift``: colour-shifted too; ``mirror-crop-shift``:
+    also cropped to the central 80 % and scaled back to the frame's size, so the same
+    people appear larger, elsewhere and in other colours."""
     if transform is None:
         return image
     out = np.ascontiguousarray(image[:, ::-1])
-    if transform == "mirror-shift":
+    if transform == "mirror-crop-shift":
+        h, w = out.shape[:2]
+        dy, dx = h // 10, w // 10
+        out = cv2.resize(out[dy : h - dy, dx : w - dx], (w, h), interpolation=cv2.INTER_LINEAR)
+    if transform.endswith("-shift"):
         shift = np.array([12, -8, 18], dtype=np.int16)  # BGR
         out = np.clip(out.astype(np.int16) + shift, 0, 255).astype(np.uint8)
     return out

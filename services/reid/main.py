@@ -71,6 +71,12 @@ class ReidSettings(HubSettings):
     reid_torchreid_threads: int = Field(
         1, ge=0, le=256, description="torch threads for OSNet (0: one per core)"
     )
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",
+        description="torchreid backend: auto (CUDA when present), cpu, cuda or cuda:N; the "
+        "OpenVINO models always run on the CPU",
+    )
     reid_torchreid_random_weights: bool = Field(
         False,
         description="torchreid without weights: random network (speed checks only; "
@@ -115,10 +121,12 @@ def build_person_embedder(settings: ReidSettings) -> tuple[PersonEmbedder, str]:
                 arch=settings.reid_torchreid_arch,
                 batch=settings.reid_batch_max,
                 threads=settings.reid_torchreid_threads,
+                device=settings.device,
             ),
             allow_random_weights=settings.reid_torchreid_random_weights,
         )
         osnet.start()
+        log.info("torchreid %s on %s", osnet.label, osnet.device)
         if not osnet.trained:
             log.warning("torchreid runs on RANDOM weights: its embeddings mean nothing")
         return osnet, osnet.label

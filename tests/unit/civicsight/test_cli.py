@@ -62,3 +62,21 @@ def test_topics_yaml() -> None:
 def test_every_tool_and_service_module_exists(module: str) -> None:
     """Guards against the CLI naming a module that was renamed or never written."""
     assert importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize(
+    ("what", "rest", "module"),
+    [
+        ("detect", [], "bench.detect"),
+        ("detect", ["--device", "cpu"], "bench.detect"),
+        ("detect", ["--device", "cuda", "--json"], "bench.detect_gpu"),
+        ("detect", ["--json", "--device=cuda:1"], "bench.detect_gpu"),
+        ("detect", ["--device"], "bench.detect"),
+        ("gpu", [], "bench.detect_gpu"),
+    ],
+)
+def test_bench_detect_on_cuda_runs_the_torch_path(what: str, rest: list[str], module: str) -> None:
+    """Guards against `bench detect --device cuda` silently benchmarking the CPU path."""
+    from civicsight.cli import tool_module
+
+    assert tool_module("bench", what, rest) == module

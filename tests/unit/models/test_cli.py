@@ -25,7 +25,8 @@ def test_list_shows_every_model_with_licence_and_accuracy(
     out = capsys.readouterr().out
     for name, spec in load_registry().items():
         line = next(x for x in out.splitlines() if x.startswith(name + " "))
-        assert " ok " in line and spec.licence in line
+        state = " site " if spec.site_setting else " ok "
+        assert state in line and spec.licence in line
 
 
 def test_verify_passes_on_the_mirror(env: Path) -> None:

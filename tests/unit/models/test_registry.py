@@ -14,7 +14,8 @@ NAME = "yolov8n-int8-openvino"
 
 def test_registry_entries_are_complete() -> None:
     for spec in load_registry().values():
-        assert spec.files and all(len(f.sha256) == 64 for f in spec.files)
+        assert spec.files or spec.site_setting, spec.name
+        assert all(len(f.sha256) == 64 for f in spec.files)
         assert spec.source.startswith("https://") and spec.licence and spec.published_accuracy
 
 
@@ -52,3 +53,12 @@ def test_unknown_model_lists_known_ones() -> None:
 def test_offline_without_mirror_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match="CIVICSIGHT_MODEL_MIRROR"):
         resolve(NAME, tmp_path / "empty")
+
+
+def test_site_supplied_weights_are_never_resolved_from_the_registry() -> None:
+    """Guards against the OSNet entry looking like a verified model file: its weights come
+    from the site's setting, and resolving it says so."""
+    spec = load_registry()["reid-person-osnet"]
+    assert spec.runtime == "torchreid" and spec.files == ()
+    with pytest.raises(ModelUnavailableError, match="CIVICSIGHT_REID_TORCHREID_WEIGHTS"):
+        resolve("reid-person-osnet", None)

@@ -4,7 +4,6 @@ nothing about accuracy."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,19 +22,17 @@ def random_osnet() -> Iterator[TorchreidOsnet]:
     model.close()
 
 
-def test_shape_unit_length_and_speed(random_osnet: TorchreidOsnet) -> None:
-    """Guards the preprocessing and batching (12 crops in batches of 8) and catches a
-    pathological slowdown; random weights, so no accuracy is claimed."""
+def test_shape_and_unit_length(random_osnet: TorchreidOsnet) -> None:
+    """Guards the preprocessing and batching (12 crops in batches of 8); random weights, so
+    no accuracy is claimed. Speed: `civicsight eval reid` with the torchreid backend prints
+    ms per crop (a benchmark, not an assert)."""
     crops = [c for _, c in standing_crops()]
-    random_osnet.embed(crops[:2])  # warm-up
-    start = time.perf_counter()
     vectors = random_osnet.embed(crops)
-    ms_per_crop = 1000 * (time.perf_counter() - start) / len(crops)
     assert vectors.shape == (12, 512)
     assert vectors.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-    np.testing.assert_allclose(random_osnet.embed([crops[9]])[0], vectors[9], atol=1e-4)
-    assert ms_per_crop < 200, f"{ms_per_crop:.0f} ms per crop"  # 10-20 ms on this 2-core VM
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    atol = 1e-4 if random_osnet.device == "cpu" else 2e-2  # fp16 on CUDA
+    np.testing.assert_allclose(random_osnet.embed([crops[9]])[0], vectors[9], atol=atol)
 
 
 def test_random_weights_are_labelled_as_such(random_osnet: TorchreidOsnet) -> None:
@@ -87,3 +84,15 @@ def test_bad_weights_are_refused_with_the_reason(
         donor.close()
     with pytest.raises(WeightsError, match=message):
         TorchreidOsnet(path, OsnetOptions(arch=arch)).start()
+
+
+def test_device_follows_cuda(random_osnet: TorchreidOsnet) -> None:
+    """Guards the CUDA switch: `auto` runs on CUDA exactly when a CUDA device is there, and
+    asking for CUDA on a machine without one fails at start, not at the first crop."""
+    from models.runtimes.torch_device import cuda_present
+
+    assert random_osnet.device == ("cuda" if cuda_present() else "cpu")
+    if not cuda_present():
+        osnet = TorchreidOsnet(None, OsnetOptions(device="cuda"), allow_random_weights=True)
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            osnet.start()

@@ -55,3 +55,28 @@ def test_run_base_makes_ids_unique_across_restarts_and_exact_in_browsers() -> No
     a, b = run_base(1_790_000_000.0), run_base(1_790_000_000.2)
     assert b - a >= 10_000  # room for 10,000 tracker ids per run
     assert run_base(2_500_000_000.0) < 2**53
+
+
+@pytest.mark.parametrize(
+    ("device", "weights", "cuda", "expected"),
+    [
+        ("cpu", True, True, "openvino"),
+        ("auto", True, True, "torch"),
+        ("auto", False, True, "openvino"),  # no .pt weights: CPU, with a warning
+        ("auto", True, False, "openvino"),
+        ("cuda", True, True, "torch"),
+        ("cuda:1", True, True, "torch"),
+        ("cuda", True, False, "no CUDA device"),
+        ("cuda", False, True, "needs torch weights"),
+    ],
+)
+def test_backend_choice(device: str, weights: bool, cuda: bool, expected: str) -> None:
+    """Guards against a CUDA machine silently detecting on the CPU when CUDA was asked for,
+    and against `auto` failing on a CPU-only machine."""
+    from services.detect.logic import choose_backend
+
+    if expected in ("openvino", "torch"):
+        assert choose_backend(device, weights, cuda) == expected
+    else:
+        with pytest.raises(ValueError, match=expected):
+            choose_backend(device, weights, cuda)

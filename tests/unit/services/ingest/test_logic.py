@@ -49,13 +49,22 @@ def test_scale_to_width(size: tuple[int, int], max_width: int, expected: tuple[i
     assert scale_to_width(*size, max_width) == expected
 
 
-@pytest.mark.parametrize("transform", [None, "mirror", "mirror-shift"])
+@pytest.mark.parametrize("transform", [None, "mirror", "mirror-shift", "mirror-crop-shift"])
 def test_transform_view(transform: str | None) -> None:
-    image = np.zeros((4, 6, 3), np.uint8)
-    image[:, 0] = 200
+    """Guards the simulated second camera: mirrored (left edge ends up right), cropped
+    (the outer 10 % border is gone) and colour-shifted, at the original size."""
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[:, :3] = 200  # a bright stripe inside the left 10 %
+    image[:, 6:9] = 100  # a grey stripe just inside the crop
     out = transform_view(image, transform)
     assert out.shape == image.shape
     if transform is None:
         assert out is image
+        return
+    right = out[20, -2:, 0].astype(int)
+    if transform == "mirror-crop-shift":
+        assert right.max() < 130 and out[20, -6:, 0].max() >= 100  # stripe cropped away
     else:
-        assert out[0, -1, 0] >= 200 and out[0, 0, 0] < 20  # mirrored
+        assert right.min() >= 200  # mirrored
+    shifted = transform.endswith("-shift")
+    assert (int(out[0, 20, 2]) == 18) is shifted  # red channel raised on black
