@@ -36,12 +36,38 @@ CREATE TABLE IF NOT EXISTS tokens (
 
 
 class Role(StrEnum):
-    """What a token may do; the API decides which routes each role reaches."""
+    """Who a token or user is; ``PERMISSIONS`` says what each role may do."""
 
-    ADMIN = "admin"
-    OPERATOR = "operator"
+    VIEWER = "viewer"
     INVESTIGATOR = "investigator"
-    ANALYST = "analyst"
+    TRAFFIC_ANALYST = "traffic_analyst"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    LIVE = "live"  # live camera tiles (faces blurred unless FACES too)
+    FACES = "faces"  # see faces unblurred in frames and crops
+    SEARCH = "search"  # search tracks, see their detail, crops and plates (case + purpose)
+    CORRECT = "correct"  # merge or split tracks
+    AGGREGATES = "aggregates"  # counts and flows, small counts suppressed; no plates or ids
+    AUDIT = "audit"  # read the audit log
+    MANAGE = "manage"  # users, tokens, settings
+
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.LIVE}),
+    Role.INVESTIGATOR: frozenset(
+        {Permission.LIVE, Permission.SEARCH, Permission.CORRECT, Permission.FACES}
+    ),
+    Role.TRAFFIC_ANALYST: frozenset({Permission.AGGREGATES}),
+    Role.AUDITOR: frozenset({Permission.AUDIT}),
+    Role.ADMIN: frozenset({Permission.LIVE, Permission.AGGREGATES, Permission.MANAGE}),
+}
+
+
+def may(role: Role, permission: Permission) -> bool:
+    return permission in PERMISSIONS[role]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from civicsight.auth import Role
 from civicsight.bus import ensure_topics, stop_on_signals
 from civicsight.logs import setup_logging
 from civicsight.media import MediaUnavailableError, ensure_media
@@ -126,23 +127,65 @@ def cmd_up(args: argparse.Namespace) -> int:
         with supervisor.running():
             url = f"http://127.0.0.1:{settings.api_port}"
             if _wait_http(url + "/api/health", 60):
+                first = _first_admin(data_dir)
+                if first:
+                    print(
+                        f"\n  First start: user 'admin', one-time password {first}\n"
+                        "  (shown only now; it must be changed at the first sign-in)",
+                        flush=True,
+                    )
                 if args.demo:
-                    token = _issue_token(data_dir, "admin", "demo")
+                    token = _issue_token(data_dir, "investigator", "demo")
                     print(
                         f"\n  CivicSight control room: {url}/#token={token}\n"
-                        "  (a new admin token for this data folder; Ctrl-C stops the hub)\n",
+                        "  (a new investigator token for this data folder: searches ask for a "
+                        "case id and a purpose; Ctrl-C stops the hub)\n",
                         flush=True,
                     )
                 else:
                     print(
-                        f"\n  CivicSight API on {url} (get a token: civicsight token "
-                        "--role admin)\n",
+                        f"\n  CivicSight API on {url} (sign in, or get a token: civicsight "
+                        "token --role ROLE)\n",
                         flush=True,
                     )
             supervisor.run_forever(stop)
     finally:
         if broker is not None:
             broker.stop()
+    return 0
+
+
+def _first_admin(data_dir: Path) -> str | None:
+    """On a hub without users: create ``admin`` with a one-time password, returned once."""
+    from civicsight.users import UserStore
+
+    users = UserStore(data_dir / "auth.db")
+    users.open()
+    try:
+        return users.ensure_first_admin(time.time())
+    finally:
+        users.close()
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from civicsight.users import UserStore
+
+    settings = HubSettings()
+    users = UserStore(settings.data_dir / "auth.db")
+    users.open()
+    try:
+        secret = users.add(args.name, args.role, time.time())
+    except ValueError as err:
+        print(f"civicsight user: {err}", file=sys.stderr)
+        return 2
+    finally:
+        users.close()
+    print(secret)
+    print(
+        f"user {args.name} ({args.role}) added; that one-time password is shown only now and "
+        "must be changed at the first sign-in",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -194,11 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--demo", action="store_true", help="add the sample cameras")
     up.set_defaults(func=cmd_up)
     token = sub.add_parser("token", help="print a new API token for the local data dir")
-    token.add_argument(
-        "--role", required=True, choices=["admin", "operator", "investigator", "analyst"]
-    )
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--label", default="cli", help="who or what the token is for")
     token.set_defaults(func=cmd_token)
+    user = sub.add_parser("user", help="add a user who signs in with a password")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    add = user_sub.add_parser("add", help="add a user; prints a one-time password")
+    add.add_argument("name", help="user name: a-z first, then a-z 0-9 . _ -")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.set_defaults(func=cmd_user)
     topics = sub.add_parser("topics", help="create the topics, or print them as YAML")
     topics.add_argument("--yaml", action="store_true", help="print infra/kafka/topics.yaml")
     topics.set_defaults(func=cmd_topics)

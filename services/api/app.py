@@ -1,9 +1,11 @@
 """The HTTP API and the control-room page.
 
-``create_app`` receives everything it serves (store, token store, cameras, live view), so
-nothing is created at import time and tests pass in their own. Only ``/api/health`` and
-the static page shell (which holds no data) answer without a bearer token; every data
-route needs ``Authorization: Bearer <token>``. Errors are JSON: ``{"detail": "..."}``.
+``create_app`` receives everything it serves (store, token and user stores, cameras, live
+view, audit log), so nothing is created at import time and tests pass in their own. Only
+``/api/health``, ``/api/auth/login`` and the static page shell (which holds no data) answer
+without credentials; every data route needs a bearer token or a session cookie, and a
+role allowed to reach it (``services/api/security.py``). Searches need a case id and a
+purpose and are written to the audit log. Errors are JSON: ``{"detail": "..."}``.
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from civicsight.auth import Principal, TokenStore
+from civicsight.auth import Permission, TokenStore, may
 from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
+from civicsight.users import UserStore
+from services.api.auth_routes import audit
+from services.api.auth_routes import router as auth_router
 from services.api.live import LiveView
+from services.api.security import Authed, Purposed, require
 
 log = logging.getLogger("api")
 
@@ -56,6 +61,7 @@ class Me(BaseModel):
     token_id: str
     role: str
     label: str
+    permissions: list[str] = Field(description="what this role may do")
 
 
 class CameraOut(BaseModel):
@@ -88,10 +94,6 @@ class TrackPage(BaseModel):
     next: str | None = Field(description="cursor of the next page; null on the last page")
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 def _validation_detail(err: RequestValidationError) -> str:
     parts = []
     for e in err.errors():
@@ -100,26 +102,6 @@ def _validation_detail(err: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-_bearer = HTTPBearer(auto_error=False, description="token issued by `civicsight token`")
-
-
-def principal(
-    request: Request,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The holder of the request's bearer token, or 401. Never logs the token."""
-    if creds is None or not creds.credentials:
-        raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-    tokens: TokenStore = request.app.state.tokens
-    who = tokens.verify(creds.credentials)
-    if who is None:
-        client = request.client.host if request.client else "?"
-        log.info("rejected a bearer token from %s for %s", client, request.url.path)
-        raise _unauthorized("invalid or revoked token")
-    return who
-
-
-Authed = Annotated[Principal, Depends(principal)]
 TrackId = Annotated[str, PathParam(min_length=1, max_length=64)]
 
 
@@ -129,6 +111,8 @@ def create_app(
     cameras: Sequence[CameraConfig],
     live: LiveView,
     static_dir: Path = STATIC_DIR,
+    users: UserStore | None = None,
+    audit_log: object | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="CivicSight API",
@@ -138,6 +122,9 @@ def create_app(
         openapi_url=None,
     )
     app.state.tokens = tokens
+    app.state.users = users
+    app.state.audit = audit_log
+    app.include_router(auth_router)
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")
@@ -174,14 +161,22 @@ def create_app(
 
     @app.get("/api/me", response_model=Me)
     def me(who: Authed) -> Me:
-        return Me(token_id=who.token_id, role=who.role.value, label=who.label)
+        return Me(
+            token_id=who.token_id,
+            role=who.role.value,
+            label=who.label,
+            permissions=sorted(p.value for p in Permission if may(who.role, p)),
+        )
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(_who: Authed) -> dict[str, Any]:
         return app.openapi()
 
-    @app.get("/api/cameras", response_model=list[CameraOut])
-    def list_cameras(_who: Authed) -> list[CameraOut]:
+    live_only = require(Permission.LIVE)
+    search_only = require(Permission.SEARCH)
+
+    @app.get("/api/cameras", response_model=list[CameraOut], dependencies=[live_only])
+    def list_cameras() -> list[CameraOut]:
         return [CameraOut.of(cam) for cam in cameras]
 
     @app.get(
@@ -190,12 +185,14 @@ def create_app(
         responses={200: {"content": {"image/jpeg": {}}}, 204: {"description": "no frame yet"}},
     )
     def latest_jpeg(
-        _who: Authed,
+        who: Authed,
         camera_id: Annotated[str, PathParam(pattern=CAMERA_ID_PATTERN)],
     ) -> Response:
+        if not may(who.role, Permission.LIVE):
+            raise HTTPException(403, f"role {who.role.value} may not: live")
         if camera_id not in by_id:
             raise HTTPException(404, f"unknown camera {camera_id!r}")
-        found = live.annotated(camera_id)
+        found = live.annotated(camera_id, redact=not may(who.role, Permission.FACES))
         if found is None:
             return Response(status_code=204, headers=NO_STORE)
         jpeg, shown = found
@@ -207,9 +204,11 @@ def create_app(
         }
         return Response(jpeg, media_type="image/jpeg", headers=headers)
 
-    @app.get("/api/tracks", response_model=TrackPage)
+    @app.get("/api/tracks", response_model=TrackPage, dependencies=[search_only])
     def search_tracks(
-        _who: Authed,
+        request: Request,
+        who: Authed,
+        why: Purposed,
         cls: Annotated[ObjectClass | None, Query(description="object class")] = None,
         camera: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
         since: Annotated[float | None, Query(ge=0, description="last seen at or after")] = None,
@@ -228,13 +227,27 @@ def create_app(
             raise HTTPException(
                 400, "invalid cursor: pass the 'next' value of a previous page unchanged"
             ) from None
+        audit(
+            request,
+            who.label,
+            who.role.value,
+            "search.tracks",
+            {
+                "case": why.case,
+                "purpose": why.purpose,
+                "query": {k: v for k, v in vars(query).items() if v is not None},
+                "results": [t.track_id for t in page.items],
+            },
+        )
         return TrackPage(items=page.items, next=page.next)
 
-    @app.get("/api/tracks/{track_id}", response_model=StoredTrack)
-    def get_track(_who: Authed, track_id: TrackId) -> StoredTrack:
+    @app.get("/api/tracks/{track_id}", response_model=StoredTrack, dependencies=[search_only])
+    def get_track(request: Request, who: Authed, why: Purposed, track_id: TrackId) -> StoredTrack:
         track = store.get(track_id)
         if track is None:
             raise HTTPException(404, f"no track {track_id!r}")
+        details = {"case": why.case, "purpose": why.purpose, "track": track_id}
+        audit(request, who.label, who.role.value, "track.view", details)
         return track
 
     @app.get(
@@ -242,11 +255,15 @@ def create_app(
         response_class=Response,
         responses={200: {"content": {"image/jpeg": {}}}},
     )
-    def track_crop(_who: Authed, track_id: TrackId) -> Response:
+    def track_crop(request: Request, who: Authed, why: Purposed, track_id: TrackId) -> Response:
+        if not may(who.role, Permission.SEARCH):
+            raise HTTPException(403, f"role {who.role.value} may not: search")
         jpeg = store.crop(track_id)
         if jpeg is None:
             detail = "track has no crop" if store.get(track_id) else f"no track {track_id!r}"
             raise HTTPException(404, detail)
+        details = {"case": why.case, "purpose": why.purpose, "track": track_id}
+        audit(request, who.label, who.role.value, "thumbnail.view", details)
         return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
 
     @app.get("/", include_in_schema=False)

@@ -20,6 +20,7 @@ import numpy as np
 
 from civicsight.bus import Subscriber
 from civicsight.events import Box, Frame, FrameDetections
+from services.api.redact import redact_faces
 
 log = logging.getLogger("api.live")
 
@@ -40,7 +41,7 @@ CLASS_COLOURS: dict[str, tuple[int, int, int]] = {  # BGR
 class _Camera:
     frames: OrderedDict[FrameKey, Frame] = field(default_factory=OrderedDict)
     detections: OrderedDict[FrameKey, FrameDetections] = field(default_factory=OrderedDict)
-    cached: tuple[FrameKey, bool, bytes] | None = None
+    cached: dict[bool, tuple[FrameKey, bool, bytes]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,14 @@ def _push(ring: OrderedDict[FrameKey, V], key: FrameKey, value: V, size: int) ->
 class LiveView:
     """Latest frame and detections per camera, kept in small rings (``ring`` frames)."""
 
-    def __init__(self, ring: int = 16, jpeg_quality: int = 80) -> None:
+    def __init__(
+        self, ring: int = 16, jpeg_quality: int = 80, redactor: Redactor | None = None
+    ) -> None:
         if ring < 1:
             raise ValueError("ring must be at least 1")
         self.ring = ring
         self.jpeg_quality = jpeg_quality
+        self.redactor = redactor
         self._cameras: dict[str, _Camera] = {}
         self._lock = threading.Lock()
 
@@ -112,20 +116,23 @@ class LiveView:
         found = self.annotated(camera_id)
         return found[0] if found else None
 
-    def annotated(self, camera_id: str) -> tuple[bytes, LiveFrame] | None:
-        """``annotated_jpeg`` with the frame it shows (for its capture time and number).
-        The drawing is cached, so many viewers of one camera cost one encoding per frame."""
+    def annotated(self, camera_id: str, redact: bool = False) -> tuple[bytes, LiveFrame] | None:
+        """``annotated_jpeg`` with the frame it shows (for its capture time and number);
+        ``redact``: faces blurred (fails closed: without a redactor, heads of person boxes
+        are still blurred). The drawing is cached per variant, so many viewers of one
+        camera cost one encoding per frame."""
         live = self.latest(camera_id)
         if live is None:
             return None
         key, paired = _key(live.frame), live.detections is not None
         with self._lock:
-            cached = self._cameras[camera_id].cached
+            cached = self._cameras[camera_id].cached.get(redact)
         if cached is not None and cached[0] == key and cached[1] == paired:
             return cached[2], live
-        jpeg = draw_detections(live.frame, live.detections, self.jpeg_quality)
+        redactor = (self.redactor or heads_only) if redact else None
+        jpeg = draw_detections(live.frame, live.detections, self.jpeg_quality, redactor)
         with self._lock:
-            self._cameras[camera_id].cached = (key, paired, jpeg)
+            self._cameras[camera_id].cached[redact] = (key, paired, jpeg)
         return jpeg, live
 
 
@@ -133,23 +140,47 @@ def _label(box: Box) -> str:
     return box.cls if box.track_id is None else f"{box.cls} #{box.track_id}"
 
 
+Redactor = Callable[[np.ndarray, list[Box]], np.ndarray]
+
+
+def heads_only(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    return redact_faces(image, boxes, None)
+
+
 def draw_detections(
-    frame: Frame, detections: FrameDetections | None, jpeg_quality: int = 80
+    frame: Frame,
+    detections: FrameDetections | None,
+    jpeg_quality: int = 80,
+    redact: Redactor | None = None,
 ) -> bytes:
     """Draw ``detections`` onto ``frame``; returns the frame's JPEG unchanged if it has none
-    or cannot be decoded."""
-    if detections is None or not detections.boxes:
+    or cannot be decoded. With ``redact``, faces are blurred first, and a frame that cannot
+    be decoded (so cannot be blurred) is replaced by a grey one."""
+    boxes = detections.boxes if detections is not None else ()
+    if redact is None and not boxes:
         return frame.jpeg
     image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         log.warning("camera %s: frame %d is not a decodable JPEG", frame.camera_id, frame.seq)
-        return frame.jpeg
+        if redact is None:
+            return frame.jpeg
+        image = np.full((frame.height, frame.width, 3), 96, np.uint8)
+        redact, boxes = None, ()
     h, w = image.shape[:2]
-    sx, sy = w / detections.width, h / detections.height
+    sx = w / detections.width if detections is not None else 1.0
+    sy = h / detections.height if detections is not None else 1.0
+    if redact is not None:
+        scaled = [
+            b.model_copy(
+                update={"x1": b.x1 * sx, "x2": b.x2 * sx, "y1": b.y1 * sy, "y2": b.y2 * sy}
+            )
+            for b in boxes
+        ]
+        image = redact(image, scaled)
     thick = max(1, round(min(w, h) / 400))
     scale = max(0.5, min(w, h) / 720)
     font = cv2.FONT_HERSHEY_SIMPLEX
-    for box in detections.boxes:
+    for box in boxes:
         colour = CLASS_COLOURS.get(box.cls, (255, 255, 255))
         x1, y1 = round(box.x1 * sx), round(box.y1 * sy)
         x2, y2 = round(box.x2 * sx), round(box.y2 * sy)

@@ -28,6 +28,7 @@ from civicsight.events import (
 )
 from civicsight.stack import free_port
 from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.users import UserStore
 from services.api.app import create_app
 from services.api.live import LiveView
 from tests.support import media_file
@@ -275,6 +276,7 @@ class Hub:
     track_ids: list[str]
     cameras: list[CameraConfig]
     tokens: TokenStore
+    users: UserStore
 
 
 @pytest.fixture(scope="module")
@@ -282,11 +284,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("ui-hub")
     store = SqliteTrackStore(tmp / "tracks.db")
     tokens = TokenStore(tmp / "auth.db")
+    users = UserStore(tmp / "auth.db")
     store.open()
     tokens.open()
+    users.open()
     clip = load_clip(media_file("car-detection.mp4"))
     track_ids = fill_store(store, clip)
-    token = tokens.issue(Role.OPERATOR, "wall display 1")
+    token = tokens.issue(Role.INVESTIGATOR, "investigator desk 1")
     cameras = [
         CameraConfig(
             id="junction-north",
@@ -309,7 +313,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(store, tokens, cameras, live),
+            create_app(store, tokens, cameras, live, users=users),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -323,7 +327,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         assert thread.is_alive(), "API thread died"
         time.sleep(0.05)
     try:
-        yield Hub(f"http://127.0.0.1:{port}", token, track_ids, cameras, tokens)
+        yield Hub(f"http://127.0.0.1:{port}", token, track_ids, cameras, tokens, users)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -331,6 +335,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         feeder.thread.join(5)
         store.close()
         tokens.close()
+        users.close()
 
 
 @pytest.fixture(scope="module")

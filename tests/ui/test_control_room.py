@@ -38,10 +38,17 @@ def collect_problems(page: Page) -> list[str]:
     return problems
 
 
+def state_case(page: Page, case: str = "2026-0142", purpose: str = "stolen van report") -> None:
+    page.fill("#case-input", case)
+    page.fill("#purpose-input", purpose)
+    page.click("#case-submit")
+
+
 def test_control_room_shows_live_cameras_and_tracks(page: Page, hub: Hub) -> None:
-    """Guards the page as operators use it: the token link signs in and leaves the address
-    bar, both camera tiles show live annotated frames (the simulated one says so), and the
-    tracks table fills with crops."""
+    """Guards the page as investigators use it: the token link signs in and leaves the
+    address bar, both camera tiles show live annotated frames (the simulated one says so),
+    no track is fetched before a case and purpose are stated, then the tracks table fills
+    with crops."""
     problems = collect_problems(page)
     requests: list[Request] = []
     page.on("request", lambda r: requests.append(r))
@@ -71,6 +78,9 @@ def test_control_room_shows_live_cameras_and_tracks(page: Page, hub: Hub) -> Non
     assert widths == [768, 768]
     expect(page.locator(".camera-tile.is-live")).to_have_count(2)
 
+    assert not [r for r in requests if "/api/tracks" in r.url]
+    expect(page.locator("#tracks tbody tr")).to_have_count(0)
+    state_case(page)
     rows = page.locator("#tracks tbody tr")
     expect(rows).to_have_count(len(hub.track_ids))
     expect(rows.first).to_be_visible()
@@ -96,7 +106,9 @@ def test_control_room_shows_live_cameras_and_tracks(page: Page, hub: Hub) -> Non
 
     assert hub.token not in page.url, "token left in the address bar"
     assert page.evaluate("sessionStorage.getItem('civicsight.token')") == hub.token
-    expect(page.locator("#whoami")).to_contain_text("wall display 1")
+    expect(page.locator("#whoami")).to_contain_text("investigator desk 1")
+    track_calls = [r.url for r in requests if "/api/tracks" in r.url]
+    assert track_calls and all("case=2026-0142" in u and "purpose=" in u for u in track_calls)
     content = page.content()
     assert SECRET not in content and hub.token not in content
     assert all(hub.token not in r.url for r in requests)
@@ -144,6 +156,7 @@ def test_sign_in(page: Page, hub: Hub, how: str, token: str) -> None:
         page.click("#login-submit")
     if good:
         expect(page.locator("#dashboard")).to_be_visible()
+        state_case(page)
         expect(page.locator("#tracks tbody tr").first).to_be_visible()
         page.click("#sign-out")
         expect(page.locator("#login")).to_be_visible()
@@ -158,13 +171,47 @@ def test_sign_in(page: Page, hub: Hub, how: str, token: str) -> None:
 def test_revoking_a_token_signs_the_wall_display_out(page: Page, hub: Hub) -> None:
     """Guards a page that keeps showing live video (or retries forever) after its token
     was revoked: the next call gets 401 and the page returns to the sign-in form."""
-    token = hub.tokens.issue("operator", "to be revoked")
+    token = hub.tokens.issue("viewer", "to be revoked")
     who = hub.tokens.verify(token)
     assert who is not None
     page.goto(f"{hub.url}/#token={token}")
-    expect(page.locator("#tracks tbody tr").first).to_be_visible()
+    expect(page.locator(".camera-tile").first).to_be_visible()
+    expect(page.locator(".panel-tracks")).to_be_hidden()  # a viewer never searches
     assert hub.tokens.revoke(who.token_id)
     expect(page.locator("#login-error")).to_contain_text("session ended")
     expect(page.locator("#dashboard")).to_be_hidden()
     expect(page.locator(".camera-tile")).to_have_count(0)
     assert page.evaluate("sessionStorage.getItem('civicsight.token')") is None
+
+
+def test_password_sign_in_with_the_one_time_password_forces_a_change(page: Page, hub: Hub) -> None:
+    """Guards the first sign-in of a new user: the one-time password opens only the
+    change form; after the change the dashboard opens for that role (a viewer: live tiles,
+    no tracks panel), and the session cookie is HttpOnly (not readable by scripts)."""
+    import time
+
+    secret = hub.users.add("wall-1", "viewer", time.time())
+    page.goto(hub.url + "/")
+    page.fill("#user-input", "wall-1")
+    page.fill("#password-input", secret)
+    page.click("#password-submit")
+    expect(page.locator("#change")).to_be_visible()
+    expect(page.locator("#dashboard")).to_be_hidden()
+    page.fill("#new-input", "a long wall display passphrase")
+    page.click("#change-submit")
+    expect(page.locator("#dashboard")).to_be_visible()
+    expect(page.locator("#whoami")).to_contain_text("wall-1 · viewer")
+    expect(page.locator(".camera-tile")).to_have_count(2)
+    expect(page.locator(".panel-tracks")).to_be_hidden()
+    assert "cs_session" not in page.evaluate("document.cookie")
+    page.click("#sign-out")
+    expect(page.locator("#login")).to_be_visible()
+
+
+def test_wrong_password_is_refused_with_a_reason(page: Page, hub: Hub) -> None:
+    page.goto(hub.url + "/")
+    page.fill("#user-input", "nobody-here")
+    page.fill("#password-input", "not the password")
+    page.click("#password-submit")
+    expect(page.locator("#password-error")).to_contain_text("wrong user name or password")
+    expect(page.locator("#dashboard")).to_be_hidden()

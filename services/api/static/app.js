@@ -1,8 +1,11 @@
-// CivicSight control room: live camera tiles and the latest tracks.
-// Plain JS, no build step, no external resources. The token comes from the URL fragment
-// (#token=..., removed from the address bar at once) or the sign-in form, is kept in
-// sessionStorage only, and is sent as a bearer header; images are fetched with it and
-// shown through blob: URLs. Data is put into the page with textContent only.
+// CivicSight control room: live camera tiles and, for roles that may search, the latest
+// tracks of a stated case and purpose.
+// Plain JS, no build step, no external resources. People sign in with a user name and
+// password (an HttpOnly session cookie; the CSRF token is echoed on every POST), or with an
+// access token from the URL fragment (#token=..., removed from the address bar at once) or
+// the form, kept in sessionStorage only and sent as a bearer header. Images are fetched
+// with those credentials and shown through blob: URLs. Data is put into the page with
+// textContent only.
 "use strict";
 
 (() => {
@@ -16,6 +19,9 @@
 
   const state = {
     token: null,
+    csrf: null, // set when signed in with a password (session cookie)
+    me: null,
+    search: null, // {case, purpose} once the investigator has stated them
     generation: 0, // bumped on sign-out: loops of an older generation end
     tiles: [],
     crops: new Map(), // "track_id:version" -> {url} | {pending: Promise}
@@ -57,13 +63,20 @@
 
   // ---- API --------------------------------------------------------------------------
 
-  async function api(path) {
+  async function api(path, options) {
+    const opts = options || {};
+    const headers = {};
+    if (state.token) headers.Authorization = "Bearer " + state.token;
+    if (opts.method && opts.method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+    if (opts.json !== undefined) headers["Content-Type"] = "application/json";
     const resp = await fetch(path, {
-      headers: { Authorization: "Bearer " + state.token },
+      method: opts.method || "GET",
+      headers,
+      body: opts.json !== undefined ? JSON.stringify(opts.json) : undefined,
       cache: "no-store",
-      credentials: "omit",
+      credentials: state.token ? "omit" : "same-origin",
     });
-    if (resp.status === 401) throw new AuthError("token rejected");
+    if (resp.status === 401 && !opts.allow401) throw new AuthError("not signed in");
     if (!resp.ok) {
       let detail = resp.statusText || String(resp.status);
       try {
@@ -77,8 +90,17 @@
     return resp;
   }
 
-  async function apiJson(path) {
-    return (await api(path)).json();
+  async function apiJson(path, options) {
+    return (await api(path, options)).json();
+  }
+
+  function searchQuery() {
+    const s = state.search;
+    return "case=" + encodeURIComponent(s.case) + "&purpose=" + encodeURIComponent(s.purpose);
+  }
+
+  function maySearch() {
+    return Boolean(state.me && state.me.permissions && state.me.permissions.includes("search"));
   }
 
   // ---- helpers ----------------------------------------------------------------------
@@ -113,12 +135,25 @@
   function showLogin(message) {
     $("dashboard").hidden = true;
     $("session").hidden = true;
+    $("change").hidden = true;
     $("login").hidden = false;
+    $("password-error").hidden = true;
     const error = $("login-error");
     error.hidden = !message;
     error.textContent = message || "";
     $("token-input").value = "";
-    $("token-input").focus();
+    $("password-input").value = "";
+    $("user-input").focus();
+  }
+
+  function showChange(message) {
+    $("login").hidden = true;
+    $("dashboard").hidden = true;
+    $("change").hidden = false;
+    const error = $("change-error");
+    error.hidden = !message;
+    error.textContent = message || "";
+    $("old-input").focus();
   }
 
   function showDashboard(me) {
@@ -127,6 +162,8 @@
     $("session").hidden = false;
     $("dashboard").hidden = false;
     $("whoami").textContent = me.label + " · " + me.role;
+    const search = (me.permissions || []).includes("search");
+    document.querySelector(".panel-tracks").hidden = !search;
   }
 
   function clearDashboard() {
@@ -146,7 +183,11 @@
 
   function signOut(message) {
     state.generation += 1;
+    if (state.csrf) api("/api/auth/logout", { method: "POST", allow401: true }).catch(() => {});
     state.token = null;
+    state.csrf = null;
+    state.me = null;
+    state.search = null;
     storeToken(null);
     clearDashboard();
     showLogin(message);
@@ -156,6 +197,7 @@
     state.generation += 1;
     clearDashboard();
     state.token = token;
+    state.csrf = null;
     let me;
     try {
       me = await apiJson("/api/me");
@@ -168,11 +210,65 @@
       return;
     }
     storeToken(token);
+    await enter(me);
+  }
+
+  async function enter(me) {
+    state.me = me;
+    state.search = null;
     showDashboard(me);
     setStatus(true, "connected");
     const generation = state.generation;
-    await loadCameras(generation);
-    trackLoop(generation);
+    const live = me.permissions.includes("live");
+    $("cameras").closest(".panel").hidden = !live;
+    if (live) await loadCameras(generation);
+  }
+
+  async function passwordSignIn(username, password) {
+    state.generation += 1;
+    clearDashboard();
+    state.token = null;
+    storeToken(null);
+    const resp = await fetch("/api/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password }),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      const error = $("password-error");
+      error.hidden = false;
+      error.textContent = resp.status === 429
+        ? "Too many failed sign-ins: wait " + (resp.headers.get("Retry-After") || "a few") + " s."
+        : (body.detail || "Sign-in failed.");
+      return;
+    }
+    state.csrf = body.csrf_token;
+    if (body.must_change_password) {
+      $("old-input").value = password;
+      showChange(null);
+      return;
+    }
+    await enter(await apiJson("/api/me"));
+  }
+
+  async function changePassword(oldPassword, newPassword) {
+    let body;
+    try {
+      body = await apiJson("/api/auth/password", {
+        method: "POST",
+        json: { old: oldPassword, new: newPassword },
+      });
+    } catch (err) {
+      showChange(err.message);
+      return;
+    }
+    state.csrf = body.csrf_token;
+    $("old-input").value = "";
+    $("new-input").value = "";
+    await enter(await apiJson("/api/me"));
   }
 
   function handleError(err, what) {
@@ -297,7 +393,8 @@
     let entry = state.crops.get(key);
     if (!entry) {
       entry = { url: null, pending: null };
-      entry.pending = api("/api/tracks/" + encodeURIComponent(track.track_id) + "/crop.jpg")
+      entry.pending = api("/api/tracks/" + encodeURIComponent(track.track_id) + "/crop.jpg?"
+        + searchQuery())
         .then((resp) => resp.blob())
         .then((blob) => {
           if (generation !== state.generation || state.crops.get(key) !== entry) return null;
@@ -357,7 +454,7 @@
     while (generation === state.generation) {
       if (!document.hidden) {
         try {
-          const page = await apiJson("/api/tracks?limit=" + TRACK_ROWS);
+          const page = await apiJson("/api/tracks?limit=" + TRACK_ROWS + "&" + searchQuery());
           if (generation !== state.generation) return;
           renderTracks(page, generation);
           setStatus(true, "connected");
@@ -378,6 +475,26 @@
       event.preventDefault();
       const token = $("token-input").value.trim();
       if (token) signIn(token);
+    });
+    $("password-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const user = $("user-input").value.trim();
+      const password = $("password-input").value;
+      if (user && password) passwordSignIn(user, password);
+    });
+    $("change-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      changePassword($("old-input").value, $("new-input").value);
+    });
+    $("case-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!maySearch()) return;
+      state.search = { case: $("case-input").value.trim(), purpose: $("purpose-input").value.trim() };
+      state.generation += 1;
+      const generation = state.generation;
+      for (const t of state.tiles) tileLoop(t, generation);
+      $("case-hint").textContent = "Case " + state.search.case + " · " + state.search.purpose;
+      trackLoop(generation);
     });
     $("sign-out").addEventListener("click", () => signOut(null));
     window.addEventListener("hashchange", () => {

@@ -42,7 +42,7 @@ def test_raw_tokens_never_reach_the_database_file(store: TokenStore) -> None:
 
 def test_tokens_are_random_prefixed_and_unique(store: TokenStore) -> None:
     """Guards predictable or short tokens (and the cs_ prefix secret scanners look for)."""
-    tokens = {store.issue(Role.ANALYST, "x") for _ in range(50)}
+    tokens = {store.issue(Role.TRAFFIC_ANALYST, "x") for _ in range(50)}
     assert len(tokens) == 50
     for token in tokens:
         assert token.startswith(TOKEN_PREFIX)
@@ -52,7 +52,7 @@ def test_tokens_are_random_prefixed_and_unique(store: TokenStore) -> None:
 @pytest.mark.parametrize("role", list(Role))
 def test_verify_returns_role_and_label(store: TokenStore, role: Role) -> None:
     """Guards a verified token carrying the wrong role (privilege mix-up)."""
-    other = store.issue(Role.ADMIN if role is not Role.ADMIN else Role.ANALYST, "other")
+    other = store.issue(Role.ADMIN if role is not Role.ADMIN else Role.TRAFFIC_ANALYST, "other")
     token = store.issue(role.value, f"  {role.value} desk  ")
     who = store.verify(token)
     assert isinstance(who, Principal)
@@ -63,7 +63,13 @@ def test_verify_returns_role_and_label(store: TokenStore, role: Role) -> None:
 
 def test_roles_are_the_four_documented_ones() -> None:
     """Guards a role added without review."""
-    assert {r.value for r in Role} == {"admin", "operator", "investigator", "analyst"}
+    assert {r.value for r in Role} == {
+        "viewer",
+        "investigator",
+        "traffic_analyst",
+        "auditor",
+        "admin",
+    }
 
 
 @pytest.mark.parametrize(
@@ -99,7 +105,7 @@ def test_roles_are_the_four_documented_ones() -> None:
 )
 def test_unknown_tokens_are_rejected(store: TokenStore, make_bad: object) -> None:
     """Guards prefix/substring matches, case folding, or accepting the stored hash itself."""
-    token = store.issue(Role.OPERATOR, "desk")
+    token = store.issue(Role.VIEWER, "desk")
     assert store.verify(make_bad(token)) is None  # type: ignore[operator]
 
 
@@ -113,7 +119,7 @@ def test_no_token_verifies_before_one_is_issued(store: TokenStore) -> None:
 def test_revoke(store: TokenStore) -> None:
     """Guards revocation that does not take effect, revokes the wrong token, or reports
     success twice."""
-    keep = store.issue(Role.OPERATOR, "keep")
+    keep = store.issue(Role.VIEWER, "keep")
     drop = store.issue(Role.INVESTIGATOR, "drop")
     who = store.verify(drop)
     assert who is not None
@@ -212,7 +218,7 @@ def test_issue_token_cli_names_the_roles_on_a_bad_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Guards a cryptic error (or a token issued anyway) for a mistyped role."""
-    with pytest.raises(ValueError, match="admin, operator, investigator, analyst"):
+    with pytest.raises(ValueError, match="viewer, investigator, traffic_analyst, auditor, admin"):
         issue_token_cli(tmp_path, "superuser", "x")
     assert capsys.readouterr().out == ""
     assert not (tmp_path / "auth.db").exists()

@@ -150,7 +150,7 @@ def tokens(tmp_path: Path) -> Iterator[TokenStore]:
 
 @pytest.fixture
 def token(tokens: TokenStore) -> str:
-    return tokens.issue(Role.OPERATOR, "test operator")
+    return tokens.issue(Role.INVESTIGATOR, "test investigator")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -54,8 +55,18 @@ def live() -> LiveView:
 def client(
     store: SqliteTrackStore, tokens: TokenStore, cameras: list[CameraConfig], live: LiveView
 ) -> Iterator[TestClient]:
-    with TestClient(create_app(store, tokens, cameras, live)) as c:
+    with PurposeClient(create_app(store, tokens, cameras, live)) as c:
         yield c
+
+
+class PurposeClient(TestClient):
+    """Every track search states a case and a purpose (test_roles.py checks their absence)."""
+
+    def request(self, method: str, url: object, **kwargs: Any) -> Any:
+        u = str(url)
+        if u.startswith("/api/tracks"):
+            u += ("&" if "?" in u else "?") + "case=T-1&purpose=unit+test+of+the+API"
+        return super().request(method, u, **kwargs)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -102,7 +113,7 @@ def test_every_data_route_refuses_without_a_valid_token(
 ) -> None:
     """Guards a data route that forgot the auth dependency or accepts a bad or revoked
     token; the 401 must name the Bearer scheme and be JSON."""
-    revoked = tokens.issue(Role.ANALYST, "revoked")
+    revoked = tokens.issue(Role.TRAFFIC_ANALYST, "revoked")
     who = tokens.verify(revoked)
     assert who is not None and tokens.revoke(who.token_id)
     headers = (

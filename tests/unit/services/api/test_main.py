@@ -102,7 +102,7 @@ def test_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, live_feed: bool) ->
     )
     tokens = TokenStore(data / "auth.db")
     tokens.open()
-    token = tokens.issue(Role.OPERATOR, "test")
+    token = tokens.issue(Role.VIEWER, "test")
     tokens.close()
     port = free_port()
     env = {

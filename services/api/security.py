@@ -1,0 +1,112 @@
+"""Who is calling and what they may do: the API's only authentication and role checks.
+
+A request is authenticated by a bearer token (``civicsight token``) or by the web
+session cookie (``/api/auth/login``). With the cookie, every state-changing request
+must carry the session's CSRF token in ``X-CSRF-Token`` (the cookie alone proves
+nothing: a browser sends it for any site's form). A session opened with a one-time
+password may only change it. Roles reach routes through ``require(Permission...)``;
+searches also need a case id and a stated purpose (``Purpose``), which the audit log keeps.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from civicsight.auth import Permission, Principal, TokenStore, may
+from civicsight.users import UserStore
+
+log = logging.getLogger("api")
+
+SESSION_COOKIE = "cs_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PASSWORD_CHANGE_PATHS = {"/api/auth/password", "/api/auth/logout", "/api/me"}
+CASE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
+
+_bearer = HTTPBearer(auto_error=False, description="token issued by `civicsight token`")
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller (bearer token or session cookie), or 401. Never logs a secret."""
+    if creds is not None and creds.credentials:
+        tokens: TokenStore = request.app.state.tokens
+        who = tokens.verify(creds.credentials)
+        if who is None:
+            client = request.client.host if request.client else "?"
+            log.info("rejected a bearer token from %s for %s", client, request.url.path)
+            raise unauthorized("invalid or revoked token")
+        return who
+    cookie = request.cookies.get(SESSION_COOKIE)
+    users: UserStore | None = getattr(request.app.state, "users", None)
+    if not cookie or users is None:
+        raise unauthorized("sign in, or send a bearer token (Authorization: Bearer <token>)")
+    session = users.session(cookie, time.time())
+    if session is None:
+        raise unauthorized("session expired or signed out")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, session.csrf):
+            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+    if session.must_change and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise HTTPException(403, "change the one-time password first (POST /api/auth/password)")
+    return session.principal
+
+
+Authed = Annotated[Principal, Depends(principal)]
+
+
+def require(*needed: Permission) -> Any:
+    """A dependency: the caller, if their role has every one of ``needed``; else 403."""
+
+    def check(who: Authed) -> Principal:
+        missing = [p.value for p in needed if not may(who.role, p)]
+        if missing:
+            raise HTTPException(403, f"role {who.role.value} may not: {', '.join(missing)}")
+        return who
+
+    return Depends(check)
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Why a search is made: a case id and a stated purpose, both mandatory."""
+
+    case: str
+    purpose: str
+
+
+def purpose(
+    case: Annotated[
+        str | None, Query(description="case id the search belongs to (required)")
+    ] = None,
+    purpose: Annotated[
+        str | None, Query(description="stated purpose of the search (required)")
+    ] = None,
+) -> Purpose:
+    import re
+
+    if not case or not purpose or not purpose.strip():
+        raise HTTPException(400, "a search needs a case id (case=) and a stated purpose (purpose=)")
+    if not re.match(CASE_PATTERN, case):
+        raise HTTPException(400, "case: 1-64 characters, letters, digits and . _ / -")
+    text = purpose.strip()
+    if len(text) < 5 or len(text) > 500 or not text.isprintable():
+        raise HTTPException(400, "purpose: 5 to 500 printable characters")
+    return Purpose(case, text)
+
+
+Purposed = Annotated[Purpose, Depends(purpose)]

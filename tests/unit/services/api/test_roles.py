@@ -1,0 +1,191 @@
+"""Who reaches what: every role against every data route, password sessions with CSRF,
+the one-time admin password, login throttling, and the purpose a search needs. Real
+SQLite stores, FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from civicsight.auth import Role, TokenStore
+from civicsight.cameras import CameraConfig
+from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.users import MAX_FAILURES, UserStore
+from services.api.app import create_app
+from services.api.live import LiveView
+
+from .conftest import track_specs
+
+TRACK = next(s.track_id for s in track_specs() if s.crop)
+WHY = "case=C-2026-7&purpose=stolen+van+report+4411"
+
+
+class Trail:
+    """The audit log's interface as the API uses it (the real log has its own tests)."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, str, dict[str, object]]] = []
+
+    def append(self, actor: str, role: str, action: str, details: dict[str, object]) -> None:
+        self.entries.append((actor, role, action, dict(details)))
+
+
+@pytest.fixture
+def users(tmp_path: Path) -> Iterator[UserStore]:
+    u = UserStore(tmp_path / "auth.db")
+    u.open()
+    yield u
+    u.close()
+
+
+@pytest.fixture
+def trail() -> Trail:
+    return Trail()
+
+
+@pytest.fixture
+def client(
+    store: SqliteTrackStore,
+    tokens: TokenStore,
+    users: UserStore,
+    cameras: list[CameraConfig],
+    trail: Trail,
+) -> Iterator[TestClient]:
+    app = create_app(store, tokens, cameras, LiveView(), users=users, audit_log=trail)
+    with TestClient(app) as c:
+        yield c
+
+
+ROUTES = {
+    "cameras": "/api/cameras",
+    "live": "/api/cameras/cam-a/latest.jpg",
+    "tracks": f"/api/tracks?{WHY}",
+    "track": f"/api/tracks/{TRACK}?{WHY}",
+    "crop": f"/api/tracks/{TRACK}/crop.jpg?{WHY}",
+}
+ALLOWED = {
+    Role.VIEWER: {"cameras", "live"},
+    Role.INVESTIGATOR: {"cameras", "live", "tracks", "track", "crop"},
+    Role.TRAFFIC_ANALYST: set(),
+    Role.AUDITOR: set(),
+    Role.ADMIN: {"cameras", "live"},
+}
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_role_reaches_only_its_routes(
+    client: TestClient, tokens: TokenStore, role: Role, route: str
+) -> None:
+    """Guards the role table in code: a traffic analyst or auditor never gets tracks,
+    crops or frames; a viewer never searches."""
+    token = tokens.issue(role, f"{role.value} test")
+    resp = client.get(ROUTES[route], headers={"Authorization": f"Bearer {token}"})
+    if route in ALLOWED[role]:
+        assert resp.status_code in (200, 204), resp.text
+    else:
+        assert resp.status_code == 403, resp.text
+        assert role.value in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "needle"),
+    [
+        ("", "case id"),
+        ("case=C-1", "purpose"),
+        ("purpose=looking+around", "case id"),
+        ("case=C-1&purpose=+++", "purpose"),
+        ("case=C-1&purpose=why", "purpose"),  # too short to say anything
+        ("case=../../x&purpose=a+real+reason", "case"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/tracks", f"/api/tracks/{TRACK}"])
+def test_investigator_search_without_case_or_purpose_is_400(
+    client: TestClient, tokens: TokenStore, trail: Trail, query: str, needle: str, path: str
+) -> None:
+    token = tokens.issue(Role.INVESTIGATOR, "ines")
+    resp = client.get(f"{path}?{query}", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 400 and needle in resp.json()["detail"]
+    assert trail.entries == []
+
+
+def test_searches_land_in_the_audit_log_with_case_purpose_and_results(
+    client: TestClient, tokens: TokenStore, trail: Trail
+) -> None:
+    token = tokens.issue(Role.INVESTIGATOR, "ines")
+    headers = {"Authorization": f"Bearer {token}"}
+    found = client.get(f"/api/tracks?limit=3&{WHY}", headers=headers).json()
+    client.get(f"/api/tracks/{TRACK}/crop.jpg?{WHY}", headers=headers)
+    (actor, role, action, details), crop = trail.entries
+    assert (actor, role, action) == ("ines", "investigator", "search.tracks")
+    assert details["case"] == "C-2026-7" and details["purpose"] == "stolen van report 4411"
+    assert details["results"] == [t["track_id"] for t in found["items"]]
+    assert crop[2] == "thumbnail.view" and crop[3]["track"] == TRACK
+
+
+def login(client: TestClient, name: str, password: str) -> dict[str, object]:
+    resp = client.post("/api/auth/login", json={"username": name, "password": password})
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def test_first_admin_must_change_the_one_time_password_first(
+    client: TestClient, users: UserStore
+) -> None:
+    secret = users.ensure_first_admin(time.time())
+    assert secret
+    body = login(client, "admin", secret)
+    assert body["must_change_password"] is True
+    assert client.get("/api/cameras").status_code == 403  # the cookie works, but not yet
+    csrf = {"X-CSRF-Token": str(body["csrf_token"])}
+    change = {"old": secret, "new": "a much longer passphrase"}
+    resp = client.post("/api/auth/password", json=change, headers=csrf)
+    assert resp.status_code == 200 and resp.json()["must_change_password"] is False
+    assert client.get("/api/cameras").status_code == 200
+    assert client.get("/api/me").json()["label"] == "admin"
+
+
+def test_cookie_session_needs_the_csrf_token_to_change_anything(
+    client: TestClient, users: UserStore
+) -> None:
+    """Guards against cross-site requests riding on the session cookie."""
+    secret = users.add("vera", Role.VIEWER, time.time())
+    body = login(client, "vera", secret)
+    change = {"old": secret, "new": "another long passphrase"}
+    assert client.post("/api/auth/password", json=change).status_code == 403
+    bad = {"X-CSRF-Token": "not-the-token"}
+    assert client.post("/api/auth/password", json=change, headers=bad).status_code == 403
+    good = {"X-CSRF-Token": str(body["csrf_token"])}
+    assert client.post("/api/auth/password", json=change, headers=good).status_code == 200
+
+
+def test_cookie_is_http_only_and_same_site_strict(client: TestClient, users: UserStore) -> None:
+    secret = users.add("ivo", Role.AUDITOR, time.time())
+    resp = client.post("/api/auth/login", json={"username": "ivo", "password": secret})
+    cookie = resp.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and secret not in resp.text
+
+
+def test_logins_are_throttled_and_logged(
+    client: TestClient, users: UserStore, trail: Trail
+) -> None:
+    secret = users.add("ana", Role.TRAFFIC_ANALYST, time.time())
+    for _ in range(MAX_FAILURES):
+        resp = client.post("/api/auth/login", json={"username": "ana", "password": "nope"})
+        assert resp.status_code == 401 and "wrong user name or password" in resp.text
+    resp = client.post("/api/auth/login", json={"username": "ana", "password": secret})
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert [e[2] for e in trail.entries] == ["login.failed"] * MAX_FAILURES
+
+
+def test_logout_ends_the_session(client: TestClient, users: UserStore) -> None:
+    secret = users.add("olga", Role.VIEWER, time.time())
+    body = login(client, "olga", secret)
+    assert client.get("/api/me").status_code == 200
+    resp = client.post("/api/auth/logout", headers={"X-CSRF-Token": str(body["csrf_token"])})
+    assert resp.status_code == 204
+    assert client.get("/api/me").status_code == 401
