@@ -29,6 +29,7 @@ from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
 from civicsight.users import UserStore
+from services.api.aggregates import aggregates_router
 from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
 from services.api.live import LiveView
@@ -125,6 +126,7 @@ def create_app(
     app.state.users = users
     app.state.audit = audit_log
     app.include_router(auth_router)
+    app.include_router(aggregates_router(store))
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")

@@ -18,7 +18,7 @@ from civicsight.users import MAX_FAILURES, UserStore
 from services.api.app import create_app
 from services.api.live import LiveView
 
-from .conftest import track_specs
+from .conftest import T0, track_specs
 
 TRACK = next(s.track_id for s in track_specs() if s.crop)
 WHY = "case=C-2026-7&purpose=stolen+van+report+4411"
@@ -66,13 +66,14 @@ ROUTES = {
     "tracks": f"/api/tracks?{WHY}",
     "track": f"/api/tracks/{TRACK}?{WHY}",
     "crop": f"/api/tracks/{TRACK}/crop.jpg?{WHY}",
+    "aggregates": f"/api/aggregates?since={T0 - 3600}&until={T0 + 86_400}",
 }
 ALLOWED = {
     Role.VIEWER: {"cameras", "live"},
     Role.INVESTIGATOR: {"cameras", "live", "tracks", "track", "crop"},
-    Role.TRAFFIC_ANALYST: set(),
+    Role.TRAFFIC_ANALYST: {"aggregates"},
     Role.AUDITOR: set(),
-    Role.ADMIN: {"cameras", "live"},
+    Role.ADMIN: {"cameras", "live", "aggregates"},
 }
 
 
@@ -189,3 +190,49 @@ def test_logout_ends_the_session(client: TestClient, users: UserStore) -> None:
     resp = client.post("/api/auth/logout", headers={"X-CSRF-Token": str(body["csrf_token"])})
     assert resp.status_code == 204
     assert client.get("/api/me").status_code == 401
+
+
+def test_traffic_analyst_gets_numbers_only_with_small_counts_suppressed(
+    client: TestClient, tokens: TokenStore
+) -> None:
+    """Guards the analyst view: no track id, plate or crop anywhere in the answer, and no
+    count under the suppression limit (12 tracks over 2 cameras and 4 classes in the store:
+    every per-class count is small, so all are null)."""
+    token = tokens.issue(Role.TRAFFIC_ANALYST, "ana")
+    resp = client.get(ROUTES["aggregates"], headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert "t-0" not in resp.text and "track_id" not in resp.text and "plate" not in resp.text
+    assert body["counts"] and all(r["count"] is None or r["count"] >= 5 for r in body["counts"])
+    assert all(r["count"] is None for r in body["counts"])
+    assert {(f["from_camera"], f["to_camera"]) for f in body["flows"]} == {("cam-a", "cam-b")}
+
+
+@pytest.mark.parametrize(
+    ("cameras_per_track", "n", "expected"),
+    [
+        (("a", "b"), 4, None),  # below the limit: suppressed
+        (("a", "b"), 5, 5),
+        (("a", "b", "a"), 6, 6),  # a -> b and b -> a
+    ],
+)
+def test_flow_counts(cameras_per_track: tuple[str, ...], n: int, expected: int | None) -> None:
+    from civicsight.store import StoredTrack
+    from services.api.aggregates import flow_rows
+
+    tracks = [
+        StoredTrack(
+            track_id=f"t{i}",
+            version=1,
+            cls="car",
+            cameras=cameras_per_track,
+            tracklets=2,
+            first_seen=0.0,
+            last_seen=1.0,
+            closed=True,
+            stored_at=2.0,
+        )
+        for i in range(n)
+    ]
+    rows = flow_rows(tracks, 5)
+    assert rows[0].count == expected and rows[0].from_camera == "a"
