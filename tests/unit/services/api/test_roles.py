@@ -236,3 +236,23 @@ def test_flow_counts(cameras_per_track: tuple[str, ...], n: int, expected: int |
     ]
     rows = flow_rows(tracks, 5)
     assert rows[0].count == expected and rows[0].from_camera == "a"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/tracks/..%2F..%2Fetc%2Fpasswd/crop.jpg",
+        "/api/tracks/../../etc/passwd/crop.jpg",
+        "/api/tracks/%2e%2e/crop.jpg",
+        "/api/cameras/..%2Fsecrets/latest.jpg",
+        "/static/../../civicsight/auth.py",
+        "/static/%2e%2e/%2e%2e/pyproject.toml",
+    ],
+)
+def test_dot_dot_in_a_media_id_is_404(client: TestClient, tokens: TokenStore, path: str) -> None:
+    """Guards media served by opaque id only: a client path never reaches the disk."""
+    token = tokens.issue(Role.INVESTIGATOR, "ines")
+    sep = "&" if "?" in path else "?"
+    resp = client.get(f"{path}{sep}{WHY}", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 404, resp.text
+    assert "import" not in resp.text and "[project]" not in resp.text
