@@ -19,7 +19,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from civicsight.alerts import Alert, AlertError, AlertState, confirm, dismiss, raise_alert, seen_again
+from civicsight.alerts import (
+    Alert,
+    AlertError,
+    AlertState,
+    confirm,
+    dismiss,
+    raise_alert,
+    seen_again,
+)
 from civicsight.audit import AuditLog
 from civicsight.events import FaceObservation
 from civicsight.sqlite_file import SqliteFile

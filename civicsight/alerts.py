@@ -103,8 +103,7 @@ def confirm(alert: Alert, user: str, at: float) -> Alert:
     _check_reviewer(alert, user)
     if user in {c.user for c in alert.confirmations}:
         raise AlertError(
-            f"{user} already confirmed alert {alert.alert_id}; a different person must "
-            "confirm it"
+            f"{user} already confirmed alert {alert.alert_id}; a different person must confirm it"
         )
     confirmations = (*alert.confirmations, Confirmation(user=user, at=at))
     state: AlertState = "confirmed" if len(confirmations) >= CONFIRMATIONS_NEEDED else "new"

@@ -10,8 +10,8 @@ Interface (for the API and every other caller)::
         audit.append_biometric_search("alice", "investigator", BiometricSearch(
             case_id="2026/118", purpose="missing child", input_sha256=input_digest(jpeg),
             reference_lists=("missing",), started_at=t0, ended_at=t1, matches=("m-0042",)))
-        audit.entries(since=ts, action="search.tracks")   # -> list[AuditEntry]
-        audit.verify()                                    # -> Verification(ok, checked, problem, seq)
+        audit.entries(since=ts, action="search.tracks")  # -> list[AuditEntry]
+        audit.verify()  # -> Verification(ok, checked, problem, seq)
 
 ``append(actor, role, action, details)`` returns the stored ``AuditEntry``. ``actor`` is
 who (user name, or ``system`` for a service), ``role`` the role they acted in (``local``
@@ -190,7 +190,9 @@ def _walk(value: Any, path: str) -> None:
             if not isinstance(key, str):
                 raise AuditError(f"details{path}: keys must be strings")
             if key.lower() in FORBIDDEN_KEYS:
-                raise AuditError(f"details{path}.{key}: secrets and biometric data are never logged")
+                raise AuditError(
+                    f"details{path}.{key}: secrets and biometric data are never logged"
+                )
             _walk(inner, f"{path}.{key}")
     elif isinstance(value, list | tuple):
         for i, inner in enumerate(value):
@@ -400,7 +402,12 @@ class AuditLog(SqliteFile):
                 return 0
             (mac,) = self.db.execute("SELECT mac FROM entries WHERE seq = ?", (through,)).fetchone()
             deleted = self.db.execute("DELETE FROM entries WHERE seq <= ?", (through,)).rowcount
-            details = {"through_seq": through, "last_mac": mac, "deleted": deleted, "before": before}
+            details = {
+                "through_seq": through,
+                "last_mac": mac,
+                "deleted": deleted,
+                "before": before,
+            }
             self._append_locked(
                 "system", "system", "audit.purged", canonical_details(details), when
             )
@@ -415,7 +422,7 @@ class AuditLog(SqliteFile):
         limit: int | None = None,
     ) -> list[AuditEntry]:
         """Entries in chain order, optionally from ``since`` (Unix time) or of one action."""
-        sql, args = "SELECT * FROM entries WHERE 1=1", []
+        sql, args = "SELECT * FROM entries WHERE 1=1", list[object]()
         if since is not None:
             sql, args = sql + " AND at >= ?", [*args, since]
         if action is not None:

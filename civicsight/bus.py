@@ -307,9 +307,7 @@ def align_retention(
         current = fut.result().get("retention.ms")
         target = wanted[res.name]["retention.ms"]
         if current is None or current.value != target:
-            entry = ConfigEntry(
-                "retention.ms", target, incremental_operation=AlterConfigOpType.SET
-            )
+            entry = ConfigEntry("retention.ms", target, incremental_operation=AlterConfigOpType.SET)
             changes.append(
                 ConfigResource(ResourceType.TOPIC, res.name, incremental_configs=[entry])
             )

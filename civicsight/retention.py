@@ -69,16 +69,25 @@ class RetentionPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     frames: Duration = Field(timedelta(hours=1), description="sampled camera frames (frames topic)")
     crops: Duration = Field(timedelta(hours=6), description="object crops (crops topic)")
-    detections: Duration = Field(timedelta(hours=24), description="boxes per frame (detections topic)")
-    appearances: Duration = Field(timedelta(hours=24), description="re-ID embeddings, colour, type (appearances topic)"
+    detections: Duration = Field(
+        timedelta(hours=24), description="boxes per frame (detections topic)"
     )
-    plates_non_hit: Duration = Field(timedelta(days=2), description="plate reads that match no case (plate_reads topic, plate stores)"
+    appearances: Duration = Field(
+        timedelta(hours=24), description="re-ID embeddings, colour, type (appearances topic)"
     )
-    tracks: Duration = Field(timedelta(days=30), description="tracks and their best crops (track store, track_updates topic)"
+    plates_non_hit: Duration = Field(
+        timedelta(days=2),
+        description="plate reads that match no case (plate_reads topic, plate stores)",
     )
-    alerts: Duration = Field(timedelta(days=90), description="watchlist alerts and their confirmations (alert store)"
+    tracks: Duration = Field(
+        timedelta(days=30),
+        description="tracks and their best crops (track store, track_updates topic)",
     )
-    audit: Duration = Field(timedelta(days=365), description=f"the audit log (at least {AUDIT_MIN_DAYS} days)"
+    alerts: Duration = Field(
+        timedelta(days=90), description="watchlist alerts and their confirmations (alert store)"
+    )
+    audit: Duration = Field(
+        timedelta(days=365), description=f"the audit log (at least {AUDIT_MIN_DAYS} days)"
     )
 
     @model_validator(mode="after")

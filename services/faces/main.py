@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
+from civicsight.alert_store import AlertStore
+from civicsight.audit import AuditLog
 from civicsight.bus import (
     KafkaPublisher,
     KafkaSubscriber,
@@ -34,8 +36,6 @@ from civicsight.bus import (
     run_loop,
     stop_on_signals,
 )
-from civicsight.alert_store import AlertStore
-from civicsight.audit import AuditLog
 from civicsight.cameras import CameraConfigError, load_cameras
 from civicsight.events import Crop
 from civicsight.logs import setup_logging

@@ -237,8 +237,8 @@ class WatchlistStore(SqliteFile):
         with self._lock:
             rows = self.db.execute(
                 "SELECT e.watchlist_id, e.entry_id, e.label, e.case_id, e.reason, e.added_by, "
-                "e.added_at, e.expires_at, (SELECT COUNT(*) FROM embeddings m WHERE m.watchlist_id = "
-                "e.watchlist_id AND m.entry_id = e.entry_id) FROM entries e "
+                "e.added_at, e.expires_at, (SELECT COUNT(*) FROM embeddings m WHERE "
+                "m.watchlist_id = e.watchlist_id AND m.entry_id = e.entry_id) FROM entries e "
                 "ORDER BY e.watchlist_id, e.entry_id"
             ).fetchall()
         return [

@@ -40,7 +40,6 @@ from services.faces.watchlist import (
     enrol,
 )
 
-
 CLI_ROLE = "local"
 
 

@@ -62,12 +62,20 @@ TAMPER: dict[str, tuple[Callable[[AuditLog], None], int, str]] = {
         3,
         "edited",
     ),
-    "edited-actor": (lambda a: raw(a, "UPDATE entries SET actor = 'bob' WHERE seq = 2"), 2, "edited"),
+    "edited-actor": (
+        lambda a: raw(a, "UPDATE entries SET actor = 'bob' WHERE seq = 2"),
+        2,
+        "edited",
+    ),
     "edited-time": (lambda a: raw(a, "UPDATE entries SET at = at + 1 WHERE seq = 4"), 4, "edited"),
     "deleted-middle": (lambda a: raw(a, "DELETE FROM entries WHERE seq = 3"), 3, "deleted"),
     "deleted-last": (lambda a: raw(a, "DELETE FROM entries WHERE seq = 5"), 5, "newest entries"),
     "deleted-last-two": (lambda a: raw(a, "DELETE FROM entries WHERE seq >= 4"), 4, "newest"),
-    "deleted-first": (lambda a: raw(a, "DELETE FROM entries WHERE seq = 1"), 1, "without a recorded"),
+    "deleted-first": (
+        lambda a: raw(a, "DELETE FROM entries WHERE seq = 1"),
+        1,
+        "without a recorded",
+    ),
     "deleted-all": (lambda a: raw(a, "DELETE FROM entries"), 5, "empty"),
     "head-removed": (lambda a: a.head_path.unlink(), 5, "head anchor file missing"),
     "rechained-without-key": (

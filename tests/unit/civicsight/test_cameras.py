@@ -252,7 +252,10 @@ def test_the_site_setting_decides_private_and_loopback(
 
 @pytest.mark.parametrize(
     ("url", "problem"),
-    [("rtsp://localhost.localdomain.invalid/s", "does not resolve"), ("rtsp://localhost/s", "loopback")],
+    [
+        ("rtsp://localhost.localdomain.invalid/s", "does not resolve"),
+        ("rtsp://localhost/s", "loopback"),
+    ],
 )
 def test_host_names_are_resolved_before_connecting(url: str, problem: str) -> None:
     """Guards against a host name that points at the hub itself (checked at connect)."""

@@ -14,10 +14,10 @@ import cv2
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from civicsight.audit import AuditLog
 from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import Box, Crop, FaceObservation, ObjectClass
 from civicsight.topics import topic
-from civicsight.audit import AuditLog
 from services.faces.pipeline import FaceEncoder, ModelChoice, read_image
 from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
 

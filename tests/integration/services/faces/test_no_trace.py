@@ -53,9 +53,7 @@ def all_messages(kafka: dict[str, str]) -> list[tuple[str, bytes, bytes]]:
         for t in TOPICS:
             for name, parts in ((t.name, t.partitions), (t.dlq, 1)):
                 for p in range(parts):
-                    low, high = consumer.get_watermark_offsets(
-                        TopicPartition(name, p), timeout=10
-                    )
+                    low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
                     if high <= low:
                         continue
                     consumer.assign([TopicPartition(name, p, low)])

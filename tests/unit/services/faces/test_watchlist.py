@@ -199,7 +199,15 @@ def enrolled(
     store.open()
     obama = [(n, photo(n)) for n in ("train_obama_obama.jpg", "train_obama_obama2.jpg")]
     enrol(store, entry("obama"), obama, encoder, 0.5, 32, role="local")
-    enrol(store, entry("rose"), [("r.jpg", photo("train_rose_leslie_img2.jpg"))], encoder, 0.5, 32, role="local")
+    enrol(
+        store,
+        entry("rose"),
+        [("r.jpg", photo("train_rose_leslie_img2.jpg"))],
+        encoder,
+        0.5,
+        32,
+        role="local",
+    )
     idx = store.index(NOW)
     store.close()
     audit.close()
