@@ -36,6 +36,8 @@ def _iso(t: float) -> str:
 
 
 def _days(seconds: float) -> str:
+    if seconds == 0:
+        return "at expiry"
     return f"{seconds / 86400:g} d" if seconds >= 86400 else f"{seconds / 3600:g} h"
 
 
@@ -165,23 +167,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     with AuditLog(settings.data_dir) as audit:
-        watchlist = WatchlistStore(settings.watchlist_file, audit)
-        alert_store = AlertStore(settings.alerts_file, audit)
-        watchlist.open()
-        alert_store.open()
-        try:
-            report = build_report(
-                cameras,
-                policy,
-                watchlist.entries(),
-                alert_store.alerts(),
-                audit.entries(since=args.since),
-                now,
-                args.since,
-            )
-        finally:
+        entries: list[tuple[WatchlistEntry, int]] = []
+        alerts: list[Alert] = []
+        if settings.watchlist_file.exists():  # reading creates no store
+            watchlist = WatchlistStore(settings.watchlist_file, audit)
+            watchlist.open()
+            entries = watchlist.entries()
             watchlist.close()
+        if settings.alerts_file.exists():
+            alert_store = AlertStore(settings.alerts_file, audit)
+            alert_store.open()
+            alerts = alert_store.alerts()
             alert_store.close()
+        report = build_report(
+            cameras, policy, entries, alerts, audit.entries(since=args.since), now, args.since
+        )
     sys.stdout.write(json.dumps(report, indent=2) + "\n" if args.json else render_text(report))
     return 0
 
