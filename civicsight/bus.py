@@ -25,9 +25,17 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from civicsight.events import DecodeError, Event
+from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
 from civicsight.topics import all_topic_configs, topic
 
 log = logging.getLogger(__name__)
@@ -246,8 +254,14 @@ class KafkaSubscriber:
         self._consumer.close()
 
 
-def ensure_topics(config: Mapping[str, str], timeout: float = 30.0) -> list[str]:
-    """Create every topic of the table that is missing. Returns the names created."""
+def ensure_topics(
+    config: Mapping[str, str],
+    timeout: float = 30.0,
+    policy: RetentionPolicy = DEFAULT_POLICY,
+) -> list[str]:
+    """Create every topic of the table that is missing, and set ``retention.ms`` of the
+    existing ones to what ``policy`` gives (a changed policy reaches the bus). Returns the
+    names created."""
     admin = AdminClient(dict(config))
     deadline = time.monotonic() + timeout
     while True:
@@ -258,9 +272,13 @@ def ensure_topics(config: Mapping[str, str], timeout: float = 30.0) -> list[str]
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+    table = all_topic_configs(policy)
+    altered = align_retention(admin, {n: c for n, _, c in table if n in existing}, timeout)
+    if altered:
+        log.info("retention.ms changed on %d topics: %s", len(altered), ", ".join(altered))
     wanted = [
         NewTopic(name, num_partitions=parts, replication_factor=-1, config=cfg)
-        for name, parts, cfg in all_topic_configs()
+        for name, parts, cfg in table
         if name not in existing
     ]
     if not wanted:
@@ -274,6 +292,30 @@ def ensure_topics(config: Mapping[str, str], timeout: float = 30.0) -> list[str]
             if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     return created
+
+
+def align_retention(
+    admin: AdminClient, wanted: Mapping[str, Mapping[str, str]], timeout: float
+) -> list[str]:
+    """Set ``retention.ms`` on the existing topics in ``wanted`` where it differs; returns
+    the names changed."""
+    if not wanted:
+        return []
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted]
+    changes: list[ConfigResource] = []
+    for res, fut in admin.describe_configs(resources, request_timeout=timeout).items():
+        current = fut.result().get("retention.ms")
+        target = wanted[res.name]["retention.ms"]
+        if current is None or current.value != target:
+            entry = ConfigEntry("retention.ms", target, incremental_operation=AlterConfigOpType.SET)
+            changes.append(
+                ConfigResource(ResourceType.TOPIC, res.name, incremental_configs=[entry])
+            )
+    if not changes:
+        return []
+    for fut in admin.incremental_alter_configs(changes, request_timeout=timeout).values():
+        fut.result()
+    return sorted(c.name for c in changes)
 
 
 def stop_on_signals() -> threading.Event:

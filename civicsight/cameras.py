@@ -2,18 +2,69 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import time
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicsight.config_files import load_yaml_model
 from civicsight.events import CameraId
 
 log = logging.getLogger(__name__)
 ALLOWED_SCHEMES = ("file", "media", "rtsp", "rtsps")
+NETWORK_SCHEMES = ("rtsp", "rtsps")
+METADATA_HOSTS = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata.azure.com",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+METADATA_IPS = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+Network = Literal["private", "loopback"]
+
+
+class CameraNetworkSettings(BaseSettings):
+    """Which kinds of address a camera URL may name (read by every service that loads
+    camera files). Link-local, cloud metadata, unspecified, multicast and reserved
+    addresses are always refused."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICSIGHT_", frozen=True, extra="ignore")
+    camera_networks: str = Field(
+        "private",
+        description="address kinds camera URLs may use besides public ones, comma "
+        "separated: private (RFC 1918 / ULA, where cameras usually are), loopback (lab use "
+        "only); empty: public addresses only",
+    )
+
+    def allowed(self) -> frozenset[Network]:
+        out: set[Network] = set()
+        for part in filter(None, (p.strip() for p in self.camera_networks.split(","))):
+            if part not in ("private", "loopback"):
+                raise CameraConfigError(
+                    f"CIVICSIGHT_CAMERA_NETWORKS: unknown {part!r}; use private, loopback"
+                )
+            out.add(part)  # type: ignore[arg-type]
+        return frozenset(out)
 
 
 class CameraConfigError(ValueError):
@@ -34,6 +85,30 @@ class Analytics(BaseModel):
     faces: bool = Field(
         False, description="match faces against the watchlist (off unless enabled per camera)"
     )
+    faces_purpose: str | None = Field(
+        None,
+        min_length=10,
+        max_length=500,
+        description="why faces are matched on this camera (required with faces: true)",
+    )
+    faces_legal_basis: str | None = Field(
+        None,
+        min_length=5,
+        max_length=300,
+        description="the law or decision that permits it, e.g. a court order reference "
+        "(required with faces: true)",
+    )
+
+    @model_validator(mode="after")
+    def _faces_need_a_reason(self) -> Analytics:
+        for name in ("faces_purpose", "faces_legal_basis"):
+            value = getattr(self, name)
+            if value is not None and (not value.strip() or not value.isprintable()):
+                raise ValueError(f"{name} must be printable text")
+        if self.faces and not (self.faces_purpose and self.faces_legal_basis):
+            missing = [n for n in ("faces_purpose", "faces_legal_basis") if not getattr(self, n)]
+            raise ValueError(f"faces: true needs {' and '.join(missing)}")
+        return self
 
 
 class CameraConfig(BaseModel):
@@ -61,10 +136,18 @@ class CameraConfig(BaseModel):
 
     @field_validator("source")
     @classmethod
-    def _allowed(cls, value: SecretStr) -> SecretStr:
-        scheme = urlsplit(value.get_secret_value()).scheme
+    def _allowed(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        url = value.get_secret_value()
+        scheme = urlsplit(url).scheme
         if scheme not in ALLOWED_SCHEMES:
             raise ValueError(f"source scheme {scheme or '(none)'!r} not in {ALLOWED_SCHEMES}")
+        context = info.context if isinstance(info.context, dict) else {}
+        allow = context.get("camera_networks")
+        if allow is None:
+            allow = CameraNetworkSettings().allowed()
+        problem = host_problem(url, allow, resolve=False)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @property
@@ -81,6 +164,70 @@ def redact_url(url: str) -> str:
     if parts.username or parts.password:
         netloc = "***@" + netloc
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _address_problem(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address, allow: frozenset[Network]
+) -> str:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    if addr in METADATA_IPS:
+        return "a cloud metadata address"
+    if addr.is_unspecified:
+        return "the unspecified address"
+    if addr.is_loopback:
+        return "" if "loopback" in allow else "a loopback address (allow with loopback)"
+    if addr.is_link_local:
+        return "a link-local address"
+    if addr.is_multicast or addr.is_reserved:
+        return "a multicast or reserved address"
+    if addr.is_private:
+        return "" if "private" in allow else "a private address (allow with private)"
+    return ""
+
+
+def host_problem(url: str, allow: frozenset[Network], resolve: bool) -> str:
+    """Why the host of a network camera URL may not be used, or ``""``. Literal IPs and
+    known metadata host names are checked always; other host names only with ``resolve``
+    (every address they resolve to must pass), which ingest does before each connect."""
+    parts = urlsplit(url)
+    if parts.scheme not in NETWORK_SCHEMES:
+        return ""
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        return "source has no host"
+    if host in METADATA_HOSTS:
+        return f"host {host!r} is a cloud metadata service"
+    try:
+        literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        why = _address_problem(literal, allow)
+        return f"host {host} is {why}; CIVICSIGHT_CAMERA_NETWORKS decides" if why else ""
+    if host == "localhost" or host.endswith(".localhost"):
+        why = _address_problem(ipaddress.ip_address("127.0.0.1"), allow)
+        return f"host {host} is {why}; CIVICSIGHT_CAMERA_NETWORKS decides" if why else ""
+    if not resolve:
+        return ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 554, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as err:
+        return f"host {host} does not resolve ({err})"
+    for info in infos:
+        why = _address_problem(ipaddress.ip_address(info[4][0]), allow)
+        if why:
+            return f"host {host} resolves to {why}; CIVICSIGHT_CAMERA_NETWORKS decides"
+    return ""
+
+
+def check_network_source(url: str, allow: frozenset[Network] | None = None) -> None:
+    """Refuse (``CameraConfigError``) a network camera URL whose host, resolved now, is not
+    allowed; ingest calls it before every connect (a DNS answer can change)."""
+    allow = CameraNetworkSettings().allowed() if allow is None else allow
+    problem = host_problem(url, allow, resolve=True)
+    if problem:
+        raise CameraConfigError(f"{redact_url(url)}: {problem}")
 
 
 def resolve_media_path(url: str, media_root: Path) -> Path:

@@ -4,6 +4,8 @@ so the kernel never imports services/, streams/ or models/."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import logging
 import os
 import subprocess
@@ -14,10 +16,15 @@ from pathlib import Path
 
 from pydantic import Field
 
+from civicsight.alert_store import AlertStore
+from civicsight.alerts import AlertError
+from civicsight.audit import AuditLog
 from civicsight.auth import Role
 from civicsight.bus import ensure_topics, stop_on_signals
 from civicsight.logs import setup_logging
 from civicsight.media import MediaUnavailableError, ensure_media
+from civicsight.retention import RetentionError
+from civicsight.retention_run import run_every, run_once
 from civicsight.settings import HubSettings
 from civicsight.stack import EmbeddedBroker, ServiceSpec, Supervisor
 from civicsight.topics import render_yaml
@@ -44,7 +51,11 @@ TOOLS = {
     ("eval", "faces"): "services.faces.eval",
     ("eval", "reid"): "services.reid.eval",
     ("watchlist", ""): "services.faces.watchlist_cli",
+    ("privacy", "report"): "tools.privacy_report",
 }
+CLI_ROLE = "local"
+"""The role the command line acts in: it has no login; access to the hub host is the
+control."""
 
 
 class UpSettings(HubSettings):
@@ -53,6 +64,9 @@ class UpSettings(HubSettings):
     media_mirror: Path | None = Field(None, description="offline folder of sample media")
     model_mirror: Path | None = Field(None, description="offline folder of model files")
     media_download: bool = Field(False, description="download missing demo media from source")
+    retention_every_s: float = Field(
+        3600.0, gt=0, le=86400, description="how often the hub enforces the retention policy"
+    )
 
 
 def _wait_http(url: str, timeout: float) -> bool:
@@ -81,6 +95,11 @@ def _issue_token(data_dir: Path, role: str, label: str) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     settings = UpSettings()
     setup_logging(settings.log_level)
+    try:
+        policy = settings.retention_policy()
+    except RetentionError as err:
+        log.error("%s", err)
+        return 2
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -119,10 +138,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         env["CIVICSIGHT_KAFKA_BOOTSTRAP"] = broker.bootstrap
         kafka = {"bootstrap.servers": broker.bootstrap}
         log.info("embedded tansu broker on %s", broker.bootstrap)
+    if settings.retention_file:
+        env["CIVICSIGHT_RETENTION_FILE"] = str(settings.retention_file.resolve())
     stop = stop_on_signals()
     try:
-        created = ensure_topics(kafka)
+        created = ensure_topics(kafka, policy=policy)
         log.info("topics ready (%d created)", len(created))
+        run_every(data_dir, policy, settings.retention_every_s, stop)
         supervisor = Supervisor(list(SERVICES), env)
         with supervisor.running():
             url = f"http://127.0.0.1:{settings.api_port}"
@@ -200,8 +222,99 @@ def cmd_topics(args: argparse.Namespace) -> int:
         sys.stdout.write(render_yaml())
         return 0
     settings = HubSettings()
-    for name in ensure_topics(settings.kafka_config()):
+    for name in ensure_topics(settings.kafka_config(), policy=settings.retention_policy()):
         print(f"created {name}")
+    return 0
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
+
+
+def parse_time(text: str) -> float:
+    """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give Unix seconds or an ISO date such as 2026-05-01"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    settings = HubSettings()
+    if not (settings.data_dir / "audit.db").exists():
+        print(f"error: no audit log in {settings.data_dir}", file=sys.stderr)
+        return 2
+    with AuditLog(settings.data_dir) as audit:
+        if args.what == "verify":
+            result = audit.verify()
+            print(result, file=sys.stdout if result.ok else sys.stderr)
+            return 0 if result.ok else 1
+        entries = audit.entries(since=args.since, action=args.action)
+    if args.json:
+        print(json.dumps([e.model_dump() for e in entries], indent=2))
+        return 0
+    for e in entries:
+        details = json.dumps(e.details, sort_keys=True, ensure_ascii=False)
+        print(f"#{e.seq}\t{_iso(e.at)}\t{e.actor}\t{e.role}\t{e.action}\t{details}")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    settings = HubSettings()
+    with AuditLog(settings.data_dir) as audit:
+        store = AlertStore(settings.data_dir / "alerts.db", audit)
+        store.open()
+        try:
+            if args.what == "list":
+                alerts = store.alerts(args.state)
+                if args.json:
+                    print(json.dumps([a.model_dump() for a in alerts], indent=2))
+                    return 0
+                for a in alerts:
+                    who = ",".join(c.user for c in a.confirmations) or "-"
+                    print(
+                        f"{a.alert_id}\t{a.state}\t{a.camera_id}/{a.track_id}\t"
+                        f"{a.watchlist_id}/{a.entry_id}\t{a.score:.2f}\t{_iso(a.first_at)}\t"
+                        f"confirmed by {who}"
+                    )
+                return 0
+            if args.what == "confirm":
+                alert = store.confirm(args.alert, args.user, CLI_ROLE, time.time())
+                need = "" if alert.state == "confirmed" else " (a second person must confirm)"
+                print(f"{alert.alert_id}: {alert.state}{need}")
+            else:
+                alert = store.dismiss(args.alert, args.user, CLI_ROLE, time.time(), args.reason)
+                print(f"{alert.alert_id}: dismissed")
+            return 0
+        except AlertError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        finally:
+            store.close()
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    settings = HubSettings()
+    try:
+        policy = settings.retention_policy()
+    except RetentionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    done = run_once(settings.data_dir, policy, time.time() if args.now is None else args.now)
+    if args.json:
+        print(json.dumps([p.__dict__ for p in done], indent=2))
+    else:
+        for p in done:
+            print(f"{p.data_class}\tbefore {_iso(p.before)}\tdeleted {p.deleted}")
     return 0
 
 
@@ -257,6 +370,33 @@ def build_parser() -> argparse.ArgumentParser:
         "watchlist", help="face watchlist: add | list | remove", add_help=False
     )
     watchlist.add_argument("rest", nargs=argparse.REMAINDER)
+    audit = sub.add_parser("audit", help="the audit log: verify the chain, or show entries")
+    audit.add_argument("what", choices=["verify", "show"])
+    audit.add_argument("--since", type=parse_time, help="Unix seconds or ISO date (show)")
+    audit.add_argument("--action", help="only this action, e.g. search.tracks (show)")
+    audit.add_argument("--json", action="store_true", help="print JSON (show)")
+    audit.set_defaults(func=cmd_audit)
+    alerts = sub.add_parser("alerts", help="watchlist alerts: list | confirm | dismiss")
+    alerts_sub = alerts.add_subparsers(dest="what", required=True)
+    a_list = alerts_sub.add_parser("list", help="list alerts")
+    a_list.add_argument("--state", choices=["new", "confirmed", "dismissed"])
+    a_list.add_argument("--json", action="store_true")
+    a_confirm = alerts_sub.add_parser("confirm", help="confirm (two different people needed)")
+    a_confirm.add_argument("alert")
+    a_confirm.add_argument("--user", required=True, help="who is confirming")
+    a_dismiss = alerts_sub.add_parser("dismiss", help="dismiss with a reason")
+    a_dismiss.add_argument("alert")
+    a_dismiss.add_argument("--user", required=True, help="who is dismissing")
+    a_dismiss.add_argument("--reason", required=True)
+    alerts.set_defaults(func=cmd_alerts)
+    retention = sub.add_parser("retention", help="enforce the retention policy once")
+    retention.add_argument("what", choices=["run"])
+    retention.add_argument("--now", type=parse_time, help="the time to enforce at (default: now)")
+    retention.add_argument("--json", action="store_true")
+    retention.set_defaults(func=cmd_retention)
+    privacy = sub.add_parser("privacy", help="privacy report (input for a DPIA)")
+    privacy.add_argument("what", choices=["report"])
+    privacy.add_argument("rest", nargs=argparse.REMAINDER)
     evaluate = sub.add_parser("eval", help="accuracy of a perception service on sample data")
     evaluate.add_argument("what", choices=sorted({w for g, w in TOOLS if g == "eval"}))
     evaluate.add_argument("rest", nargs=argparse.REMAINDER)
@@ -268,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("bench", "eval"):
+    if args.command in ("bench", "eval", "privacy"):
         return cmd_tool(tool_module(args.command, args.what, args.rest), args.rest)
     if args.command in ("models", "watchlist"):
         return cmd_tool(TOOLS[(args.command, "")], args.rest)

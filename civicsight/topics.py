@@ -2,6 +2,11 @@
 
 ``infra/kafka/topics.yaml`` is generated from it (``civicsight topics --yaml``) and a
 test keeps the two equal.
+
+Each topic holds one data class of the retention policy (``civicsight.retention``), and
+its ``retention.ms`` is that class's period, capped at ``BUS_MAX_MS`` (a topic is a
+transport, not an archive: the stores keep what is kept longer). A dead-letter topic
+holds the same data as its topic, so it gets the same retention.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from civicsight.events import (
     PlateRead,
     TrackUpdate,
 )
+from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
 
 HOUR_MS = 3_600_000
+BUS_MAX_MS = 7 * 24 * HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class Topic:
     name: str
     key: str
     partitions: int
-    retention_ms: int
+    data_class: str
     max_bytes: int
     value_type: type[Event]
 
@@ -37,17 +44,19 @@ class Topic:
     def dlq(self) -> str:
         return f"{self.name}.dlq"
 
+    def retention_ms(self, policy: RetentionPolicy = DEFAULT_POLICY) -> int:
+        return min(policy.keep_ms(self.data_class), BUS_MAX_MS)
+
 
 TOPICS: tuple[Topic, ...] = (
-    Topic("frames", "camera_id", 6, 1 * HOUR_MS, 4 * 1024 * 1024, Frame),
-    Topic("detections", "camera_id", 6, 24 * HOUR_MS, 1024 * 1024, FrameDetections),
-    Topic("crops", "camera_id", 6, 6 * HOUR_MS, 2 * 1024 * 1024, Crop),
-    Topic("appearances", "camera_id", 6, 24 * HOUR_MS, 256 * 1024, Appearance),
-    Topic("plate_reads", "camera_id", 6, 24 * HOUR_MS, 64 * 1024, PlateRead),
-    Topic("face_matches", "camera_id", 6, 24 * HOUR_MS, 64 * 1024, FaceObservation),
-    Topic("track_updates", "track_id", 6, 7 * 24 * HOUR_MS, 2 * 1024 * 1024, TrackUpdate),
+    Topic("frames", "camera_id", 6, "frames", 4 * 1024 * 1024, Frame),
+    Topic("detections", "camera_id", 6, "detections", 1024 * 1024, FrameDetections),
+    Topic("crops", "camera_id", 6, "crops", 2 * 1024 * 1024, Crop),
+    Topic("appearances", "camera_id", 6, "appearances", 256 * 1024, Appearance),
+    Topic("plate_reads", "camera_id", 6, "plates_non_hit", 64 * 1024, PlateRead),
+    Topic("face_matches", "camera_id", 6, "alerts", 64 * 1024, FaceObservation),
+    Topic("track_updates", "track_id", 6, "tracks", 2 * 1024 * 1024, TrackUpdate),
 )
-DLQ_RETENTION_MS = 7 * 24 * HOUR_MS
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
 
@@ -59,14 +68,18 @@ def topic(name: str) -> Topic:
         raise KeyError(f"unknown topic {name!r}; known: {', '.join(BY_NAME)}") from None
 
 
-def all_topic_configs() -> list[tuple[str, int, dict[str, str]]]:
+def all_topic_configs(
+    policy: RetentionPolicy = DEFAULT_POLICY,
+) -> list[tuple[str, int, dict[str, str]]]:
     """(name, partitions, config) for every topic and its dead-letter topic."""
     out: list[tuple[str, int, dict[str, str]]] = []
     for t in TOPICS:
-        cfg = {"retention.ms": str(t.retention_ms), "max.message.bytes": str(t.max_bytes)}
+        cfg = {
+            "retention.ms": str(t.retention_ms(policy)),
+            "max.message.bytes": str(t.max_bytes),
+        }
         out.append((t.name, t.partitions, cfg))
-        dlq_cfg = {"retention.ms": str(DLQ_RETENTION_MS), "max.message.bytes": str(t.max_bytes)}
-        out.append((t.dlq, 1, dlq_cfg))
+        out.append((t.dlq, 1, dict(cfg)))
     return out
 
 
@@ -78,7 +91,8 @@ def render_yaml() -> str:
                 "name": t.name,
                 "key": t.key,
                 "partitions": t.partitions,
-                "retention_ms": t.retention_ms,
+                "data_class": t.data_class,
+                "retention_ms": t.retention_ms(),
                 "max_message_bytes": t.max_bytes,
                 "value_type": t.value_type.__name__,
                 "schema_version": 1,

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
-from civicsight.cameras import Analytics, CameraConfig, Position
+from civicsight.cameras import Analytics, CameraConfig, CameraNetworkSettings, Position
 from civicsight.cli import UpSettings
 from civicsight.settings import HubSettings
 from services.api.main import ApiSettings
@@ -27,6 +27,7 @@ from streams.app import StreamSettings
 REPO = Path(__file__).resolve().parents[1]
 SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("every service", HubSettings),
+    ("every service (camera files)", CameraNetworkSettings),
     ("civicsight up", UpSettings),
     ("ingest", IngestSettings),
     ("detect", DetectSettings),

@@ -13,7 +13,7 @@ near 0 lie just inside the threshold; a distance at or beyond the threshold is n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,3 +196,43 @@ def observations(
 def wants_crop(crop: Crop, enabled_cameras: frozenset[str]) -> bool:
     """Only person crops from cameras with faces enabled are looked at (even decoded)."""
     return crop.box.cls == "person" and crop.camera_id in enabled_cameras
+
+
+FacesReason = tuple[str, str]
+"""(purpose, legal basis) of a camera with faces on."""
+
+
+def faces_changes(
+    recorded: Mapping[str, FacesReason], current: Mapping[str, FacesReason]
+) -> list[tuple[str, dict[str, str]]]:
+    """Audit entries (action, details) that bring the recorded face-enabled cameras up to
+    ``current``: a camera switched on, or whose purpose or legal basis changed, gives
+    ``camera.faces_enabled``; one switched off gives ``camera.faces_disabled``."""
+    out: list[tuple[str, dict[str, str]]] = []
+    for camera_id in sorted(current):
+        if recorded.get(camera_id) != current[camera_id]:
+            purpose, basis = current[camera_id]
+            out.append(
+                (
+                    "camera.faces_enabled",
+                    {"camera_id": camera_id, "purpose": purpose, "legal_basis": basis},
+                )
+            )
+    for camera_id in sorted(set(recorded) - set(current)):
+        out.append(("camera.faces_disabled", {"camera_id": camera_id}))
+    return out
+
+
+def recorded_faces_cameras(
+    entries: Iterable[tuple[str, Mapping[str, object]]],
+) -> dict[str, FacesReason]:
+    """The face-enabled cameras as the audit log's (action, details) entries, oldest
+    first, leave them."""
+    state: dict[str, FacesReason] = {}
+    for action, details in entries:
+        camera_id = str(details.get("camera_id"))
+        if action == "camera.faces_enabled":
+            state[camera_id] = (str(details.get("purpose")), str(details.get("legal_basis")))
+        elif action == "camera.faces_disabled":
+            state.pop(camera_id, None)
+    return state

@@ -8,6 +8,11 @@ in memory, never published, logged or stored. Logs carry counts only.
 The watchlist and the camera files are reloaded every ``face_refresh_s`` seconds
 (expired entries are purged then). A camera folder that no longer loads turns faces off
 everywhere until it is fixed: the service fails closed.
+
+Accountability: a match raises (or updates) an alert in ``<data_dir>/alerts.db``; a new
+alert, a watchlist entry purged at expiry, and a camera whose faces setting (with its
+purpose and legal basis) changed since the audit log last recorded it are written to the
+audit log (actor ``system``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
+from civicsight.alert_store import AlertStore
+from civicsight.audit import AuditLog
 from civicsight.bus import (
     KafkaPublisher,
     KafkaSubscriber,
@@ -29,15 +36,18 @@ from civicsight.bus import (
     run_loop,
     stop_on_signals,
 )
-from civicsight.cameras import CameraConfigError, cameras_with
+from civicsight.cameras import CameraConfigError, load_cameras
 from civicsight.events import Crop
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
 from services.faces.logic import (
     DEFAULT_MIN_FACE_PX,
     DEFAULT_THRESHOLD,
+    FacesReason,
     WatchlistIndex,
+    faces_changes,
     observations,
+    recorded_faces_cameras,
     wants_crop,
 )
 from services.faces.pipeline import FaceEncoder, ModelChoice, decode_jpeg
@@ -89,6 +99,10 @@ class FacesSettings(HubSettings):
     def watchlist_file(self) -> Path:
         return self.watchlist_path or self.data_dir / "watchlist.db"
 
+    @property
+    def alerts_file(self) -> Path:
+        return self.data_dir / "alerts.db"
+
     def model_choice(self) -> ModelChoice:
         return ModelChoice(
             detector=self.face_detector,
@@ -109,13 +123,17 @@ class FacesService:
         encoder: FaceEncoder,
         watchlist: WatchlistStore,
         publisher: Publisher,
+        alerts: AlertStore,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
         self.watchlist = watchlist
         self.publisher = publisher
+        self.alerts = alerts
+        self.audit: AuditLog = alerts.audit
         self.index = WatchlistIndex.empty()
         self.cameras: frozenset[str] = frozenset()
+        self.recorded: dict[str, FacesReason] | None = None
         self.next_refresh = 0.0
         self.camera_error = ""
         self.counts = {"crops": 0, "skipped": 0, "no_face": 0, "matches": 0, "bad_jpeg": 0}
@@ -129,8 +147,16 @@ class FacesService:
             log.info("watchlist: %d live entries", len(index.entries))
         self.index = index
         try:
-            cameras = cameras_with(self.settings.cameras_dir, "faces")
+            folder = self.settings.cameras_dir
+            configs = load_cameras(folder) if folder.is_dir() else []
             self.camera_error = ""
+            reasons = {
+                c.id: (c.analytics.faces_purpose or "", c.analytics.faces_legal_basis or "")
+                for c in configs
+                if c.analytics.faces
+            }
+            self.audit_cameras(reasons)
+            cameras = frozenset(reasons)
         except CameraConfigError as err:
             if str(err) != self.camera_error:
                 log.error("camera files do not load, faces off on every camera: %s", err)
@@ -139,6 +165,20 @@ class FacesService:
         if cameras != self.cameras:
             log.info("faces enabled on %d cameras: %s", len(cameras), ", ".join(sorted(cameras)))
         self.cameras = cameras
+
+    def audit_cameras(self, current: dict[str, FacesReason]) -> None:
+        """Record face-enabled cameras (purpose, legal basis) that changed since the audit
+        log last recorded them; the first refresh reads that state back from the log."""
+        if self.recorded is None:
+            entries = [
+                *self.audit.entries(action="camera.faces_enabled"),
+                *self.audit.entries(action="camera.faces_disabled"),
+            ]
+            entries.sort(key=lambda e: e.seq)
+            self.recorded = recorded_faces_cameras((e.action, e.details) for e in entries)
+        for action, details in faces_changes(self.recorded, current):
+            self.audit.append("system", "system", action, details)
+        self.recorded = dict(current)
 
     def every_poll(self) -> None:
         now = time.time()
@@ -175,6 +215,7 @@ class FacesService:
         )
         del embeddings, images  # a face that matched nothing is gone here
         for obs in found:
+            self.alerts.record_match(obs)
             self.publisher.publish("face_matches", obs.camera_id, obs)
         if found:
             self.counts["matches"] += len(found)
@@ -184,8 +225,12 @@ class FacesService:
 def run(settings: FacesSettings, stop: threading.Event) -> None:
     encoder = FaceEncoder.from_registry(settings.model_choice())
     encoder.start()
-    watchlist = WatchlistStore(settings.watchlist_file)
+    audit = AuditLog(settings.data_dir)
+    audit.open()
+    watchlist = WatchlistStore(settings.watchlist_file, audit)
     watchlist.open()
+    alerts = AlertStore(settings.alerts_file, audit)
+    alerts.open()
     bus = KafkaPublisher(settings.kafka_config(), "faces")
     sub = KafkaSubscriber(
         settings.kafka_config(),
@@ -194,7 +239,7 @@ def run(settings: FacesSettings, stop: threading.Event) -> None:
         bus,
         offset_reset="earliest" if settings.face_from_start else "latest",
     )
-    service = FacesService(settings, encoder, watchlist, bus)
+    service = FacesService(settings, encoder, watchlist, bus, alerts)
     service.every_poll()
     log.info(
         "faces ready: %s, threshold %.2f, faces >= %d px, watchlist %s",
@@ -216,6 +261,8 @@ def run(settings: FacesSettings, stop: threading.Event) -> None:
         sub.close()
         bus.close()
         watchlist.close()
+        alerts.close()
+        audit.close()
         encoder.close()
         log.info("faces stopped: %s", ", ".join(f"{k} {v}" for k, v in service.counts.items()))
 

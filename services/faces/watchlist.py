@@ -1,24 +1,28 @@
 """The face watchlist: entries and their enrolled embeddings in ``<data_dir>/watchlist.db``.
 
-The only faces the hub can recognise are the ones enrolled here, each for a stated reason
-(a case reference), by a named person, until an expiry date no more than a year away.
-Expired entries are never matched (``index`` leaves them out) and are deleted by
-``purge_expired``, which the faces service and the watchlist CLI both run. The file is
-readable by its owner only, and deleted rows are overwritten (``secure_delete``).
+The only faces the hub can recognise are the ones enrolled here, each for a case (a case
+id and a stated reason), by a named person, until an expiry date no more than a year
+away. Expired entries are never matched (``index`` leaves them out) and are deleted by
+``purge_expired``, which the faces service, the watchlist CLI and retention run. The file
+is readable by its owner only, and deleted rows are overwritten (``secure_delete``).
 
-Not here yet (a later issue): an audit trail of who looked at or changed the watchlist,
-and roles deciding who may.
+Every change is written to the audit log (``civicsight.audit``) in the same transaction:
+``watchlist.add`` (by the enrolling user), ``watchlist.remove`` (by who removed it) and
+``watchlist.expired`` (by ``system``). The person's label never goes to the audit log.
+Who may change the watchlist (roles) is the API's business.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from civicsight.audit import AuditLog, CaseId
 from civicsight.sqlite_file import SqliteFile
 from models.runtimes.face_detector import Faces
 from services.faces.logic import (
@@ -42,6 +46,7 @@ CREATE TABLE IF NOT EXISTS entries (
   watchlist_id TEXT NOT NULL,
   entry_id TEXT NOT NULL,
   label TEXT NOT NULL,
+  case_id TEXT NOT NULL,
   reason TEXT NOT NULL,
   added_by TEXT NOT NULL,
   added_at REAL NOT NULL,
@@ -71,7 +76,8 @@ class WatchlistEntry(BaseModel):
         pattern=ID_PATTERN, description="opaque entry id, published on matches (not a name)"
     )
     label: str = Field(min_length=1, max_length=120, description="who this is; never published")
-    reason: str = Field(min_length=1, max_length=500, description="reason and case reference")
+    case_id: CaseId
+    reason: str = Field(min_length=1, max_length=500, description="why this person is enrolled")
     added_by: str = Field(min_length=1, max_length=120, description="who enrolled the entry")
     added_at: float = Field(ge=0, description="Unix time of enrolment")
     expires_at: float = Field(ge=0, description="Unix time after which it never matches")
@@ -93,12 +99,26 @@ class WatchlistEntry(BaseModel):
 
 
 class WatchlistStore(SqliteFile):
-    """SQLite watchlist. Lifecycle: open() ... close()."""
+    """SQLite watchlist, audited. Lifecycle: open() ... close()."""
 
     schema = SCHEMA
+    data_classes: tuple[str, ...] = ("watchlist",)
 
-    def add(self, entry: WatchlistEntry, vectors: np.ndarray) -> None:
-        """Store ``entry`` with its (n, 128) enrolled embeddings."""
+    def __init__(self, path: Path, audit: AuditLog) -> None:
+        super().__init__(path)
+        self.audit = audit
+
+    def open(self) -> None:
+        super().open()
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(entries)")}
+        if "case_id" not in columns:
+            raise WatchlistError(
+                f"{self.path} predates case ids; re-enrol its entries into a new file"
+            )
+
+    def add(self, entry: WatchlistEntry, vectors: np.ndarray, *, role: str) -> None:
+        """Store ``entry`` with its (n, 128) enrolled embeddings; audited as done by
+        ``entry.added_by`` acting in ``role``."""
         vectors = np.asarray(vectors, np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != EMBEDDING_DIM or not len(vectors):
             raise WatchlistError(f"expected (n, {EMBEDDING_DIM}) embeddings, got {vectors.shape}")
@@ -107,11 +127,12 @@ class WatchlistStore(SqliteFile):
         try:
             with self._lock, self.db:
                 self.db.execute(
-                    "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         entry.watchlist_id,
                         entry.entry_id,
                         entry.label,
+                        entry.case_id,
                         entry.reason,
                         entry.added_by,
                         entry.added_at,
@@ -125,37 +146,86 @@ class WatchlistStore(SqliteFile):
                         for n, v in enumerate(vectors)
                     ],
                 )
+                self.audit.append(
+                    entry.added_by,
+                    role,
+                    "watchlist.add",
+                    {
+                        "watchlist_id": entry.watchlist_id,
+                        "entry_id": entry.entry_id,
+                        "case_id": entry.case_id,
+                        "reason": entry.reason,
+                        "expires_at": entry.expires_at,
+                        "photos": len(vectors),
+                    },
+                    at=entry.added_at,
+                )
         except sqlite3.IntegrityError:
             raise WatchlistError(
                 f"{entry.watchlist_id}/{entry.entry_id} is already on the watchlist; remove it "
                 "first"
             ) from None
 
-    def remove(self, watchlist_id: str, entry_id: str) -> bool:
-        """Delete an entry and its embeddings; True if it existed."""
+    def remove(self, watchlist_id: str, entry_id: str, *, actor: str, role: str) -> bool:
+        """Delete an entry and its embeddings; True if it existed (then audited)."""
         with self._lock, self.db:
-            gone = self.db.execute(
+            row = self.db.execute(
+                "SELECT case_id FROM entries WHERE watchlist_id = ? AND entry_id = ?",
+                (watchlist_id, entry_id),
+            ).fetchone()
+            self.db.execute(
                 "DELETE FROM entries WHERE watchlist_id = ? AND entry_id = ?",
                 (watchlist_id, entry_id),
-            ).rowcount
+            )
             self.db.execute(
                 "DELETE FROM embeddings WHERE watchlist_id = ? AND entry_id = ?",
                 (watchlist_id, entry_id),
             )
+            if row is not None:
+                self.audit.append(
+                    actor,
+                    role,
+                    "watchlist.remove",
+                    {"watchlist_id": watchlist_id, "entry_id": entry_id, "case_id": row[0]},
+                )
         self._checkpoint()
-        return gone > 0
+        return row is not None
 
     def purge_expired(self, now: float) -> int:
-        """Delete every entry (and its embeddings) expired at ``now``; how many."""
+        """Delete every entry (and its embeddings) expired at ``now``; how many. Each
+        deletion is audited (actor ``system``)."""
         with self._lock, self.db:
-            gone = self.db.execute("DELETE FROM entries WHERE expires_at <= ?", (now,)).rowcount
+            expired = self.db.execute(
+                "SELECT watchlist_id, entry_id, case_id, expires_at FROM entries "
+                "WHERE expires_at <= ? ORDER BY watchlist_id, entry_id",
+                (now,),
+            ).fetchall()
+            self.db.execute("DELETE FROM entries WHERE expires_at <= ?", (now,))
             self.db.execute(
                 "DELETE FROM embeddings WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE "
                 "e.watchlist_id = embeddings.watchlist_id AND e.entry_id = embeddings.entry_id)"
             )
-        if gone:
+            for watchlist_id, entry_id, case_id, expires_at in expired:
+                self.audit.append(
+                    "system",
+                    "system",
+                    "watchlist.expired",
+                    {
+                        "watchlist_id": watchlist_id,
+                        "entry_id": entry_id,
+                        "case_id": case_id,
+                        "expires_at": expires_at,
+                    },
+                )
+        if expired:
             self._checkpoint()
-        return int(gone)
+        return len(expired)
+
+    def purge(self, data_class: str, before: float) -> int:
+        """Retention (``civicsight.retention.Retainer``): entries expired by ``before``."""
+        if data_class != "watchlist":
+            raise ValueError(f"the watchlist holds only 'watchlist', not {data_class!r}")
+        return self.purge_expired(before)
 
     def _checkpoint(self) -> None:
         """Fold the WAL back into the file, so deleted embeddings do not linger in it."""
@@ -166,9 +236,9 @@ class WatchlistStore(SqliteFile):
         """Every stored entry with its number of embeddings (expired ones until purged)."""
         with self._lock:
             rows = self.db.execute(
-                "SELECT e.watchlist_id, e.entry_id, e.label, e.reason, e.added_by, e.added_at, "
-                "e.expires_at, (SELECT COUNT(*) FROM embeddings m WHERE m.watchlist_id = "
-                "e.watchlist_id AND m.entry_id = e.entry_id) FROM entries e "
+                "SELECT e.watchlist_id, e.entry_id, e.label, e.case_id, e.reason, e.added_by, "
+                "e.added_at, e.expires_at, (SELECT COUNT(*) FROM embeddings m WHERE "
+                "m.watchlist_id = e.watchlist_id AND m.entry_id = e.entry_id) FROM entries e "
                 "ORDER BY e.watchlist_id, e.entry_id"
             ).fetchall()
         return [
@@ -177,12 +247,13 @@ class WatchlistStore(SqliteFile):
                     watchlist_id=r[0],
                     entry_id=r[1],
                     label=r[2],
-                    reason=r[3],
-                    added_by=r[4],
-                    added_at=r[5],
-                    expires_at=r[6],
+                    case_id=r[3],
+                    reason=r[4],
+                    added_by=r[5],
+                    added_at=r[6],
+                    expires_at=r[7],
                 ),
-                int(r[7]),
+                int(r[8]),
             )
             for r in rows
         ]
@@ -213,6 +284,8 @@ def enrol(
     encoder: FaceEncoding,
     threshold: float,
     min_face_px: float,
+    *,
+    role: str,
     min_score: float = ENROL_MIN_SCORE,
 ) -> int:
     """Enrol ``entry`` from (name, BGR image) photos, each showing that person alone.
@@ -231,5 +304,5 @@ def enrol(
         vectors.append(encoder.embed(image, faces.boxes[chosen : chosen + 1])[0])
     stacked = np.stack(vectors).astype(np.float32)
     check_enrolment(names, stacked, threshold)
-    watchlist.add(entry, stacked)
+    watchlist.add(entry, stacked, role=role)
     return len(stacked)

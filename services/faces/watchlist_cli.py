@@ -1,14 +1,17 @@
 """Manage the face watchlist (``<data_dir>/watchlist.db``).
 
     python -m services.faces.watchlist_cli add --watchlist missing --entry m-0042 \\
-        --label "..." --reason "case 2026/118" --added-by alice --days 30 photo1.jpg photo2.jpg
+        --label "..." --case 2026/118 --reason "missing person report" --added-by alice \\
+        --days 30 photo1.jpg photo2.jpg
     python -m services.faces.watchlist_cli list [--json]
-    python -m services.faces.watchlist_cli remove --watchlist missing --entry m-0042
+    python -m services.faces.watchlist_cli remove --watchlist missing --entry m-0042 \\
+        --removed-by alice
 
-Every entry needs a reason, the name of who added it and an expiry (at most 365 days).
-Expired entries are purged whenever this command or the faces service opens the
-watchlist. Who may run it and an audit trail of every change come with a later issue;
-until then access to the data folder is the only control.
+Every entry needs a case id, a reason, the name of who added it and an expiry (at most
+365 days). Expired entries are purged whenever this command or the faces service opens
+the watchlist. Every change is written to the audit log (``<data_dir>/audit.db``) with
+role ``local``: the command line has no login, so access to the hub host and its data
+folder is the control here.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from civicsight.audit import AuditError, AuditLog
 from models.registry import ModelUnavailableError
 from services.faces.logic import EnrolmentError
 from services.faces.main import FacesSettings
@@ -36,6 +40,8 @@ from services.faces.watchlist import (
     enrol,
 )
 
+CLI_ROLE = "local"
+
 
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
@@ -47,6 +53,7 @@ def cmd_add(args: argparse.Namespace, settings: FacesSettings, store: WatchlistS
         watchlist_id=args.watchlist,
         entry_id=args.entry,
         label=args.label,
+        case_id=args.case,
         reason=args.reason,
         added_by=args.added_by,
         added_at=now,
@@ -56,7 +63,15 @@ def cmd_add(args: argparse.Namespace, settings: FacesSettings, store: WatchlistS
     encoder = FaceEncoder.from_registry(settings.model_choice())
     encoder.start()
     try:
-        n = enrol(store, entry, images, encoder, settings.face_threshold, settings.face_min_px)
+        n = enrol(
+            store,
+            entry,
+            images,
+            encoder,
+            settings.face_threshold,
+            settings.face_min_px,
+            role=CLI_ROLE,
+        )
     finally:
         encoder.close()
     print(
@@ -75,17 +90,17 @@ def cmd_list(args: argparse.Namespace, settings: FacesSettings, store: Watchlist
     if not rows:
         print(f"the watchlist {store.path} is empty")
         return 0
-    print("watchlist\tentry\tlabel\treason\tadded by\tadded\texpires\tphotos")
+    print("watchlist\tentry\tlabel\tcase\treason\tadded by\tadded\texpires\tphotos")
     for e, n in rows:
         print(
-            f"{e.watchlist_id}\t{e.entry_id}\t{e.label}\t{e.reason}\t{e.added_by}\t"
+            f"{e.watchlist_id}\t{e.entry_id}\t{e.label}\t{e.case_id}\t{e.reason}\t{e.added_by}\t"
             f"{_iso(e.added_at)}\t{_iso(e.expires_at)}\t{n}"
         )
     return 0
 
 
 def cmd_remove(args: argparse.Namespace, settings: FacesSettings, store: WatchlistStore) -> int:
-    if not store.remove(args.watchlist, args.entry):
+    if not store.remove(args.watchlist, args.entry, actor=args.removed_by, role=CLI_ROLE):
         print(f"error: {args.watchlist}/{args.entry} is not on the watchlist", file=sys.stderr)
         return 1
     print(f"removed {args.watchlist}/{args.entry} and its embeddings")
@@ -102,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--watchlist", required=True, help="watchlist id (lower case)")
     add.add_argument("--entry", required=True, help="opaque entry id, published on matches")
     add.add_argument("--label", required=True, help="who this is (never published)")
-    add.add_argument("--reason", required=True, help="reason and case reference")
+    add.add_argument("--case", required=True, help="case id, e.g. 2026/118")
+    add.add_argument("--reason", required=True, help="why this person is enrolled")
     add.add_argument("--added-by", required=True, help="who is adding the entry")
     add.add_argument(
         "--days", required=True, type=float, help=f"days until it expires (at most {MAX_DAYS})"
@@ -115,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("remove", help="delete an entry and its embeddings")
     rm.add_argument("--watchlist", required=True)
     rm.add_argument("--entry", required=True)
+    rm.add_argument("--removed-by", required=True, help="who is removing the entry")
     rm.set_defaults(func=cmd_remove)
     return parser
 
@@ -122,8 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = FacesSettings()
-    store = WatchlistStore(settings.watchlist_file)
+    audit = AuditLog(settings.data_dir)
+    store = WatchlistStore(settings.watchlist_file, audit)
     try:
+        audit.open()
         store.open()
         purged = store.purge_expired(time.time())
         if purged:
@@ -137,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         EnrolmentError,
         WatchlistError,
+        AuditError,
         ModelUnavailableError,
         FileNotFoundError,
         ValueError,
@@ -144,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
     finally:
         store.close()
+        audit.close()
     return 2
 
 

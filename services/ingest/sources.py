@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from civicsight.cameras import CameraConfig, redact_url, resolve_media_path
+from civicsight.cameras import (
+    CameraConfig,
+    CameraConfigError,
+    check_network_source,
+    redact_url,
+    resolve_media_path,
+)
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -76,6 +82,10 @@ def rtsp_frames(
     shown = redact_url(url)
     backoff = 1.0
     while not stop.is_set():
+        try:
+            check_network_source(url)  # before every connect: a DNS answer can change
+        except CameraConfigError as err:
+            raise SourceError(str(err)) from None
         cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             log.warning("cannot open %s; retrying in %.0fs", shown, backoff)

@@ -11,6 +11,7 @@ from civicsight.cameras import (
     CameraConfigError,
     CameraWatch,
     cameras_with,
+    check_network_source,
     load_camera,
     load_cameras,
     redact_url,
@@ -142,3 +143,129 @@ def test_camera_watch_follows_the_files_and_keeps_the_last_good_set(tmp_path: Pa
     gate.write_text("id: gate\nname: Gate\nsource: rtsp://cam/1\nrace: x\n")
     watch.refresh()
     assert watch.ids == frozenset({"gate", "yard"})
+
+
+FACES = "id: cam-f\nname: Gate\nsource: rtsp://10.0.0.5/s\nanalytics:\n  faces: true\n"
+PURPOSE = "  faces_purpose: find missing persons reported to the police\n"
+BASIS = "  faces_legal_basis: court order 2026/118\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (FACES, "faces: true needs faces_purpose and faces_legal_basis"),
+        (FACES + PURPOSE, "needs faces_legal_basis"),
+        (FACES + BASIS, "needs faces_purpose"),
+        (FACES + PURPOSE + "  faces_legal_basis: '     '\n", "printable"),
+        (FACES + "  faces_purpose: police\n" + BASIS, "at least 10"),
+        (FACES + PURPOSE + BASIS, None),
+        (FACES.replace("true", "false"), None),
+    ],
+    ids=["neither", "no-basis", "no-purpose", "blank-basis", "short-purpose", "both",
+         "faces-off"],
+)  # fmt: skip
+def test_faces_need_a_purpose_and_a_legal_basis(
+    tmp_path: Path, text: str, problem: str | None
+) -> None:
+    """Guards against switching face matching on without a recorded purpose and legal
+    basis; the error names the camera file."""
+    path = write(tmp_path, text, "gate-cam.yaml")
+    if problem is None:
+        assert load_camera(path).id == "cam-f"
+        return
+    with pytest.raises(CameraConfigError, match=problem) as err:
+        load_camera(path)
+    assert "gate-cam.yaml" in str(err.value)
+
+
+SOURCES = {
+    # source: (refused with CIVICSIGHT_CAMERA_NETWORKS=private, why)
+    "file:///etc/passwd": (True, "outside the media root"),
+    "http://169.254.169.254/latest/meta-data/": (True, "scheme 'http'"),
+    "rtsp://169.254.169.254/latest": (True, "metadata"),
+    "rtsp://u:pw@169.254.10.1/s": (True, "link-local"),
+    "rtsp://[fe80::1]/s": (True, "link-local"),
+    "rtsp://[fd00:ec2::254]/s": (True, "metadata"),
+    "rtsp://metadata.google.internal/x": (True, "metadata service"),
+    "rtsp://0.0.0.0/s": (True, "unspecified"),
+    "rtsp://127.0.0.1:8554/s": (True, "loopback"),
+    "rtsp://[::1]/s": (True, "loopback"),
+    "rtsp://[::ffff:127.0.0.1]/s": (True, "loopback"),
+    "rtsp://localhost/s": (True, "loopback"),
+    "rtsp://224.0.0.1/s": (True, "multicast"),
+    "rtsp://10.0.0.5/s": (False, ""),
+    "rtsps://192.168.1.20:322/live": (False, ""),
+    "rtsp://8.8.8.8/s": (False, ""),
+    "media:clip.mp4": (False, ""),
+}
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_camera_sources_that_reach_the_host_or_the_cloud_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """Guards against a camera file reading local files or reaching the metadata service,
+    link-local or loopback services (SSRF)."""
+    monkeypatch.setenv("CIVICSIGHT_CAMERA_NETWORKS", "private")
+    root = tmp_path / "media"
+    root.mkdir()
+    (root / "clip.mp4").write_bytes(b"x")
+    refused, why = SOURCES[source]
+    path = write(tmp_path, f"id: c\nname: c\nsource: '{source}'\n")
+
+    def use() -> None:
+        cam = load_camera(path)
+        url = cam.source.get_secret_value()
+        if url.startswith("rtsp"):
+            return
+        resolve_media_path(url, root)
+
+    if refused:
+        with pytest.raises(CameraConfigError, match=why) as err:
+            use()
+        assert "pw" not in str(err.value)
+    else:
+        use()
+
+
+@pytest.mark.parametrize(
+    ("networks", "url", "ok"),
+    [
+        ("private,loopback", "rtsp://127.0.0.1/s", True),
+        ("private,loopback", "rtsp://169.254.169.254/s", False),
+        ("", "rtsp://10.0.0.5/s", False),
+        ("", "rtsp://8.8.8.8/s", True),
+    ],
+)
+def test_the_site_setting_decides_private_and_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, networks: str, url: str, ok: bool
+) -> None:
+    """Guards the lab switch: loopback only when allowed; metadata never."""
+    monkeypatch.setenv("CIVICSIGHT_CAMERA_NETWORKS", networks)
+    path = write(tmp_path, f"id: c\nname: c\nsource: '{url}'\n")
+    if ok:
+        load_camera(path)
+    else:
+        with pytest.raises(CameraConfigError):
+            load_camera(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("rtsp://localhost.localdomain.invalid/s", "does not resolve"),
+        ("rtsp://localhost/s", "loopback"),
+    ],
+)
+def test_host_names_are_resolved_before_connecting(url: str, problem: str) -> None:
+    """Guards against a host name that points at the hub itself (checked at connect)."""
+    with pytest.raises(CameraConfigError, match=problem):
+        check_network_source(url, frozenset({"private"}))
+
+
+def test_an_unknown_network_kind_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CIVICSIGHT_CAMERA_NETWORKS", "private,everything")
+    with pytest.raises(CameraConfigError, match="everything"):
+        load_camera(write(tmp_path, GOOD))

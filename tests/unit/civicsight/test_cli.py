@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +82,51 @@ def test_bench_detect_on_cuda_runs_the_torch_path(what: str, rest: list[str], mo
     from civicsight.cli import tool_module
 
     assert tool_module("bench", what, rest) == module
+
+
+def test_audit_verify_exits_1_and_names_the_edited_entry(tmp_path: Path) -> None:
+    """Guards `civicsight audit verify`: 0 on an intact log, 1 with the entry number after
+    an edit, so a cron job or an auditor notices."""
+    from civicsight.audit import AuditLog
+
+    env = {"CIVICSIGHT_DATA_DIR": str(tmp_path)}
+    with AuditLog(tmp_path) as log:
+        for i in range(3):
+            log.append("alice", "investigator", "search.tracks", {"i": i}, at=1000.0 + i)
+    ok = run("audit", "verify", env=env)
+    assert ok.returncode == 0 and "3 entries checked" in ok.stdout, ok.stderr
+    shown = run("audit", "show", "--since", "1001", env=env)
+    assert [line.split("\t")[0] for line in shown.stdout.splitlines()] == ["#2", "#3"]
+    db = sqlite3.connect(tmp_path / "audit.db")
+    with db:
+        db.execute("UPDATE entries SET actor = 'mallory' WHERE seq = 2")
+    db.close()
+    bad = run("audit", "verify", env=env)
+    assert bad.returncode == 1 and "entry #2" in bad.stderr and "edited" in bad.stderr
+
+
+def test_alerts_cli_needs_two_different_people(tmp_path: Path) -> None:
+    """Guards the four-eyes rule on the command line: the same user twice is refused."""
+    from civicsight.alert_store import AlertStore
+    from civicsight.audit import AuditLog
+    from civicsight.events import FaceObservation
+
+    with AuditLog(tmp_path) as log:
+        store = AlertStore(tmp_path / "alerts.db", log)
+        store.open()
+        alert, _ = store.record_match(
+            FaceObservation(camera_id="gate", track_id=3, captured_at=1000.0,
+                            watchlist_id="missing", entry_id="m-1", score=0.5, threshold=0.5)
+        )  # fmt: skip
+        store.close()
+    env = {"CIVICSIGHT_DATA_DIR": str(tmp_path)}
+    first = run("alerts", "confirm", alert.alert_id, "--user", "alice", env=env)
+    assert first.returncode == 0 and "a second person must confirm" in first.stdout
+    again = run("alerts", "confirm", alert.alert_id, "--user", "alice", env=env)
+    assert again.returncode == 1 and "different person" in again.stderr
+    second = run("alerts", "confirm", alert.alert_id, "--user", "bob", env=env)
+    assert second.returncode == 0 and "confirmed" in second.stdout
+    listed = run("alerts", "list", "--json", env=env)
+    (doc,) = json.loads(listed.stdout)
+    assert doc["state"] == "confirmed"
+    assert [c["user"] for c in doc["confirmations"]] == ["alice", "bob"]

@@ -189,3 +189,50 @@ def test_crop_knows_its_frame_size() -> None:
     )
     assert crop.frame_size == (640, 360)
     assert crop.model_copy(update={"frame_width": None}).frame_size is None
+
+
+def _samples() -> dict[type, dict[str, object]]:
+    """One valid payload (JSON form) per event type."""
+    from civicsight.events import Appearance, Crop, FaceObservation, PlateRead
+
+    box = Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4)
+    track = {"camera_id": "cam-1", "track_id": 4, "captured_at": 1.0}
+    events = [
+        frame(),
+        SAMPLES[1],
+        update(best_crop_jpeg=JPEG),
+        Crop(**track, box=box, quality=0.5, jpeg=JPEG),  # type: ignore[arg-type]
+        Appearance(**track, cls="car", quality=0.8, model="m@1", embedding=(0.1,) * 8),  # type: ignore[arg-type]
+        PlateRead(**track, text="AB123", conf=0.9),  # type: ignore[arg-type]
+        FaceObservation(**track, watchlist_id="w", entry_id="e", score=0.5, threshold=0.5),  # type: ignore[arg-type]
+    ]
+    return {type(e): e.model_dump(mode="json") for e in events}
+
+
+def test_every_event_type_has_a_race_field_sample() -> None:
+    """Guards against a new event type escaping the race-field tests below."""
+    assert set(_samples()) == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("field", ["race", "ethnicity", "skin_colour", "skin_tone"])
+@pytest.mark.parametrize("cls", EVENT_TYPES, ids=lambda c: c.__name__)
+def test_a_race_field_is_refused_by_every_event_type(cls: type, field: str) -> None:
+    """Privacy: no event type can carry race or ethnicity, whether built in the hub
+    (ValidationError) or received from the wire (DecodeError, so it is dead-lettered);
+    also not nested inside a box or tracklet."""
+    import json
+
+    raw = dict(_samples()[cls])
+    assert cls.from_bytes(json.dumps(raw).encode()) is not None  # the sample itself is valid
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        cls.model_validate({**raw, field: "x"})
+    with pytest.raises(DecodeError):
+        cls.from_bytes(json.dumps({**raw, field: "x"}).encode())
+    key = next((k for k in ("box", "boxes", "tracklets") if k in raw), None)
+    if key is not None:
+        inner = raw[key]
+        nested = inner if isinstance(inner, dict) else inner[0]  # type: ignore[index]
+        bad = {**nested, field: "x"}
+        doc = {**raw, key: bad if key == "box" else [bad]}
+        with pytest.raises(DecodeError):
+            cls.from_bytes(json.dumps(doc).encode())

@@ -14,6 +14,7 @@ import cv2
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from civicsight.audit import AuditLog
 from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import Box, Crop, FaceObservation, ObjectClass
 from civicsight.topics import topic
@@ -45,7 +46,12 @@ def person_crop(
 
 
 def write_camera(folder: Path, camera: str, faces: bool) -> None:
-    analytics = "analytics: {faces: true}\n" if faces else ""
+    analytics = (
+        "analytics:\n  faces: true\n  faces_purpose: integration test of the faces service\n"
+        "  faces_legal_basis: test fixture, no real person\n"
+        if faces
+        else ""
+    )
     (folder / f"{camera}.yaml").write_text(
         f"id: {camera}\nname: {camera}\nsource: media:faces\n{analytics}"
     )
@@ -85,21 +91,26 @@ def test_only_enrolled_faces_on_enabled_cameras_are_reported(
         ModelChoice("face-det-yunet-s", "face-embed-dlib-resnet", model_mirror, None)
     )
     encoder.start()
-    watchlist = WatchlistStore(data / "watchlist.db")
+    audit = AuditLog(data)
+    audit.open()
+    watchlist = WatchlistStore(data / "watchlist.db", audit)
     watchlist.open()
     now = time.time()
     entry = WatchlistEntry(
         watchlist_id="test",
         entry_id="obama",
         label="Barack Obama",
+        case_id="test-1",
         reason="integration test",
         added_by="pytest",
         added_at=now,
         expires_at=now + DAY_S,
     )
     photos = ("train_obama_obama.jpg", "train_obama_obama2.jpg")
-    enrol(watchlist, entry, [(p, read_image(faces / p)) for p in photos], encoder, 0.5, 32)
+    images = [(p, read_image(faces / p)) for p in photos]
+    enrol(watchlist, entry, images, encoder, 0.5, 32, role="local")
     watchlist.close()
+    audit.close()
     encoder.close()
 
     group = f"faces-{run}"

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from civicsight.alert_store import AlertStore
+from civicsight.audit import AuditLog
 from civicsight.bus import Received
 from civicsight.cameras import cameras_with
 from civicsight.events import Box, Crop, Event, FaceObservation, ObjectClass
@@ -53,8 +55,18 @@ class RecordingSubscriber:
         pass
 
 
-def write_camera(folder: Path, camera: str, faces: bool | None, extra: str = "") -> None:
-    analytics = "" if faces is None else f"analytics: {{faces: {str(faces).lower()}}}\n"
+REASONS = (
+    "  faces_purpose: find missing persons reported to the police\n"
+    "  faces_legal_basis: court order 2026/118\n"
+)
+
+
+def write_camera(
+    folder: Path, camera: str, faces: bool | None, extra: str = "", reasons: str = REASONS
+) -> None:
+    analytics = "" if faces is None else f"analytics:\n  faces: {str(faces).lower()}\n"
+    if faces:
+        analytics += reasons
     (folder / f"{camera}.yaml").write_text(
         f"id: {camera}\nname: {camera}\nsource: media:x\n{analytics}{extra}"
     )
@@ -92,11 +104,17 @@ def service(
     tmp_path: Path, cameras: Path, encoder: FaceEncoder
 ) -> Iterator[tuple[FacesService, RecordingPublisher]]:
     settings = FacesSettings(data_dir=tmp_path / "data", cameras_dir=cameras)
-    store = WatchlistStore(settings.watchlist_file)
+    audit = AuditLog(settings.data_dir)
+    audit.open()
+    store = WatchlistStore(settings.watchlist_file, audit)
     store.open()
+    alerts = AlertStore(settings.alerts_file, audit)
+    alerts.open()
     publisher = RecordingPublisher()
-    yield FacesService(settings, encoder, store, publisher), publisher
+    yield FacesService(settings, encoder, store, publisher, alerts), publisher
     store.close()
+    alerts.close()
+    audit.close()
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +131,13 @@ def enrol_obama(svc: FacesService, vectors: np.ndarray, days: float = 1) -> None
         watchlist_id="wl",
         entry_id="e-1",
         label="x",
+        case_id="2026/118",
         reason="test",
         added_by="pytest",
         added_at=now - 10,
         expires_at=now - 10 + days * DAY_S,
     )
-    svc.watchlist.add(entry, vectors)
+    svc.watchlist.add(entry, vectors, role="local")
 
 
 def test_faces_are_off_unless_a_camera_enables_them(cameras: Path) -> None:
@@ -136,6 +155,31 @@ def test_a_broken_camera_folder_turns_faces_off(
     write_camera(cameras, "cam-bad", True, extra="race: x\n")
     svc.refresh(time.time())
     assert svc.cameras == frozenset()
+
+
+def test_face_enabled_cameras_are_audited_once_per_change(
+    service: tuple[FacesService, RecordingPublisher], cameras: Path, encoder: FaceEncoder
+) -> None:
+    """Guards accountability for the faces setting: the first time the service sees a
+    camera with faces on, its purpose and legal basis go to the audit log; a restart does
+    not repeat it; a changed legal basis and switching faces off are recorded again."""
+    svc, _ = service
+    svc.refresh(time.time())
+    svc.refresh(time.time())
+    restarted = FacesService(svc.settings, encoder, svc.watchlist, svc.publisher, svc.alerts)
+    restarted.refresh(time.time())
+    write_camera(cameras, "cam-on", True, reasons=REASONS.replace("2026/118", "2026/200"))
+    restarted.refresh(time.time())
+    write_camera(cameras, "cam-on", False)
+    restarted.refresh(time.time())
+    log = [(e.action, e.details["camera_id"], e.details.get("legal_basis"))
+           for e in svc.audit.entries()]  # fmt: skip
+    assert log == [
+        ("camera.faces_enabled", "cam-on", "court order 2026/118"),
+        ("camera.faces_enabled", "cam-on", "court order 2026/200"),
+        ("camera.faces_disabled", "cam-on", None),
+    ]
+    assert "find missing persons" in svc.audit.entries()[0].details["purpose"]
 
 
 def test_refresh_drops_expired_entries(
@@ -207,3 +251,4 @@ def test_handle_publishes_watchlist_matches_only(
     assert [(k, e.track_id) for _, k, e in publisher.sent] == published  # type: ignore[attr-defined]
     assert all(t == "face_matches" and isinstance(e, FaceObservation) for t, _, e in publisher.sent)
     assert [m for m, _ in sub.dead] == [f"msg-{i}" for i in dead]
+    assert [(a.camera_id, a.track_id) for a in svc.alerts.alerts()] == published  # one alert each

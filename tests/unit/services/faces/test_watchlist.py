@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from civicsight.audit import AuditLog
 from services.faces.logic import EnrolmentError, WatchlistIndex, match
 from services.faces.pipeline import FaceEncoder
 from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistError, WatchlistStore, enrol
@@ -24,7 +25,8 @@ def entry(entry_id: str = "e-1", days: float = 30, **over: Any) -> WatchlistEntr
         "watchlist_id": "missing",
         "entry_id": entry_id,
         "label": "Test Person",
-        "reason": "case 2026/118",
+        "case_id": "2026/118",
+        "reason": "missing person report",
         "added_by": "alice",
         "added_at": NOW,
         "expires_at": NOW + days * DAY_S,
@@ -40,10 +42,11 @@ def vectors(n: int, seed: int) -> np.ndarray:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[WatchlistStore]:
-    s = WatchlistStore(tmp_path / "data" / "watchlist.db")
-    s.open()
-    yield s
-    s.close()
+    with AuditLog(tmp_path / "data") as audit:
+        s = WatchlistStore(tmp_path / "data" / "watchlist.db", audit)
+        s.open()
+        yield s
+        s.close()
 
 
 def rows(store: WatchlistStore, table: str) -> int:
@@ -59,11 +62,13 @@ def rows(store: WatchlistStore, table: str) -> int:
         ({"watchlist_id": "x" * 65}, "pattern"),
         ({"label": ""}, "at least 1"),
         ({"reason": "   "}, "printable"),
+        ({"case_id": ""}, "case_id"),
+        ({"case_id": "case 1"}, "pattern"),
         ({"added_by": "eve\x1b[2J"}, "printable"),
         ({"race": "x"}, "Extra inputs"),
     ],
     ids=["no-expiry", "over-a-year", "name-as-id", "long-id", "no-label", "blank-reason",
-         "control-chars", "sensitive-field"],
+         "no-case", "bad-case", "control-chars", "sensitive-field"],
 )  # fmt: skip
 def test_entries_need_reason_author_and_bounded_expiry(over: dict[str, Any], problem: str) -> None:
     """Guards against indefinite entries, entries without a reason, and extra attributes."""
@@ -77,8 +82,8 @@ def test_file_is_readable_by_its_owner_only(store: WatchlistStore) -> None:
 
 
 def test_added_entries_are_in_the_index_with_their_embeddings(store: WatchlistStore) -> None:
-    store.add(entry("e-1"), vectors(2, 1))
-    store.add(entry("e-2"), vectors(1, 2))
+    store.add(entry("e-1"), vectors(2, 1), role="local")
+    store.add(entry("e-2"), vectors(1, 2), role="local")
     idx = store.index(NOW)
     assert idx.keys == (("missing", "e-1"), ("missing", "e-1"), ("missing", "e-2"))
     np.testing.assert_array_equal(idx.vectors[:2], vectors(2, 1))
@@ -94,7 +99,7 @@ def test_expired_entries_do_not_match_and_are_purged(
     store: WatchlistStore, days: float, at: float, in_index: bool, purged: int
 ) -> None:
     """Guards against matching, or keeping, a face past the entry's expiry."""
-    store.add(entry("e-1", days), vectors(2, 1))
+    store.add(entry("e-1", days), vectors(2, 1), role="local")
     assert (len(store.index(at)) > 0) is in_index
     assert store.purge_expired(at) == purged
     assert rows(store, "entries") == 1 - purged
@@ -103,12 +108,32 @@ def test_expired_entries_do_not_match_and_are_purged(
 
 def test_remove_deletes_entry_and_embeddings(store: WatchlistStore) -> None:
     """Guards against orphaned embeddings that outlive their entry."""
-    store.add(entry("e-1"), vectors(2, 1))
-    store.add(entry("e-2"), vectors(1, 2))
-    assert store.remove("missing", "e-1") is True
-    assert store.remove("missing", "e-1") is False
+    store.add(entry("e-1"), vectors(2, 1), role="local")
+    store.add(entry("e-2"), vectors(1, 2), role="local")
+    assert store.remove("missing", "e-1", actor="bob", role="local") is True
+    assert store.remove("missing", "e-1", actor="bob", role="local") is False
     assert rows(store, "embeddings") == 1
     assert store.index(NOW).keys == (("missing", "e-2"),)
+
+
+def test_every_change_is_audited_without_the_label(store: WatchlistStore) -> None:
+    """Guards accountability: add (by the enrolling user), remove (by who removed it) and
+    expiry (by the system) each leave an audit entry with the case id; the person's name
+    never reaches the audit log."""
+    store.add(entry("e-1", 1), vectors(1, 1), role="investigator")
+    store.add(entry("e-2", 30), vectors(1, 2), role="investigator")
+    store.remove("missing", "e-2", actor="bob", role="admin")
+    assert store.purge("watchlist", NOW + 2 * DAY_S) == 1
+    log = [(e.action, e.actor, e.role, e.details["entry_id"], e.details["case_id"])
+           for e in store.audit.entries()]  # fmt: skip
+    assert log == [
+        ("watchlist.add", "alice", "investigator", "e-1", "2026/118"),
+        ("watchlist.add", "alice", "investigator", "e-2", "2026/118"),
+        ("watchlist.remove", "bob", "admin", "e-2", "2026/118"),
+        ("watchlist.expired", "system", "system", "e-1", "2026/118"),
+    ]
+    assert b"Test Person" not in store.audit.path.read_bytes()
+    assert store.audit.verify().ok
 
 
 @pytest.mark.parametrize(
@@ -122,9 +147,9 @@ def test_remove_deletes_entry_and_embeddings(store: WatchlistStore) -> None:
     ids=["duplicate", "no-embedding", "wrong-size", "nan"],
 )
 def test_bad_additions_are_refused(store: WatchlistStore, vecs: np.ndarray, problem: str) -> None:
-    store.add(entry("e-1"), vectors(1, 9))
+    store.add(entry("e-1"), vectors(1, 9), role="local")
     with pytest.raises(WatchlistError, match=problem):
-        store.add(entry("e-1" if problem.startswith("already") else "e-2"), vecs)
+        store.add(entry("e-1" if problem.startswith("already") else "e-2"), vecs, role="local")
     assert rows(store, "embeddings") == 1
 
 
@@ -148,18 +173,18 @@ def test_enrol_from_photos(
     """Guards against enrolling from a group photo or mixing two people in one entry."""
     images = [(name, photo(name)) for name in photos]
     if problem is None:
-        assert enrol(store, entry(), images, encoder, 0.5, 32) == len(photos)
+        assert enrol(store, entry(), images, encoder, 0.5, 32, role="local") == len(photos)
         assert len(store.index(NOW)) == len(photos)
     else:
         with pytest.raises(EnrolmentError, match=problem):
-            enrol(store, entry(), images, encoder, 0.5, 32)
+            enrol(store, entry(), images, encoder, 0.5, 32, role="local")
         assert rows(store, "entries") == 0
 
 
 def test_enrol_refuses_a_photo_without_a_face(store: WatchlistStore, encoder: FaceEncoder) -> None:
     grey = np.full((300, 200, 3), 128, np.uint8)
     with pytest.raises(EnrolmentError, match=r"blank\.png: no face"):
-        enrol(store, entry(), [("blank.png", grey)], encoder, 0.5, 32)
+        enrol(store, entry(), [("blank.png", grey)], encoder, 0.5, 32, role="local")
 
 
 @pytest.fixture(scope="module")
@@ -167,13 +192,25 @@ def enrolled(
     tmp_path_factory: pytest.TempPathFactory, encoder: FaceEncoder, photo: Photo
 ) -> WatchlistIndex:
     """Obama from two photos and Rose Leslie from one, enrolled once for the module."""
-    store = WatchlistStore(tmp_path_factory.mktemp("watchlist") / "watchlist.db")
+    folder = tmp_path_factory.mktemp("watchlist")
+    audit = AuditLog(folder)
+    audit.open()
+    store = WatchlistStore(folder / "watchlist.db", audit)
     store.open()
     obama = [(n, photo(n)) for n in ("train_obama_obama.jpg", "train_obama_obama2.jpg")]
-    enrol(store, entry("obama"), obama, encoder, 0.5, 32)
-    enrol(store, entry("rose"), [("r.jpg", photo("train_rose_leslie_img2.jpg"))], encoder, 0.5, 32)
+    enrol(store, entry("obama"), obama, encoder, 0.5, 32, role="local")
+    enrol(
+        store,
+        entry("rose"),
+        [("r.jpg", photo("train_rose_leslie_img2.jpg"))],
+        encoder,
+        0.5,
+        32,
+        role="local",
+    )
     idx = store.index(NOW)
     store.close()
+    audit.close()
     return idx
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from civicsight.audit import AuditLog
 from services.faces.watchlist_cli import main
 from tests.support import media_dir
 
@@ -27,8 +28,10 @@ def add(entry: str, *photos: str, days: str = "30") -> list[str]:
         entry,
         "--label",
         "Test Person",
+        "--case",
+        "2026/118",
         "--reason",
-        "case 2026/118",
+        "missing person report",
         "--added-by",
         "alice",
         "--days",
@@ -46,11 +49,16 @@ def test_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["list", "--json"]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
     assert listed["entry_id"] == "m-1" and listed["embeddings"] == 2
-    assert listed["reason"] == "case 2026/118" and listed["added_by"] == "alice"
+    assert listed["case_id"] == "2026/118" and listed["added_by"] == "alice"
     assert listed["expires_at"] - listed["added_at"] == pytest.approx(30 * 86400)
-    assert main(["remove", "--watchlist", "missing", "--entry", "m-1"]) == 0
+    assert main(["remove", "--watchlist", "missing", "--entry", "m-1", "--removed-by", "bob"]) == 0
     assert main(["list"]) == 0
     assert "is empty" in capsys.readouterr().out
+    with AuditLog(tmp_path / "data") as audit:
+        assert [(e.action, e.actor, e.role) for e in audit.entries()] == [
+            ("watchlist.add", "alice", "local"),
+            ("watchlist.remove", "bob", "local"),
+        ]
 
 
 REFUSALS = {
@@ -69,7 +77,7 @@ def test_refusals_are_clear(capsys: pytest.CaptureFixture[str], case: str) -> No
     argv = (
         add(what[0], *what[1:], days=days)
         if what
-        else ["remove", "--watchlist", "missing", "--entry", "nobody"]
+        else ["remove", "--watchlist", "missing", "--entry", "nobody", "--removed-by", "bob"]
     )
     assert main(argv) == code
     assert problem in capsys.readouterr().err

@@ -52,9 +52,10 @@ def test_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unreachable_rtsp_retries_with_backoff_and_hides_the_password(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A camera that is down must not crash ingest, and its password never reaches logs."""
+    monkeypatch.setenv("CIVICSIGHT_CAMERA_NETWORKS", "private,loopback")  # a lab camera
     stop = threading.Event()
     url = f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/stream"
     got: list[object] = []
@@ -69,3 +70,12 @@ def test_unreachable_rtsp_retries_with_backoff_and_hides_the_password(
     assert len(retries) >= 2
     assert all("hunter2" not in r.getMessage() for r in caplog.records)
     assert "rtsp://***@127.0.0.1" in retries[0]
+
+
+def test_a_loopback_camera_is_refused_unless_the_site_allows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Guards against a camera URL making ingest connect to services on the hub itself."""
+    monkeypatch.setenv("CIVICSIGHT_CAMERA_NETWORKS", "private")
+    with pytest.raises(SourceError, match="loopback"):
+        next(rtsp_frames("rtsp://admin:hunter2@127.0.0.1:1/x", threading.Event()))
