@@ -67,8 +67,16 @@ MAX_DETAILS_BYTES = 16 * 1024
 ACTIONS: frozenset[str] = frozenset(
     {
         "login",  # details: {"ok": bool, "method": "password"|"token"}
+        "login.failed",  # details: {"client": address}
         "logout",
+        "password.changed",
+        "user.add",
         "search.tracks",  # details: case_id, purpose, query, results
+        "search.plates",  # details: case_id, purpose, query, results
+        "search.image",  # details: case_id, purpose, input_sha256, query, results
+        "track.view",  # details: case_id, purpose, track
+        "aggregates.read",  # details: since, until, bucket_s
+        "audit.read",
         "search.biometric",  # written by append_biometric_search only
         "export",
         "thumbnail.view",

@@ -30,6 +30,7 @@ from civicsight.events import ObjectClass
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
 from civicsight.users import UserStore
 from services.api.aggregates import aggregates_router
+from services.api.audit_routes import audit_router
 from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
 from services.api.live import LiveView
@@ -127,6 +128,7 @@ def create_app(
     app.state.audit = audit_log
     app.include_router(auth_router)
     app.include_router(aggregates_router(store))
+    app.include_router(audit_router())
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")
@@ -235,7 +237,7 @@ def create_app(
             who.role.value,
             "search.tracks",
             {
-                "case": why.case,
+                "case_id": why.case,
                 "purpose": why.purpose,
                 "query": {k: v for k, v in vars(query).items() if v is not None},
                 "results": [t.track_id for t in page.items],
@@ -248,7 +250,7 @@ def create_app(
         track = store.get(track_id)
         if track is None:
             raise HTTPException(404, f"no track {track_id!r}")
-        details = {"case": why.case, "purpose": why.purpose, "track": track_id}
+        details = {"case_id": why.case, "purpose": why.purpose, "track": track_id}
         audit(request, who.label, who.role.value, "track.view", details)
         return track
 
@@ -264,7 +266,7 @@ def create_app(
         if jpeg is None:
             detail = "track has no crop" if store.get(track_id) else f"no track {track_id!r}"
             raise HTTPException(404, detail)
-        details = {"case": why.case, "purpose": why.purpose, "track": track_id}
+        details = {"case_id": why.case, "purpose": why.purpose, "track": track_id}
         audit(request, who.label, who.role.value, "thumbnail.view", details)
         return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
 

@@ -90,9 +90,16 @@ def login(request: Request, response: Response, body: Annotated[Login, Body()]) 
     except LoginThrottledError as err:
         raise HTTPException(429, str(err), headers={"Retry-After": str(err.retry_after)}) from None
     except LoginRefusedError as err:
-        audit(request, body.username[:64], "-", "login.failed", {"client": client})
+        attempted = "".join(c for c in body.username if c.isprintable())[:64] or "?"
+        audit(request, attempted, "unknown", "login.failed", {"client": client})
         raise HTTPException(401, str(err)) from None
-    audit(request, session.principal.label, session.principal.role.value, "login", {})
+    audit(
+        request,
+        session.principal.label,
+        session.principal.role.value,
+        "login",
+        {"ok": True, "method": "password"},
+    )
     return _start(request, response, session)
 
 

@@ -13,14 +13,18 @@ from typing import Any
 import uvicorn
 from pydantic import Field, model_validator
 
+from civicsight.audit import AuditLog
 from civicsight.auth import TokenStore, auth_db_path
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_signals
 from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
 from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.users import UserStore
+from models.registry import ModelUnavailableError, resolve
 from services.api.app import create_app
 from services.api.live import LiveFeed, LiveView
+from services.api.redact import YuNetFaces, redact_faces
 
 log = logging.getLogger("api")
 
@@ -36,6 +40,9 @@ class ApiSettings(HubSettings):
     )
     live_feed: bool = Field(
         True, description="subscribe to frames and detections for the live camera tiles"
+    )
+    model_mirror: Path | None = Field(
+        None, description="offline model folder (the face detector that blurs live tiles)"
     )
 
     @model_validator(mode="before")
@@ -69,6 +76,21 @@ def live_subscriber(settings: ApiSettings) -> Subscriber:
     )
 
 
+def face_finder(settings: ApiSettings) -> YuNetFaces | None:
+    """The face detector that blurs live tiles for roles without face permission; without
+    it the heads of person boxes are still blurred (never an unblurred frame)."""
+    try:
+        spec, folder = resolve(
+            "face-det-yunet-s", settings.model_mirror, settings.data_dir / "models"
+        )
+    except ModelUnavailableError as err:
+        log.warning("face blurring falls back to person heads only: %s", err)
+        return None
+    finder = YuNetFaces(folder / spec.files[0].name)
+    finder.start()
+    return finder
+
+
 def main() -> None:
     settings = ApiSettings()
     setup_logging(settings.log_level)
@@ -79,10 +101,15 @@ def main() -> None:
     cameras = load_camera_list(settings.cameras_dir)
     store = SqliteTrackStore(settings.store_path)
     tokens = TokenStore(settings.tokens_path)
-    live = LiveView()
+    users = UserStore(settings.tokens_path)
+    audit = AuditLog(settings.data_dir)
+    faces = face_finder(settings)
+    live = LiveView(redactor=(lambda im, boxes: redact_faces(im, boxes, faces)) if faces else None)
     feed = LiveFeed(lambda: live_subscriber(settings), live) if settings.live_feed else None
     store.open()
     tokens.open()
+    users.open()
+    audit.open()
     try:
         if tokens.count_active() == 0:
             log.warning(
@@ -91,7 +118,7 @@ def main() -> None:
             )
         if feed is not None:
             feed.start()
-        app = create_app(store, tokens, cameras, live)
+        app = create_app(store, tokens, cameras, live, users=users, audit_log=audit)
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
             settings.api_host,
@@ -118,6 +145,10 @@ def main() -> None:
             feed.stop()
         store.close()
         tokens.close()
+        users.close()
+        audit.close()
+        if faces is not None:
+            faces.close()
         log.info("API stopped")
 
 

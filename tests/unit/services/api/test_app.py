@@ -238,7 +238,18 @@ def test_cameras_never_show_credentials(
         (0, "fps", 5.0),
         (1, "name", "Harbour bridge (simulated)"),
         (0, "position", {"x_m": 0.0, "y_m": 0.0}),
-        (0, "analytics", {"detect": True, "plates": False, "reid": False, "faces": False}),
+        (
+            0,
+            "analytics",
+            {
+                "detect": True,
+                "plates": False,
+                "reid": False,
+                "faces": False,
+                "faces_purpose": None,
+                "faces_legal_basis": None,
+            },
+        ),
     ],
 )
 def test_camera_fields(

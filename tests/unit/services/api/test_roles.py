@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.store.sqlite import SqliteTrackStore
@@ -24,16 +25,6 @@ TRACK = next(s.track_id for s in track_specs() if s.crop)
 WHY = "case=C-2026-7&purpose=stolen+van+report+4411"
 
 
-class Trail:
-    """The audit log's interface as the API uses it (the real log has its own tests)."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, str, str, dict[str, object]]] = []
-
-    def append(self, actor: str, role: str, action: str, details: dict[str, object]) -> None:
-        self.entries.append((actor, role, action, dict(details)))
-
-
 @pytest.fixture
 def users(tmp_path: Path) -> Iterator[UserStore]:
     u = UserStore(tmp_path / "auth.db")
@@ -43,8 +34,15 @@ def users(tmp_path: Path) -> Iterator[UserStore]:
 
 
 @pytest.fixture
-def trail() -> Trail:
-    return Trail()
+def trail(tmp_path: Path) -> Iterator[AuditLog]:
+    log = AuditLog(tmp_path)
+    log.open()
+    yield log
+    log.close()
+
+
+def logged(trail: AuditLog) -> list[tuple[str, str, str, dict[str, object]]]:
+    return [(e.actor, e.role, e.action, e.details) for e in trail.entries()]
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ def client(
     tokens: TokenStore,
     users: UserStore,
     cameras: list[CameraConfig],
-    trail: Trail,
+    trail: AuditLog,
 ) -> Iterator[TestClient]:
     app = create_app(store, tokens, cameras, LiveView(), users=users, audit_log=trail)
     with TestClient(app) as c:
@@ -67,12 +65,13 @@ ROUTES = {
     "track": f"/api/tracks/{TRACK}?{WHY}",
     "crop": f"/api/tracks/{TRACK}/crop.jpg?{WHY}",
     "aggregates": f"/api/aggregates?since={T0 - 3600}&until={T0 + 86_400}",
+    "audit": "/api/audit",
 }
 ALLOWED = {
     Role.VIEWER: {"cameras", "live"},
     Role.INVESTIGATOR: {"cameras", "live", "tracks", "track", "crop"},
     Role.TRAFFIC_ANALYST: {"aggregates"},
-    Role.AUDITOR: set(),
+    Role.AUDITOR: {"audit"},
     Role.ADMIN: {"cameras", "live", "aggregates"},
 }
 
@@ -106,24 +105,24 @@ def test_role_reaches_only_its_routes(
 )
 @pytest.mark.parametrize("path", ["/api/tracks", f"/api/tracks/{TRACK}"])
 def test_investigator_search_without_case_or_purpose_is_400(
-    client: TestClient, tokens: TokenStore, trail: Trail, query: str, needle: str, path: str
+    client: TestClient, tokens: TokenStore, trail: AuditLog, query: str, needle: str, path: str
 ) -> None:
     token = tokens.issue(Role.INVESTIGATOR, "ines")
     resp = client.get(f"{path}?{query}", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 400 and needle in resp.json()["detail"]
-    assert trail.entries == []
+    assert logged(trail) == []
 
 
 def test_searches_land_in_the_audit_log_with_case_purpose_and_results(
-    client: TestClient, tokens: TokenStore, trail: Trail
+    client: TestClient, tokens: TokenStore, trail: AuditLog
 ) -> None:
     token = tokens.issue(Role.INVESTIGATOR, "ines")
     headers = {"Authorization": f"Bearer {token}"}
     found = client.get(f"/api/tracks?limit=3&{WHY}", headers=headers).json()
     client.get(f"/api/tracks/{TRACK}/crop.jpg?{WHY}", headers=headers)
-    (actor, role, action, details), crop = trail.entries
+    (actor, role, action, details), crop = logged(trail)
     assert (actor, role, action) == ("ines", "investigator", "search.tracks")
-    assert details["case"] == "C-2026-7" and details["purpose"] == "stolen van report 4411"
+    assert details["case_id"] == "C-2026-7" and details["purpose"] == "stolen van report 4411"
     assert details["results"] == [t["track_id"] for t in found["items"]]
     assert crop[2] == "thumbnail.view" and crop[3]["track"] == TRACK
 
@@ -172,7 +171,7 @@ def test_cookie_is_http_only_and_same_site_strict(client: TestClient, users: Use
 
 
 def test_logins_are_throttled_and_logged(
-    client: TestClient, users: UserStore, trail: Trail
+    client: TestClient, users: UserStore, trail: AuditLog
 ) -> None:
     secret = users.add("ana", Role.TRAFFIC_ANALYST, time.time())
     for _ in range(MAX_FAILURES):
@@ -180,7 +179,7 @@ def test_logins_are_throttled_and_logged(
         assert resp.status_code == 401 and "wrong user name or password" in resp.text
     resp = client.post("/api/auth/login", json={"username": "ana", "password": secret})
     assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
-    assert [e[2] for e in trail.entries] == ["login.failed"] * MAX_FAILURES
+    assert [e[2] for e in logged(trail)] == ["login.failed"] * MAX_FAILURES
 
 
 def test_logout_ends_the_session(client: TestClient, users: UserStore) -> None:
@@ -256,3 +255,26 @@ def test_dot_dot_in_a_media_id_is_404(client: TestClient, tokens: TokenStore, pa
     resp = client.get(f"{path}{sep}{WHY}", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 404, resp.text
     assert "import" not in resp.text and "[project]" not in resp.text
+
+
+def test_auditor_reads_the_log_and_sees_an_edit(
+    client: TestClient, tokens: TokenStore, trail: AuditLog, tmp_path: Path
+) -> None:
+    """Guards the auditor's view: every search is there with its case and purpose, the
+    auditor's own reading is logged too, and an edited entry shows as not intact."""
+    import sqlite3
+
+    ines = tokens.issue(Role.INVESTIGATOR, "ines")
+    client.get(f"/api/tracks?{WHY}", headers={"Authorization": f"Bearer {ines}"})
+    auditor = {"Authorization": f"Bearer {tokens.issue(Role.AUDITOR, 'aud')}"}
+    body = client.get("/api/audit", headers=auditor).json()
+    assert body["intact"] is True
+    assert [(e["actor"], e["action"]) for e in body["entries"]] == [("ines", "search.tracks")]
+    assert body["entries"][0]["details"]["case_id"] == "C-2026-7"
+    db = sqlite3.connect(tmp_path / "audit.db")
+    with db:
+        db.execute("UPDATE entries SET actor = 'someone-else' WHERE seq = 1")
+    db.close()
+    body = client.get("/api/audit", headers=auditor).json()
+    assert body["intact"] is False and "edited" in body["problem"]
+    assert client.get("/api/audit?action=nope", headers=auditor).status_code == 400
