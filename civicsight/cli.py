@@ -202,6 +202,7 @@ def cmd_user(args: argparse.Namespace) -> int:
         return 2
     finally:
         users.close()
+    _audit_local(settings.data_dir, "user.add", {"user": args.name, "user_role": args.role})
     print(secret)
     print(
         f"user {args.name} ({args.role}) added; that one-time password is shown only now and "
@@ -211,9 +212,19 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_local(data_dir: Path, action: str, details: dict[str, object]) -> None:
+    """An administrator's command on the hub host, in the audit log under their OS user."""
+    import getpass
+
+    with AuditLog(data_dir) as audit:
+        audit.append(getpass.getuser(), CLI_ROLE, action, details)
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     settings = HubSettings()
-    print(_issue_token(settings.data_dir, args.role, args.label))
+    token = _issue_token(settings.data_dir, args.role, args.label)
+    _audit_local(settings.data_dir, "token.issue", {"token_role": args.role, "label": args.label})
+    print(token)
     return 0
 
 

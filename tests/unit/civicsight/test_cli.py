@@ -130,3 +130,22 @@ def test_alerts_cli_needs_two_different_people(tmp_path: Path) -> None:
     (doc,) = json.loads(listed.stdout)
     assert doc["state"] == "confirmed"
     assert [c["user"] for c in doc["confirmations"]] == ["alice", "bob"]
+
+
+def test_token_and_user_commands_are_audited_without_secrets(tmp_path: Path) -> None:
+    """Guards 'every setting change is audited': issuing a token or adding a user lands
+    in the audit log, and neither the token nor the one-time password does."""
+    from civicsight.audit import AuditLog
+
+    env = {"CIVICSIGHT_DATA_DIR": str(tmp_path)}
+    token = run("token", "--role", "viewer", "--label", "wall 3", env=env).stdout.split()[-1]
+    added = run("user", "add", "vera", "--role", "viewer", env=env)
+    assert added.returncode == 0, added.stderr
+    secret = added.stdout.strip()
+    with AuditLog(tmp_path) as audit:
+        entries = audit.entries()
+        assert audit.verify().ok
+    assert [e.action for e in entries] == ["token.issue", "user.add"]
+    assert entries[1].details == {"user": "vera", "user_role": "viewer"}
+    raw = (tmp_path / "audit.db").read_bytes()
+    assert token.encode() not in raw and secret.encode() not in raw
