@@ -49,7 +49,7 @@ from civicsight.store.plates import (
     ocr_distance,
     plate_grams,
 )
-from civicsight.store.vectors import VectorIndex, unit
+from civicsight.store.vectors import VectorIndex, rerank, unit
 
 MAX_CANDIDATE_TEXTS = 50_000  # a plate query matching more distinct plates is too broad
 EXACT_KNN_MAX = 20_000  # a filtered kNN over at most this many vectors is done exactly
@@ -438,7 +438,8 @@ class SqliteTrackStore(SqliteFile):
 
     def search_plates(self, query: PlateQuery) -> PlatePage:
         """Raises ``PatternError`` for a bad or too vague query, ``BadCursorError``."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if query.camera:
             where.append("r.camera_id = ?")
             args.append(query.camera)
@@ -514,35 +515,12 @@ class SqliteTrackStore(SqliteFile):
                     [*keys, *args],
                 )
             found = rows.fetchall()
-        if not found:
-            return []
-        matrix = np.frombuffer(b"".join(r[3] for r in found), np.float32).reshape(len(found), -1)
-        if matrix.shape[1] != vector.shape[0]:
-            raise ValueError(
-                f"query has {vector.shape[0]} dimensions, {query.model} vectors {matrix.shape[1]}"
-            )
-        scores = matrix @ vector
-        hits: list[SimilarHit] = []
-        seen: set[str] = set()
-        for i in np.argsort(-scores, kind="stable"):
-            tracklet, cam, at, _, track = found[i]
-            key = track or tracklet
-            if key in seen:
-                continue
-            seen.add(key)
-            hits.append(
-                SimilarHit(
-                    track_id=track,
-                    tracklet=tracklet,
-                    camera_id=cam,
-                    cls=query.cls,
-                    seen_at=at,
-                    score=round(float(scores[i]), 6),
-                )
-            )
-            if len(hits) == query.k:
-                break
-        return hits
+        return rerank(
+            vector,
+            [(t, c, at, np.frombuffer(e, np.float32), tr) for t, c, at, e, tr in found],
+            query.cls,
+            query.k,
+        )
 
     # ---- retention and audits -------------------------------------------------------
 

@@ -11,9 +11,13 @@ the store re-ranks them exactly with the float32 vectors.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from civicsight.events import ObjectClass
+from civicsight.store import SimilarHit
 
 CONNECTIVITY = 16  # HNSW links per node
 EXPANSION_ADD = 64  # candidate list while building
@@ -95,3 +99,41 @@ class VectorIndex:
     def size(self, model: str, cls: str) -> int:
         graph = self._graphs.get((model, cls))
         return 0 if graph is None else len(graph)
+
+
+def rerank(
+    vector: np.ndarray,
+    found: Sequence[tuple[str, str, float, np.ndarray, str | None]],
+    cls: ObjectClass,
+    k: int,
+) -> list[SimilarHit]:
+    """Exact cosine of each candidate (tracklet, camera, seen_at, unit vector, track),
+    best first, one hit per track (or per tracklet not yet in a track); shared by every
+    backend."""
+    if not found:
+        return []
+    matrix = np.stack([f[3] for f in found]).astype(np.float32)
+    if matrix.shape[1] != vector.shape[0]:
+        raise ValueError(f"query has {vector.shape[0]} dimensions, the index {matrix.shape[1]}")
+    scores = matrix @ vector
+    hits: list[SimilarHit] = []
+    seen: set[str] = set()
+    for i in np.argsort(-scores, kind="stable"):
+        tracklet, camera, at, _, track = found[i]
+        key = track or tracklet
+        if key in seen:
+            continue
+        seen.add(key)
+        hits.append(
+            SimilarHit(
+                track_id=track,
+                tracklet=tracklet,
+                camera_id=camera,
+                cls=cls,
+                seen_at=at,
+                score=round(float(scores[i]), 6),
+            )
+        )
+        if len(hits) == k:
+            break
+    return hits
