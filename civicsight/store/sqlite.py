@@ -139,10 +139,6 @@ COLUMNS = (
     "track_id, version, cls, cameras, tracklets, first_seen, last_seen, closed, path, "
     "best_crop IS NOT NULL, stored_at"
 )
-TRACK_OF = (
-    "(SELECT tt.track_id FROM track_tracklets tt JOIN tracks t USING (track_id) "
-    "WHERE tt.tracklet_id = {col} ORDER BY t.last_seen DESC, t.track_id LIMIT 1)"
-)
 
 
 def _chunks(items: Sequence[Any], size: int = 10_000) -> Iterable[Sequence[Any]]:
@@ -449,29 +445,29 @@ class SqliteTrackStore(SqliteFile):
         if query.until is not None:
             where.append("r.seen_at <= ?")
             args.append(query.until)
-        hits: list[PlateHit] = []
         with self._lock:
             texts = self._candidate_texts(query)
+            reads: list[tuple[str, str, int, float, float]] = []
             for ids in _chunks(list(texts)):
-                rows = self.db.execute(
-                    f"SELECT r.tracklet_id, r.camera_id, r.text_id, r.conf, r.seen_at, "
-                    f"{TRACK_OF.format(col='r.tracklet_id')} FROM plate_reads r "
-                    f"WHERE r.text_id IN ({_marks(len(ids))})"
+                reads += self.db.execute(
+                    "SELECT r.tracklet_id, r.camera_id, r.text_id, r.conf, r.seen_at "
+                    f"FROM plate_reads r WHERE r.text_id IN ({_marks(len(ids))})"
                     + "".join(f" AND {w}" for w in where),
                     [*ids, *args],
                 ).fetchall()
-                hits += [
-                    PlateHit(
-                        track_id=track,
-                        tracklet=tracklet,
-                        camera_id=cam,
-                        text=texts[text_id][0],
-                        conf=conf,
-                        seen_at=seen,
-                        distance=texts[text_id][1],
-                    )
-                    for tracklet, cam, text_id, conf, seen, track in rows
-                ]
+            tracks = self._track_of([r[0] for r in reads])
+        hits = [
+            PlateHit(
+                track_id=tracks.get(tracklet),
+                tracklet=tracklet,
+                camera_id=cam,
+                text=texts[text_id][0],
+                conf=conf,
+                seen_at=seen,
+                distance=texts[text_id][1],
+            )
+            for tracklet, cam, text_id, conf, seen in reads
+        ]
         return plate_page(hits, query)
 
     # ---- appearances ----------------------------------------------------------------
@@ -490,10 +486,7 @@ class SqliteTrackStore(SqliteFile):
             where.append("seen_at <= ?")
             args.append(query.until)
         cond = " AND ".join(where)
-        cols = (
-            "tracklet_id, camera_id, seen_at, embedding, "
-            f"{TRACK_OF.format(col='sightings.tracklet_id')}"
-        )
+        cols = "tracklet_id, camera_id, seen_at, embedding"
         want = max(MIN_CANDIDATES, OVERSAMPLE * query.k)
         with self._lock:
             self._vectors.sync(self.db)
@@ -515,12 +508,30 @@ class SqliteTrackStore(SqliteFile):
                     [*keys, *args],
                 )
             found = rows.fetchall()
+            if len(found) > want:  # keep the best candidates before naming their tracks
+                matrix = np.frombuffer(b"".join(r[3] for r in found), np.float32)
+                scores = matrix.reshape(len(found), -1) @ vector
+                found = [found[i] for i in np.argpartition(-scores, want)[:want]]
+            tracks = self._track_of([r[0] for r in found])
         return rerank(
             vector,
-            [(t, c, at, np.frombuffer(e, np.float32), tr) for t, c, at, e, tr in found],
+            [(t, c, at, np.frombuffer(e, np.float32), tracks.get(t)) for t, c, at, e in found],
             query.cls,
             query.k,
         )
+
+    def _track_of(self, tracklets: list[str]) -> dict[str, str]:
+        """The track each tracklet belongs to (the latest one if two still name it)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(tracklets):
+            rows = self.db.execute(
+                "SELECT tt.tracklet_id, tt.track_id FROM track_tracklets tt JOIN tracks t "
+                f"USING (track_id) WHERE tt.tracklet_id IN ({_marks(len(chunk))}) "
+                "ORDER BY t.last_seen, t.track_id DESC",
+                list(chunk),
+            )
+            out.update(rows.fetchall())
+        return out
 
     # ---- retention and audits -------------------------------------------------------
 
