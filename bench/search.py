@@ -29,6 +29,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,7 @@ class World:
                         camera_id=cam,
                         track_id=start + i,
                         captured_at=t + duration / 2,
-                        cls=cls,  # type: ignore[arg-type]
+                        cls=cls,
                         quality=round(rng.uniform(0.3, 1.0), 3),
                         model=MODEL,
                         embedding=tuple((vec / np.linalg.norm(vec)).tolist()),
@@ -136,7 +137,7 @@ class World:
                 TrackUpdate(
                     track_id=f"t-{start + i:08d}",
                     version=1,
-                    cls=cls,  # type: ignore[arg-type]
+                    cls=cls,
                     tracklets=tuple(refs),
                     first_seen=refs[0].first_seen,
                     last_seen=refs[-1].last_seen,
@@ -155,11 +156,11 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def timed(fn: object, queries: list[object]) -> list[float]:
+def timed(fn: Callable[[str], object], queries: list[str]) -> list[float]:
     out = []
     for q in queries:
         t = time.perf_counter()
-        fn(q)  # type: ignore[operator]
+        fn(q)
         out.append(time.perf_counter() - t)
     return out
 

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -28,6 +28,9 @@ from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
 from services.api.live import LiveView
+
+if TYPE_CHECKING:
+    from services.api.search import ImageEmbedder
 
 log = logging.getLogger("api")
 
@@ -129,6 +132,7 @@ def create_app(
     cameras: Sequence[CameraConfig],
     live: LiveView,
     static_dir: Path = STATIC_DIR,
+    embedder: ImageEmbedder | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="CivicSight API",
@@ -230,12 +234,9 @@ def create_app(
             ) from None
         return TrackPage(items=page.items, next=page.next)
 
-    @app.get("/api/tracks/{track_id}", response_model=StoredTrack)
-    def get_track(_who: Authed, track_id: TrackId) -> StoredTrack:
-        track = store.get(track_id)
-        if track is None:
-            raise HTTPException(404, f"no track {track_id!r}")
-        return track
+    from services.api.search import search_router  # it imports this module
+
+    app.include_router(search_router(store, embedder))
 
     @app.get(
         "/api/tracks/{track_id}/crop.jpg",

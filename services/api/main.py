@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from civicsight.auth import TokenStore, auth_db_path
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_signals
 from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
-from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.store.config import build_store, describe
 from services.api.app import create_app
+from services.api.embedder import ReidImageEmbedder
 from services.api.live import LiveFeed, LiveView
 
 log = logging.getLogger("api")
@@ -33,6 +34,18 @@ class ApiSettings(HubSettings):
     cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
     store_path: Path = Field(
         Path("data/tracks.db"), description="SQLite track store (default: data_dir/tracks.db)"
+    )
+    store_backend: Literal["sqlite", "elasticsearch"] = Field(
+        "sqlite", description="track store: embedded SQLite or an Elasticsearch 8/9 cluster"
+    )
+    es_url: SecretStr | None = Field(
+        None, description="Elasticsearch URL (may hold credentials; never logged)"
+    )
+    es_prefix: str = Field(
+        "civicsight", pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Elasticsearch index prefix"
+    )
+    es_vector_dims: int = Field(
+        256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
     )
     live_feed: bool = Field(
         True, description="subscribe to frames and detections for the live camera tiles"
@@ -77,7 +90,14 @@ def main() -> None:
     # before the stores are closed.
     stop_on_signals()
     cameras = load_camera_list(settings.cameras_dir)
-    store = SqliteTrackStore(settings.store_path)
+    store = build_store(
+        settings.store_backend,
+        settings.store_path,
+        settings.es_url,
+        settings.es_prefix,
+        settings.es_vector_dims,
+    )
+    embedder = ReidImageEmbedder()
     tokens = TokenStore(settings.tokens_path)
     live = LiveView()
     feed = LiveFeed(lambda: live_subscriber(settings), live) if settings.live_feed else None
@@ -91,13 +111,13 @@ def main() -> None:
             )
         if feed is not None:
             feed.start()
-        app = create_app(store, tokens, cameras, live)
+        app = create_app(store, tokens, cameras, live, embedder=embedder)
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
             settings.api_host,
             settings.api_port,
             len(cameras),
-            settings.store_path,
+            describe(settings.store_backend, settings.store_path, settings.es_prefix),
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -116,6 +136,7 @@ def main() -> None:
     finally:
         if feed is not None:
             feed.stop()
+        embedder.close()
         store.close()
         tokens.close()
         log.info("API stopped")
