@@ -314,3 +314,61 @@ def test_knn_body_filters_inside_the_graph_search() -> None:
 )
 def test_retention_deletes_by_time_in_every_index(kind: str, field: str) -> None:
     assert rq.purge(kind, T0) == {"query": {"range": {field: {"lt": T0}}}}
+
+
+class CannedSearch:
+    """Network boundary fake for reads: answers each index with canned hits and records
+    the bodies it was sent."""
+
+    def __init__(self, hits: dict[str, list[dict[str, Any]]]) -> None:
+        self.hits = hits
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+
+    def search(self, index: str, **body: Any) -> dict[str, Any]:
+        self.asked.append((index, body))
+        found = self.hits.get(index.removeprefix("civicsight-"), [])
+        return {"hits": {"total": {"value": len(found)}, "hits": [{"_source": s} for s in found]}}
+
+
+def test_fuzzy_plate_hits_are_filtered_by_the_exact_distance_and_named() -> None:
+    """Guards trusting the cluster's plain Levenshtein (a real 2-edit difference would
+    pass as fuzzy 1) and hits without their track."""
+    reads = [
+        {"tracklet": "cam-a/1", "camera_id": "cam-a", "text": "A8123CD", "conf": 0.7,
+         "seen_at": T0},
+        {"tracklet": "cam-a/2", "camera_id": "cam-a", "text": "XB123CD", "conf": 0.9,
+         "seen_at": T0 + 1},
+        {"tracklet": "cam-b/3", "camera_id": "cam-b", "text": "XY123CD", "conf": 0.9,
+         "seen_at": T0 + 2},
+    ]  # fmt: skip
+    tracks = [{"track_id": "t-1", "tracklets": ["cam-a/1", "cam-z/9"]}]
+    client = CannedSearch({"plate-reads": reads, "tracks": tracks})
+    store = ElasticTrackStore("http://es", client=client)
+    page = store.search_plates(PlateQuery("fuzzy", "AB123CD", max_distance=1.0))
+    assert [(h.text, h.distance, h.track_id) for h in page.items] == [
+        ("A8123CD", 0.25, "t-1"),
+        ("XB123CD", 1.0, None),
+    ]
+    assert client.asked[1][1]["query"]["bool"]["filter"][0]["terms"]["tracklets"] == [
+        "cam-a/1",
+        "cam-a/2",
+        "cam-b/3",
+    ]
+
+
+def test_knn_hits_are_reranked_exactly_and_one_per_track() -> None:
+    """Guards the int8 graph order standing in for the exact one, and a track listed
+    once per camera."""
+    sightings = [
+        {"tracklet": "cam-a/1", "camera_id": "cam-a", "seen_at": T0, "embedding": [0.6, 0.8]},
+        {"tracklet": "cam-b/1", "camera_id": "cam-b", "seen_at": T0, "embedding": [1.0, 0.0]},
+        {"tracklet": "cam-c/7", "camera_id": "cam-c", "seen_at": T0, "embedding": [0.8, 0.6]},
+    ]
+    tracks = [{"track_id": "t-1", "tracklets": ["cam-a/1", "cam-b/1"]}]
+    store = ElasticTrackStore("http://es", client=CannedSearch({"sightings": sightings,
+                                                                "tracks": tracks}))  # fmt: skip
+    hits = store.search_similar(SimilarQuery((1.0, 0.0), "car", "m@1", k=5))
+    assert [(h.track_id, h.tracklet, h.score) for h in hits] == [
+        ("t-1", "cam-b/1", 1.0),
+        (None, "cam-c/7", 0.8),
+    ]
