@@ -3,7 +3,8 @@
 ``civicsight.store.sqlite`` (embedded default) and ``civicsight.store.elastic``
 (Elasticsearch 8/9). The indexer writes track updates, plate reads and appearances;
 the API searches tracks, plates (exact, pattern, fuzzy) and similar appearances, and
-reads a track's detail. ``tests/contract`` runs one suite against both.
+reads a track's detail. ``tests/unit/civicsight/store/test_contract.py`` runs one suite
+against both.
 """
 
 from __future__ import annotations
