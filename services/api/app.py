@@ -220,6 +220,8 @@ def create_app(
         until: Annotated[float | None, Query(ge=0, description="first seen at or before")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         cursor: Annotated[str | None, Query(max_length=512)] = None,
+        case: Annotated[str | None, Query(max_length=64, description="case number")] = None,
+        purpose: Annotated[str | None, Query(max_length=500, description="why")] = None,
     ) -> TrackPage:
         if since is not None and until is not None and since > until:
             raise HTTPException(400, "since must not be after until")

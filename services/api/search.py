@@ -248,7 +248,10 @@ def search_router(
 
     @router.get("/api/tracks/{track_id}", response_model=TrackDetailOut, tags=["tracks"])
     def track_detail(
-        _who: Authed, track_id: Annotated[str, PathParam(min_length=1, max_length=64)]
+        _who: Authed,
+        track_id: Annotated[str, PathParam(min_length=1, max_length=64)],
+        case: Case = None,
+        purpose: Purpose = None,
     ) -> TrackDetailOut:
         found = store.detail(track_id)
         if found is None:
