@@ -254,6 +254,9 @@ class ElasticTrackStore:
             query.k,
         )
 
+    def warm(self) -> int:
+        return 0  # the cluster keeps its own graphs
+
     def purge_before(self, cutoff: float) -> int:
         gone = 0
         for kind in rq.INDICES:

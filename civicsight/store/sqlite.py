@@ -488,23 +488,24 @@ class SqliteTrackStore(SqliteFile):
         cond = " AND ".join(where)
         cols = "tracklet_id, camera_id, seen_at, embedding"
         want = max(MIN_CANDIDATES, OVERSAMPLE * query.k)
+        self._vectors.sync(self._query)
+        total = self._vectors.size(query.model, query.cls)
+        filtered = bool(query.cameras) or query.since is not None or query.until is not None
+        keys: list[int] = []
+        if filtered:
+            count = self._query(f"SELECT count(*) FROM sightings WHERE {cond}", tuple(args))[0][0]
+        else:
+            count = total
+        if count > max(EXACT_KNN_MAX, want):
+            n = min(total, int(want * total / max(count, 1)))
+            keys = self._vectors.candidates(query.model, query.cls, vector, n)
         with self._lock:
-            self._vectors.sync(self.db)
-            total = self._vectors.size(query.model, query.cls)
-            filtered = bool(query.cameras) or query.since is not None or query.until is not None
-            count = (
-                self.db.execute(f"SELECT count(*) FROM sightings WHERE {cond}", args).fetchone()[0]
-                if filtered
-                else total
-            )
             if count <= max(EXACT_KNN_MAX, want):
                 rows = self.db.execute(f"SELECT {cols} FROM sightings WHERE {cond}", args)
-            else:
-                n = min(total, int(want * total / max(count, 1)))
-                keys = self._vectors.candidates(query.model, query.cls, vector, n)
+            else:  # NOT INDEXED: look the candidates up by id, never scan the class
                 rows = self.db.execute(
-                    f"SELECT {cols} FROM sightings WHERE vec_id IN ({_marks(len(keys))}) "
-                    f"AND {cond}",
+                    f"SELECT {cols} FROM sightings NOT INDEXED "
+                    f"WHERE vec_id IN ({_marks(len(keys))}) AND {cond}",
                     [*keys, *args],
                 )
             found = rows.fetchall()
@@ -519,6 +520,15 @@ class SqliteTrackStore(SqliteFile):
             query.cls,
             query.k,
         )
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def warm(self) -> int:
+        """Build the vector graphs from the store now (the API calls this at start-up in
+        the background, so the first image search need not wait); returns the count."""
+        return self._vectors.sync(self._query)
 
     def _track_of(self, tracklets: list[str]) -> dict[str, str]:
         """The track each tracklet belongs to (the latest one if two still name it)."""

@@ -10,8 +10,8 @@ the store re-ranks them exactly with the float32 vectors.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ CONNECTIVITY = 16  # HNSW links per node
 EXPANSION_ADD = 64  # candidate list while building
 EXPANSION_SEARCH = 128  # candidate list while searching
 SYNC_CHUNK = 50_000
+Query = Callable[[str, tuple[object, ...]], list[tuple[Any, ...]]]
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
@@ -39,6 +40,7 @@ class VectorIndex:
         self._last_id = 0
         self._last_gone = 0
         self.threads = threads
+        self._lock = threading.Lock()  # one sync at a time; searches wait for it
 
     def _graph(self, space: tuple[str, str], dim: int) -> Any:
         graph = self._graphs.get(space)
@@ -56,44 +58,47 @@ class VectorIndex:
             self._graphs[space] = graph
         return graph
 
-    def sync(self, db: sqlite3.Connection) -> int:
+    def sync(self, query: Query) -> int:
         """Add the vectors written since the last sync, drop the ones replaced or deleted.
-        Returns how many were added."""
-        gone = db.execute(
-            "SELECT seq, vec_id FROM sightings_gone WHERE seq > ? ORDER BY seq", (self._last_gone,)
-        ).fetchall()
-        for seq, vec_id in gone:
-            space = self._where.pop(vec_id, None)
-            if space is not None:
-                self._graphs[space].remove(vec_id)
-            self._last_gone = seq
-        added = 0
-        while True:
-            rows = db.execute(
-                "SELECT vec_id, model, cls, embedding FROM sightings WHERE vec_id > ? "
-                "ORDER BY vec_id LIMIT ?",
-                (self._last_id, SYNC_CHUNK),
-            ).fetchall()
-            if not rows:
-                return added
-            by_space: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
-            for vec_id, model, cls, blob in rows:
-                by_space.setdefault((model, cls), []).append((vec_id, blob))
-            for space, items in by_space.items():
-                keys = np.array([k for k, _ in items], dtype=np.uint64)
-                vectors = np.frombuffer(b"".join(b for _, b in items), np.float32).reshape(
-                    len(items), -1
+        ``query`` runs one SQL statement (under the store's lock, which is thus held only
+        per chunk, not while the graph grows). Returns how many were added."""
+        with self._lock:
+            gone = query(
+                "SELECT seq, vec_id FROM sightings_gone WHERE seq > ? ORDER BY seq",
+                (self._last_gone,),
+            )
+            for seq, vec_id in gone:
+                space = self._where.pop(vec_id, None)
+                if space is not None:
+                    self._graphs[space].remove(vec_id)
+                self._last_gone = seq
+            added = 0
+            while True:
+                rows = query(
+                    "SELECT vec_id, model, cls, embedding FROM sightings WHERE vec_id > ? "
+                    "ORDER BY vec_id LIMIT ?",
+                    (self._last_id, SYNC_CHUNK),
                 )
-                self._graph(space, vectors.shape[1]).add(keys, vectors, threads=self.threads)
-                self._where.update((int(k), space) for k in keys)
-            added += len(rows)
-            self._last_id = rows[-1][0]
+                if not rows:
+                    return added
+                by_space: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+                for vec_id, model, cls, blob in rows:
+                    by_space.setdefault((model, cls), []).append((vec_id, blob))
+                for space, items in by_space.items():
+                    keys = np.array([k for k, _ in items], dtype=np.uint64)
+                    vectors = np.frombuffer(b"".join(b for _, b in items), np.float32)
+                    vectors = vectors.reshape(len(items), -1)
+                    self._graph(space, vectors.shape[1]).add(keys, vectors, threads=self.threads)
+                    self._where.update((int(k), space) for k in keys)
+                added += len(rows)
+                self._last_id = rows[-1][0]
 
     def candidates(self, model: str, cls: str, vector: np.ndarray, n: int) -> list[int]:
-        graph = self._graphs.get((model, cls))
-        if graph is None or len(graph) == 0:
-            return []
-        found = graph.search(vector, min(n, len(graph)))
+        with self._lock:
+            graph = self._graphs.get((model, cls))
+            if graph is None or len(graph) == 0:
+                return []
+            found = graph.search(vector, min(n, len(graph)))
         return [int(k) for k in found.keys]
 
     def size(self, model: str, cls: str) -> int:

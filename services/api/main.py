@@ -7,6 +7,7 @@ open requests, then the live feed, the store and the token store are closed.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_
 from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
+from civicsight.store import TrackStore
 from civicsight.store.config import build_store, describe
 from services.api.app import create_app
 from services.api.embedder import ReidImageEmbedder
@@ -82,6 +84,14 @@ def live_subscriber(settings: ApiSettings) -> Subscriber:
     )
 
 
+def warm_store(store: TrackStore) -> None:
+    """Build the store's in-memory search graphs in the background after start-up."""
+    try:
+        log.info("search index ready: %d appearance vectors", store.warm())
+    except Exception as err:  # the API may stop (and close the store) before this ends
+        log.warning("search index not built: %s", err)
+
+
 def main() -> None:
     settings = ApiSettings()
     setup_logging(settings.log_level)
@@ -103,6 +113,7 @@ def main() -> None:
     feed = LiveFeed(lambda: live_subscriber(settings), live) if settings.live_feed else None
     store.open()
     tokens.open()
+    threading.Thread(target=warm_store, args=(store,), name="warm", daemon=True).start()
     try:
         if tokens.count_active() == 0:
             log.warning(
