@@ -46,6 +46,7 @@ SERVICES = (
 TOOLS = {
     ("bench", "detect"): "bench.detect",
     ("bench", "gpu"): "bench.detect_gpu",
+    ("bench", "search"): "bench.search",
     ("models", ""): "models.cli",
     ("eval", "plates"): "services.plates.eval",
     ("eval", "faces"): "services.faces.eval",

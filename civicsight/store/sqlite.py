@@ -1,13 +1,60 @@
-"""SQLite (WAL) track store: the embedded default. Upserts are idempotent by (track, version)."""
+"""SQLite (WAL) track store: the embedded default.
+
+Every write is idempotent: a track by (track, version), a plate read by (tracklet, text)
+with its best confidence, an appearance by tracklet with its best crop
+(``appearance_rank``), so a replay never duplicates or regresses anything. Partial and
+fuzzy plates are found through a trigram index of plate skeletons (``plates.py``);
+similar appearances through an HNSW graph (``vectors.py``) whose candidates are
+re-ranked exactly. Retention deletes tracks, plate reads (and plate texts nobody read
+any more) and appearance vectors.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from civicsight.events import TrackUpdate
+import numpy as np
+
+from civicsight.events import Appearance, PlateRead, TrackUpdate, tracklet_id
 from civicsight.sqlite_file import SqliteFile
-from civicsight.store import Page, StoredTrack, TrackQuery, decode_cursor, encode_cursor
+from civicsight.store import (
+    Indexed,
+    Page,
+    PlateHit,
+    PlatePage,
+    PlateQuery,
+    PlateReadOut,
+    Sighting,
+    SimilarHit,
+    SimilarQuery,
+    StoredTrack,
+    TrackDetail,
+    TrackQuery,
+    WriteResult,
+    appearance_rank,
+    decode_cursor,
+    encode_cursor,
+    history,
+    plate_page,
+    plate_rank,
+)
+from civicsight.store.plates import (
+    PatternError,
+    PlatePattern,
+    check_plate,
+    fuzzy_grams,
+    ocr_distance,
+    plate_grams,
+)
+from civicsight.store.vectors import VectorIndex, rerank, unit
+
+MAX_CANDIDATE_TEXTS = 50_000  # a plate query matching more distinct plates is too broad
+EXACT_KNN_MAX = 20_000  # a filtered kNN over at most this many vectors is done exactly
+OVERSAMPLE = 10  # graph candidates per wanted result, before exact re-ranking
+MIN_CANDIDATES = 200
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
@@ -31,6 +78,15 @@ CREATE TABLE IF NOT EXISTS track_cameras (
   PRIMARY KEY (track_id, camera_id)
 );
 CREATE INDEX IF NOT EXISTS track_cameras_camera ON track_cameras(camera_id);
+CREATE TABLE IF NOT EXISTS track_tracklets (
+  track_id TEXT NOT NULL,
+  tracklet_id TEXT NOT NULL,
+  camera_id TEXT NOT NULL,
+  first_seen REAL NOT NULL,
+  last_seen REAL NOT NULL,
+  PRIMARY KEY (track_id, tracklet_id)
+);
+CREATE INDEX IF NOT EXISTS track_tracklets_tracklet ON track_tracklets(tracklet_id);
 CREATE TABLE IF NOT EXISTS track_versions (
   track_id TEXT NOT NULL,
   version INTEGER NOT NULL,
@@ -38,7 +94,44 @@ CREATE TABLE IF NOT EXISTS track_versions (
   last_seen REAL NOT NULL,
   stored_at REAL NOT NULL,
   closed INTEGER NOT NULL,
+  tracklets TEXT NOT NULL,
   PRIMARY KEY (track_id, version)
+);
+CREATE TABLE IF NOT EXISTS plate_texts (
+  text_id INTEGER PRIMARY KEY,
+  text TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS plate_grams (
+  gram TEXT NOT NULL,
+  text_id INTEGER NOT NULL,
+  PRIMARY KEY (gram, text_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS plate_reads (
+  tracklet_id TEXT NOT NULL,
+  text_id INTEGER NOT NULL,
+  camera_id TEXT NOT NULL,
+  seen_at REAL NOT NULL,
+  conf REAL NOT NULL,
+  rank INTEGER NOT NULL,
+  PRIMARY KEY (tracklet_id, text_id)
+);
+CREATE INDEX IF NOT EXISTS plate_reads_text ON plate_reads(text_id);
+CREATE INDEX IF NOT EXISTS plate_reads_seen ON plate_reads(seen_at);
+CREATE TABLE IF NOT EXISTS sightings (
+  vec_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tracklet_id TEXT NOT NULL UNIQUE,
+  camera_id TEXT NOT NULL,
+  cls TEXT NOT NULL,
+  model TEXT NOT NULL,
+  seen_at REAL NOT NULL,
+  rank INTEGER NOT NULL,
+  embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sightings_space ON sightings(model, cls, seen_at);
+CREATE TABLE IF NOT EXISTS sightings_gone (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  vec_id INTEGER NOT NULL,
+  gone_at REAL NOT NULL
 );
 """
 
@@ -48,54 +141,161 @@ COLUMNS = (
 )
 
 
+def _chunks(items: Sequence[Any], size: int = 10_000) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
 class SqliteTrackStore(SqliteFile):
     schema = SCHEMA
 
+    def __init__(self, path: Path, vector_threads: int = 0) -> None:
+        super().__init__(path)
+        self._vectors = VectorIndex(vector_threads)
+
+    # ---- writes ---------------------------------------------------------------------
+
     def upsert(self, update: TrackUpdate, stored_at: float) -> bool:
-        return self.upsert_many([update], stored_at) == 1
+        return self.write([update], stored_at).applied == 1
 
     def upsert_many(self, updates: list[TrackUpdate], stored_at: float) -> int:
-        """One transaction for a batch; returns how many updates were newer than the store."""
+        return self.write(updates, stored_at).applied
+
+    def write(self, events: Sequence[Indexed], stored_at: float) -> WriteResult:
+        """One transaction for a batch; ``applied`` counts the writes newer than the store."""
         applied = 0
         with self._lock, self.db:
-            for u in updates:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO track_versions VALUES (?, ?, ?, ?, ?, ?)",
-                    (u.track_id, u.version, u.emitted_at, u.last_seen, stored_at, int(u.closed)),
+            for e in events:
+                if isinstance(e, TrackUpdate):
+                    applied += self._track(e, stored_at)
+                elif isinstance(e, PlateRead):
+                    applied += self._plate(e)
+                else:
+                    applied += self._appearance(e, stored_at)
+        return WriteResult(applied)
+
+    def _track(self, u: TrackUpdate, stored_at: float) -> bool:
+        tracklets = sorted(tracklet_id(t.camera_id, t.track_id) for t in u.tracklets)
+        self.db.execute(
+            "INSERT OR IGNORE INTO track_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                u.track_id,
+                u.version,
+                u.emitted_at,
+                u.last_seen,
+                stored_at,
+                int(u.closed),
+                json.dumps(tracklets),
+            ),
+        )
+        cur = self.db.execute(
+            """INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+               ON CONFLICT(track_id) DO UPDATE SET
+                 version=excluded.version, cls=excluded.cls, cameras=excluded.cameras,
+                 tracklets=excluded.tracklets, first_seen=excluded.first_seen,
+                 last_seen=excluded.last_seen, closed=excluded.closed,
+                 path=excluded.path,
+                 best_crop=COALESCE(excluded.best_crop, tracks.best_crop),
+                 emitted_at=excluded.emitted_at, stored_at=excluded.stored_at
+               WHERE excluded.version > tracks.version""",
+            (
+                u.track_id,
+                u.version,
+                u.cls,
+                json.dumps(u.cameras),
+                len(u.tracklets),
+                u.first_seen,
+                u.last_seen,
+                int(u.closed),
+                json.dumps(u.path),
+                u.best_crop_jpeg,
+                u.emitted_at,
+                stored_at,
+            ),
+        )
+        if not cur.rowcount:
+            return False
+        self.db.execute("DELETE FROM track_cameras WHERE track_id = ?", (u.track_id,))
+        self.db.executemany(
+            "INSERT INTO track_cameras VALUES (?, ?)", [(u.track_id, cam) for cam in u.cameras]
+        )
+        self.db.execute("DELETE FROM track_tracklets WHERE track_id = ?", (u.track_id,))
+        self.db.executemany(
+            "INSERT OR REPLACE INTO track_tracklets VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    u.track_id,
+                    tracklet_id(t.camera_id, t.track_id),
+                    t.camera_id,
+                    t.first_seen,
+                    t.last_seen,
                 )
-                cur = self.db.execute(
-                    """INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
-                       ON CONFLICT(track_id) DO UPDATE SET
-                         version=excluded.version, cls=excluded.cls, cameras=excluded.cameras,
-                         tracklets=excluded.tracklets, first_seen=excluded.first_seen,
-                         last_seen=excluded.last_seen, closed=excluded.closed,
-                         path=excluded.path,
-                         best_crop=COALESCE(excluded.best_crop, tracks.best_crop),
-                         emitted_at=excluded.emitted_at, stored_at=excluded.stored_at
-                       WHERE excluded.version > tracks.version""",
-                    (
-                        u.track_id,
-                        u.version,
-                        u.cls,
-                        json.dumps(u.cameras),
-                        len(u.tracklets),
-                        u.first_seen,
-                        u.last_seen,
-                        int(u.closed),
-                        json.dumps(u.path),
-                        u.best_crop_jpeg,
-                        u.emitted_at,
-                        stored_at,
-                    ),
-                )
-                if cur.rowcount:
-                    applied += 1
-                    self.db.execute("DELETE FROM track_cameras WHERE track_id = ?", (u.track_id,))
-                    self.db.executemany(
-                        "INSERT INTO track_cameras VALUES (?, ?)",
-                        [(u.track_id, cam) for cam in u.cameras],
-                    )
-        return applied
+                for t in u.tracklets
+            ],
+        )
+        return True
+
+    def _text_id(self, text: str) -> int:
+        row = self.db.execute("SELECT text_id FROM plate_texts WHERE text = ?", (text,)).fetchone()
+        if row:
+            return int(row[0])
+        cur = self.db.execute("INSERT INTO plate_texts (text) VALUES (?)", (text,))
+        text_id = int(cur.lastrowid or 0)
+        self.db.executemany(
+            "INSERT INTO plate_grams VALUES (?, ?)", [(g, text_id) for g in plate_grams(text)]
+        )
+        return text_id
+
+    def _plate(self, r: PlateRead) -> bool:
+        cur = self.db.execute(
+            """INSERT INTO plate_reads VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(tracklet_id, text_id) DO UPDATE SET
+                 camera_id=excluded.camera_id, seen_at=excluded.seen_at,
+                 conf=excluded.conf, rank=excluded.rank
+               WHERE excluded.rank > plate_reads.rank""",
+            (
+                r.tracklet_id,
+                self._text_id(r.text),
+                r.camera_id,
+                r.captured_at,
+                r.conf,
+                plate_rank(r.conf),
+            ),
+        )
+        return cur.rowcount > 0
+
+    def _appearance(self, a: Appearance, stored_at: float) -> bool:
+        rank = appearance_rank(a.quality, a.captured_at)
+        row = self.db.execute(
+            "SELECT vec_id, rank FROM sightings WHERE tracklet_id = ?", (a.tracklet_id,)
+        ).fetchone()
+        if row is not None:
+            if row[1] >= rank:
+                return False
+            self.db.execute("DELETE FROM sightings WHERE vec_id = ?", (row[0],))
+            self.db.execute(
+                "INSERT INTO sightings_gone (vec_id, gone_at) VALUES (?, ?)", (row[0], stored_at)
+            )
+        self.db.execute(
+            "INSERT INTO sightings (tracklet_id, camera_id, cls, model, seen_at, rank, embedding)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                a.tracklet_id,
+                a.camera_id,
+                a.cls,
+                a.model,
+                a.captured_at,
+                rank,
+                unit(np.asarray(a.embedding, np.float32)).tobytes(),
+            ),
+        )
+        return True
+
+    # ---- tracks ---------------------------------------------------------------------
 
     @staticmethod
     def _row(row: tuple[Any, ...]) -> StoredTrack:
@@ -157,6 +357,194 @@ class SqliteTrackStore(SqliteFile):
         more = len(rows) > query.limit
         return Page(items, encode_cursor(items[-1].last_seen, items[-1].track_id) if more else None)
 
+    def detail(self, track_id: str) -> TrackDetail | None:
+        track = self.get(track_id)
+        if track is None:
+            return None
+        with self._lock:
+            legs = self.db.execute(
+                "SELECT tracklet_id, camera_id, first_seen, last_seen FROM track_tracklets "
+                "WHERE track_id = ? ORDER BY first_seen, tracklet_id",
+                (track_id,),
+            ).fetchall()
+            names = [leg[0] for leg in legs]
+            reads = self.db.execute(
+                "SELECT r.tracklet_id, r.camera_id, t.text, r.conf, r.seen_at FROM plate_reads r "
+                f"JOIN plate_texts t USING (text_id) WHERE r.tracklet_id IN ({_marks(len(names))})"
+                " ORDER BY r.seen_at, r.conf DESC, t.text",
+                names,
+            ).fetchall()
+            versions = self.db.execute(
+                "SELECT version, emitted_at, tracklets FROM track_versions WHERE track_id = ?",
+                (track_id,),
+            ).fetchall()
+        return TrackDetail(
+            track=track,
+            trajectory=[
+                Sighting(tracklet=a, camera_id=b, first_seen=c, last_seen=d) for a, b, c, d in legs
+            ],
+            plate_reads=[
+                PlateReadOut(tracklet=a, camera_id=b, text=c, conf=d, seen_at=e)
+                for a, b, c, d, e in reads
+            ],
+            history=history([(v, at, tuple(json.loads(t))) for v, at, t in versions]),
+        )
+
+    # ---- plates ---------------------------------------------------------------------
+
+    def _candidate_texts(self, query: PlateQuery) -> dict[int, tuple[str, float]]:
+        """Distinct plate texts that match, with their distance to the query."""
+        if query.mode == "exact":
+            plate = check_plate(query.text)
+            rows = self.db.execute(
+                "SELECT text_id, text FROM plate_texts WHERE text = ?", (plate,)
+            ).fetchall()
+            return {i: (t, 0.0) for i, t in rows}
+        if query.mode == "pattern":
+            pattern = PlatePattern.parse(query.text)
+            grams: Sequence[str] = pattern.grams
+            need = len(grams)
+        else:
+            plate = check_plate(query.text)
+            grams, need = fuzzy_grams(plate, query.max_distance)
+        sql = (
+            "SELECT p.text_id, p.text FROM plate_texts p JOIN (SELECT text_id FROM plate_grams "
+            f"WHERE gram IN ({_marks(len(grams))}) GROUP BY text_id HAVING count(*) >= ?) "
+            "USING (text_id)"
+        )
+        args: list[object] = [*grams, need]
+        if query.mode == "pattern":
+            sql += " WHERE p.text GLOB ?"
+            args.append(PlatePattern.parse(query.text).glob)
+        sql += " LIMIT ?"
+        args.append(MAX_CANDIDATE_TEXTS + 1)
+        rows = self.db.execute(sql, args).fetchall()
+        if len(rows) > MAX_CANDIDATE_TEXTS:
+            raise PatternError(
+                f"more than {MAX_CANDIDATE_TEXTS} different plates match: give more characters"
+            )
+        if query.mode == "pattern":
+            return {i: (t, 0.0) for i, t in rows}
+        found: dict[int, tuple[str, float]] = {}
+        for i, t in rows:
+            d = ocr_distance(plate, t)
+            if d <= query.max_distance:
+                found[i] = (t, d)
+        return found
+
+    def search_plates(self, query: PlateQuery) -> PlatePage:
+        """Raises ``PatternError`` for a bad or too vague query, ``BadCursorError``."""
+        where: list[str] = []
+        args: list[object] = []
+        if query.camera:
+            where.append("r.camera_id = ?")
+            args.append(query.camera)
+        if query.since is not None:
+            where.append("r.seen_at >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("r.seen_at <= ?")
+            args.append(query.until)
+        with self._lock:
+            texts = self._candidate_texts(query)
+            reads: list[tuple[str, str, int, float, float]] = []
+            for ids in _chunks(list(texts)):
+                reads += self.db.execute(
+                    "SELECT r.tracklet_id, r.camera_id, r.text_id, r.conf, r.seen_at "
+                    f"FROM plate_reads r WHERE r.text_id IN ({_marks(len(ids))})"
+                    + "".join(f" AND {w}" for w in where),
+                    [*ids, *args],
+                ).fetchall()
+            tracks = self._track_of([r[0] for r in reads])
+        hits = [
+            PlateHit(
+                track_id=tracks.get(tracklet),
+                tracklet=tracklet,
+                camera_id=cam,
+                text=texts[text_id][0],
+                conf=conf,
+                seen_at=seen,
+                distance=texts[text_id][1],
+            )
+            for tracklet, cam, text_id, conf, seen in reads
+        ]
+        return plate_page(hits, query)
+
+    # ---- appearances ----------------------------------------------------------------
+
+    def search_similar(self, query: SimilarQuery) -> list[SimilarHit]:
+        vector = unit(np.asarray(query.vector, np.float32))
+        where = ["model = ?", "cls = ?"]
+        args: list[object] = [query.model, query.cls]
+        if query.cameras:
+            where.append(f"camera_id IN ({_marks(len(query.cameras))})")
+            args.extend(query.cameras)
+        if query.since is not None:
+            where.append("seen_at >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("seen_at <= ?")
+            args.append(query.until)
+        cond = " AND ".join(where)
+        cols = "tracklet_id, camera_id, seen_at, embedding"
+        want = max(MIN_CANDIDATES, OVERSAMPLE * query.k)
+        self._vectors.sync(self._query)
+        total = self._vectors.size(query.model, query.cls)
+        filtered = bool(query.cameras) or query.since is not None or query.until is not None
+        keys: list[int] = []
+        if filtered:
+            count = self._query(f"SELECT count(*) FROM sightings WHERE {cond}", tuple(args))[0][0]
+        else:
+            count = total
+        if count > max(EXACT_KNN_MAX, want):
+            n = min(total, int(want * total / max(count, 1)))
+            keys = self._vectors.candidates(query.model, query.cls, vector, n)
+        with self._lock:
+            if count <= max(EXACT_KNN_MAX, want):
+                rows = self.db.execute(f"SELECT {cols} FROM sightings WHERE {cond}", args)
+            else:  # NOT INDEXED: look the candidates up by id, never scan the class
+                rows = self.db.execute(
+                    f"SELECT {cols} FROM sightings NOT INDEXED "
+                    f"WHERE vec_id IN ({_marks(len(keys))}) AND {cond}",
+                    [*keys, *args],
+                )
+            found = rows.fetchall()
+            if len(found) > want:  # keep the best candidates before naming their tracks
+                matrix = np.frombuffer(b"".join(r[3] for r in found), np.float32)
+                scores = matrix.reshape(len(found), -1) @ vector
+                found = [found[i] for i in np.argpartition(-scores, want)[:want]]
+            tracks = self._track_of([r[0] for r in found])
+        return rerank(
+            vector,
+            [(t, c, at, np.frombuffer(e, np.float32), tracks.get(t)) for t, c, at, e in found],
+            query.cls,
+            query.k,
+        )
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def warm(self) -> int:
+        """Build the vector graphs from the store now (the API calls this at start-up in
+        the background, so the first image search need not wait); returns the count."""
+        return self._vectors.sync(self._query)
+
+    def _track_of(self, tracklets: list[str]) -> dict[str, str]:
+        """The track each tracklet belongs to (the latest one if two still name it)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(tracklets):
+            rows = self.db.execute(
+                "SELECT tt.tracklet_id, tt.track_id FROM track_tracklets tt JOIN tracks t "
+                f"USING (track_id) WHERE tt.tracklet_id IN ({_marks(len(chunk))}) "
+                "ORDER BY t.last_seen, t.track_id DESC",
+                list(chunk),
+            )
+            out.update(rows.fetchall())
+        return out
+
+    # ---- retention and audits -------------------------------------------------------
+
     def versions(self) -> list[tuple[str, int]]:
         """Every (track, version) ever stored, for audits and the crash test."""
         with self._lock:
@@ -186,7 +574,37 @@ class SqliteTrackStore(SqliteFile):
                     "SELECT track_id FROM tracks WHERE last_seen < ?", (cutoff,)
                 )
             ]
-            self.db.executemany("DELETE FROM track_cameras WHERE track_id = ?", [(i,) for i in ids])
+            for chunk in _chunks([(i,) for i in ids]):
+                self.db.executemany("DELETE FROM track_cameras WHERE track_id = ?", chunk)
+                self.db.executemany("DELETE FROM track_tracklets WHERE track_id = ?", chunk)
             self.db.execute("DELETE FROM tracks WHERE last_seen < ?", (cutoff,))
             self.db.execute("DELETE FROM track_versions WHERE last_seen < ?", (cutoff,))
+            texts = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT DISTINCT text_id FROM plate_reads WHERE seen_at < ?", (cutoff,)
+                )
+            ]
+            self.db.execute("DELETE FROM plate_reads WHERE seen_at < ?", (cutoff,))
+            for chunk in _chunks(texts):
+                orphans = self.db.execute(
+                    f"SELECT text_id, text FROM plate_texts p WHERE text_id IN "
+                    f"({_marks(len(chunk))}) AND NOT EXISTS "
+                    "(SELECT 1 FROM plate_reads r WHERE r.text_id = p.text_id)",
+                    list(chunk),
+                ).fetchall()
+                self.db.executemany(
+                    "DELETE FROM plate_texts WHERE text_id = ?", [(i,) for i, _ in orphans]
+                )
+                self.db.executemany(
+                    "DELETE FROM plate_grams WHERE gram = ? AND text_id = ?",
+                    [(g, i) for i, t in orphans for g in plate_grams(t)],
+                )
+            self.db.execute("DELETE FROM sightings_gone WHERE gone_at < ?", (cutoff,))
+            self.db.execute(
+                "INSERT INTO sightings_gone (vec_id, gone_at) "
+                "SELECT vec_id, ? FROM sightings WHERE seen_at < ?",
+                (cutoff, cutoff),
+            )
+            self.db.execute("DELETE FROM sightings WHERE seen_at < ?", (cutoff,))
         return len(ids)

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -35,6 +35,9 @@ from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
 from services.api.live import LiveView
 from services.api.security import Authed, Purposed, require
+
+if TYPE_CHECKING:
+    from services.api.search import ImageEmbedder
 
 log = logging.getLogger("api")
 
@@ -115,6 +118,7 @@ def create_app(
     static_dir: Path = STATIC_DIR,
     users: UserStore | None = None,
     audit_log: object | None = None,
+    embedder: ImageEmbedder | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="CivicSight API",
@@ -219,6 +223,8 @@ def create_app(
         until: Annotated[float | None, Query(ge=0, description="first seen at or before")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         cursor: Annotated[str | None, Query(max_length=512)] = None,
+        case: Annotated[str | None, Query(max_length=64, description="case number")] = None,
+        purpose: Annotated[str | None, Query(max_length=500, description="why")] = None,
     ) -> TrackPage:
         if since is not None and until is not None and since > until:
             raise HTTPException(400, "since must not be after until")
@@ -245,14 +251,9 @@ def create_app(
         )
         return TrackPage(items=page.items, next=page.next)
 
-    @app.get("/api/tracks/{track_id}", response_model=StoredTrack, dependencies=[search_only])
-    def get_track(request: Request, who: Authed, why: Purposed, track_id: TrackId) -> StoredTrack:
-        track = store.get(track_id)
-        if track is None:
-            raise HTTPException(404, f"no track {track_id!r}")
-        details = {"case_id": why.case, "purpose": why.purpose, "track": track_id}
-        audit(request, who.label, who.role.value, "track.view", details)
-        return track
+    from services.api.search import search_router  # it imports this module
+
+    app.include_router(search_router(store, embedder))
 
     @app.get(
         "/api/tracks/{track_id}/crop.jpg",

@@ -7,11 +7,12 @@ open requests, then the live feed, the store and the token store are closed.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from civicsight.audit import AuditLog
 from civicsight.auth import TokenStore, auth_db_path
@@ -19,10 +20,12 @@ from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_
 from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
-from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.store import TrackStore
+from civicsight.store.config import build_store, describe
 from civicsight.users import UserStore
 from models.registry import ModelUnavailableError, resolve
 from services.api.app import create_app
+from services.api.embedder import ReidImageEmbedder
 from services.api.live import LiveFeed, LiveView
 from services.api.redact import YuNetFaces, redact_faces
 
@@ -37,6 +40,18 @@ class ApiSettings(HubSettings):
     cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
     store_path: Path = Field(
         Path("data/tracks.db"), description="SQLite track store (default: data_dir/tracks.db)"
+    )
+    store_backend: Literal["sqlite", "elasticsearch"] = Field(
+        "sqlite", description="track store: embedded SQLite or an Elasticsearch 8/9 cluster"
+    )
+    es_url: SecretStr | None = Field(
+        None, description="Elasticsearch URL (may hold credentials; never logged)"
+    )
+    es_prefix: str = Field(
+        "civicsight", pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Elasticsearch index prefix"
+    )
+    es_vector_dims: int = Field(
+        256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
     )
     live_feed: bool = Field(
         True, description="subscribe to frames and detections for the live camera tiles"
@@ -91,6 +106,14 @@ def face_finder(settings: ApiSettings) -> YuNetFaces | None:
     return finder
 
 
+def warm_store(store: TrackStore) -> None:
+    """Build the store's in-memory search graphs in the background after start-up."""
+    try:
+        log.info("search index ready: %d appearance vectors", store.warm())
+    except Exception as err:  # the API may stop (and close the store) before this ends
+        log.warning("search index not built: %s", err)
+
+
 def main() -> None:
     settings = ApiSettings()
     setup_logging(settings.log_level)
@@ -99,7 +122,14 @@ def main() -> None:
     # before the stores are closed.
     stop_on_signals()
     cameras = load_camera_list(settings.cameras_dir)
-    store = SqliteTrackStore(settings.store_path)
+    store = build_store(
+        settings.store_backend,
+        settings.store_path,
+        settings.es_url,
+        settings.es_prefix,
+        settings.es_vector_dims,
+    )
+    embedder = ReidImageEmbedder()
     tokens = TokenStore(settings.tokens_path)
     users = UserStore(settings.tokens_path)
     audit = AuditLog(settings.data_dir)
@@ -110,6 +140,7 @@ def main() -> None:
     tokens.open()
     users.open()
     audit.open()
+    threading.Thread(target=warm_store, args=(store,), name="warm", daemon=True).start()
     try:
         if tokens.count_active() == 0:
             log.warning(
@@ -118,13 +149,15 @@ def main() -> None:
             )
         if feed is not None:
             feed.start()
-        app = create_app(store, tokens, cameras, live, users=users, audit_log=audit)
+        app = create_app(
+            store, tokens, cameras, live, embedder=embedder, users=users, audit_log=audit
+        )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
             settings.api_host,
             settings.api_port,
             len(cameras),
-            settings.store_path,
+            describe(settings.store_backend, settings.store_path, settings.es_prefix),
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -143,6 +176,7 @@ def main() -> None:
     finally:
         if feed is not None:
             feed.stop()
+        embedder.close()
         store.close()
         tokens.close()
         users.close()

@@ -1,45 +1,86 @@
-"""Indexer: track_updates -> the track store, idempotently; enforces the retention limit."""
+"""Indexer: track updates, plate reads and appearances -> the track store, idempotently;
+enforces the retention limit.
+
+Each poll's batch is written in one call. Items the store refuses (Elasticsearch: a
+mapping error, say) go to ``<topic>.dlq`` with the store's reason; items refused as
+"too busy" (429) are retried inside the store. Only then are the batch's offsets
+committed, so an event is never lost, and a replay never duplicates or regresses.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Received, run_loop, stop_on_signals
-from civicsight.events import TrackUpdate
+from civicsight.events import Appearance, PlateRead, TrackUpdate
 from civicsight.logs import setup_logging
 from civicsight.settings import HubSettings
-from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.store import TrackStore
+from civicsight.store.config import build_store, describe
 
 log = logging.getLogger("indexer")
+TOPICS = ["track_updates", "plate_reads", "appearances"]
 
 
 class IndexerSettings(HubSettings):
+    store_backend: Literal["sqlite", "elasticsearch"] = Field(
+        "sqlite", description="track store: embedded SQLite or an Elasticsearch 8/9 cluster"
+    )
     store_path: Path | None = Field(None, description="SQLite file (default DATA_DIR/tracks.db)")
+    es_url: SecretStr | None = Field(
+        None, description="Elasticsearch URL (may hold credentials; never logged)"
+    )
+    es_prefix: str = Field(
+        "civicsight", pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Elasticsearch index prefix"
+    )
+    es_vector_dims: int = Field(
+        256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
+    )
     retention_days: float = Field(
         30.0, gt=0, le=365, description="tracks last seen longer ago are deleted"
     )
     purge_every_s: float = Field(300.0, gt=0, description="how often retention is enforced")
 
 
+def index_batch(
+    store: TrackStore,
+    batch: list[Received],
+    dead_letter: Callable[[Received, str], None],
+    now: float,
+) -> int:
+    """Write one batch; dead-letter what the store refused. Returns how many were new."""
+    items = [r for r in batch if isinstance(r.event, TrackUpdate | PlateRead | Appearance)]
+    result = store.write([r.event for r in items], now)  # type: ignore[misc]
+    for pos, reason in result.failed:
+        dead_letter(items[pos], f"store refused: {reason}")
+    return result.applied
+
+
 def main() -> None:
     settings = IndexerSettings()
     setup_logging(settings.log_level)
-    store = SqliteTrackStore(settings.store_path or settings.data_dir / "tracks.db")
+    path = settings.store_path or settings.data_dir / "tracks.db"
+    store = build_store(
+        settings.store_backend, path, settings.es_url, settings.es_prefix, settings.es_vector_dims
+    )
     store.open()
     stop = stop_on_signals()
     dlq = KafkaPublisher(settings.kafka_config(), "indexer-dlq")
-    sub = KafkaSubscriber(settings.kafka_config(), "indexer", ["track_updates"], dlq)
+    sub = KafkaSubscriber(settings.kafka_config(), "indexer", TOPICS, dlq)
     next_purge = 0.0
     stored = 0
 
     def handle(batch: list[Received]) -> None:
         nonlocal stored
-        updates = [r.event for r in batch if isinstance(r.event, TrackUpdate)]
-        stored += store.upsert_many(updates, time.time())
+        stored += index_batch(
+            store, batch, lambda r, why: sub.dead_letter(r.message, why), time.time()
+        )
 
     def enforce_retention() -> None:
         nonlocal next_purge
@@ -54,7 +95,7 @@ def main() -> None:
                 )
             next_purge = now + settings.purge_every_s
 
-    log.info("indexer writing to %s", store.path)
+    log.info("indexer writing to %s", describe(settings.store_backend, path, settings.es_prefix))
     try:
         run_loop(sub, handle, stop, max_messages=256, timeout=0.2, every_poll=enforce_retention)
     finally:

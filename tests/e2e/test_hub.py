@@ -38,6 +38,9 @@ class Hub:
     kafka: dict[str, str]
 
     def get(self, path: str) -> dict[str, object]:
+        """GET as the investigator; searches state the e2e case and purpose."""
+        if path.startswith(("/api/tracks", "/api/search")):
+            path += ("&" if "?" in path else "?") + "case=E2E-1&purpose=end+to+end+test"
         req = urllib.request.Request(
             self.api + path, headers={"Authorization": f"Bearer {self.token}"}
         )

@@ -136,3 +136,44 @@ def test_latency_ignores_versions_that_only_close_a_track(store: SqliteTrackStor
     store.upsert(update("t-1", 1, last=100.0), stored_at=100.5)
     store.upsert(update("t-1", 2, last=100.0, closed=True), stored_at=104.0)
     assert store.latencies() == [0.5]
+
+
+def test_graph_path_finds_what_exact_search_finds(
+    store: SqliteTrackStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards the HNSW path (taken above 20,000 vectors, forced here): candidates looked
+    up by id, replaced vectors dropped from the graph, filters applied after it."""
+    import numpy as np
+
+    from civicsight.events import Appearance
+    from civicsight.store import SimilarQuery
+
+    monkeypatch.setattr("civicsight.store.sqlite.EXACT_KNN_MAX", 0)
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((1500, 32)).astype(np.float32)
+
+    def look(i: int, v: np.ndarray, quality: float = 0.5) -> Appearance:
+        return Appearance(
+            camera_id="cam-a" if i % 2 else "cam-b",
+            track_id=i,
+            captured_at=1000.0 + i,
+            cls="car",
+            quality=quality,
+            model="m@1",
+            embedding=tuple(v.tolist()),
+        )
+
+    store.write([look(i, v) for i, v in enumerate(vectors)], 1.0)
+    assert store.warm() == 1500
+    for i in range(0, 1500, 75):
+        hits = store.search_similar(SimilarQuery(vectors[i], "car", "m@1", k=5))
+        assert hits[0].tracklet == f"cam-{'a' if i % 2 else 'b'}/{i}"
+    moved = vectors[7] * -1.0  # a better crop of tracklet 7 points the other way
+    store.write([look(7, moved, quality=0.9)], 2.0)
+    assert store.search_similar(SimilarQuery(vectors[7], "car", "m@1", k=1))[0].tracklet != (
+        "cam-a/7"
+    )
+    only_b = store.search_similar(
+        SimilarQuery(vectors[8], "car", "m@1", k=3, cameras=("cam-b",), since=1001.0)
+    )
+    assert only_b[0].tracklet == "cam-b/8" and all(h.camera_id == "cam-b" for h in only_b)

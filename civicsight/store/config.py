@@ -1,0 +1,41 @@
+"""Which store a service opens: one place, so the indexer and the API always agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+
+from civicsight.store import TrackStore
+
+Backend = Literal["sqlite", "elasticsearch"]
+
+
+def build_store(
+    backend: Backend,
+    sqlite_path: Path,
+    es_url: SecretStr | None = None,
+    es_prefix: str = "civicsight",
+    es_vector_dims: int = 256,
+) -> TrackStore:
+    """The configured store, not yet opened. The Elasticsearch client is imported only
+    when that backend is chosen. ``es_url`` may hold credentials: it is never logged."""
+    if backend == "elasticsearch":
+        if es_url is None:
+            raise ValueError("the elasticsearch store needs CIVICSIGHT_ES_URL")
+        from civicsight.store.elastic import ElasticTrackStore
+
+        return ElasticTrackStore(
+            es_url.get_secret_value(), prefix=es_prefix, vector_dims=es_vector_dims
+        )
+    from civicsight.store.sqlite import SqliteTrackStore
+
+    return SqliteTrackStore(sqlite_path)
+
+
+def describe(backend: Backend, sqlite_path: Path, es_prefix: str) -> str:
+    """A log-safe description of the store (no URL, so no credentials)."""
+    return (
+        f"elasticsearch indices {es_prefix}-*" if backend == "elasticsearch" else str(sqlite_path)
+    )

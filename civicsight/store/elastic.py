@@ -1,0 +1,268 @@
+"""Elasticsearch 8/9 track store: the only module that imports ``elasticsearch``.
+
+The official 8.x client speaks to Elasticsearch 8 and 9. Every request body comes from
+``es_requests.py`` (unit-tested there; no Elasticsearch server runs on the CI machines).
+What is left here is small on purpose: send the bodies, retry bulk items refused with
+429 (exponential backoff), hand other refused items back as failures for the DLQ, and
+turn responses into the store's domain values with the same shared code as SQLite
+(``plate_page``, ``history``, ``rerank``).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from elasticsearch import Elasticsearch, NotFoundError
+
+from civicsight.store import (
+    BadCursorError,
+    Indexed,
+    Page,
+    PlateHit,
+    PlatePage,
+    PlateQuery,
+    PlateReadOut,
+    Sighting,
+    SimilarHit,
+    SimilarQuery,
+    StoredTrack,
+    TrackDetail,
+    TrackQuery,
+    WriteResult,
+    encode_cursor,
+    history,
+    plate_page,
+)
+from civicsight.store import es_requests as rq
+from civicsight.store.plates import PatternError, check_plate, ocr_distance
+from civicsight.store.vectors import rerank, unit
+
+
+class StoreUnavailableError(RuntimeError):
+    """Bulk items still refused with 429 after every retry: nothing may be committed."""
+
+
+class ElasticTrackStore:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "civicsight",
+        vector_dims: int = 256,
+        refresh: bool = False,
+        retries: int = 8,
+        backoff_s: float = 0.5,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.vector_dims = vector_dims
+        self.refresh = refresh
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._client = client
+        self._sleep = sleep
+
+    @property
+    def es(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("ElasticTrackStore is not open")
+        return self._client
+
+    def _index(self, kind: str) -> str:
+        return rq.index_name(self.prefix, kind)
+
+    def open(self) -> None:
+        """Connect, and put the ILM policies, the templates and the indices."""
+        if self._client is None:
+            self._client = Elasticsearch(self.url, request_timeout=30)
+        for name in rq.POLICIES:
+            policy_name, body = rq.policy(name, self.prefix)
+            self.es.ilm.put_lifecycle(name=policy_name, policy=body["policy"])
+        for kind in (*rq.INDICES, "audit"):
+            name, body = rq.template(kind, self.prefix, self.vector_dims)
+            self.es.indices.put_index_template(name=name, **body)
+        for kind in rq.INDICES:
+            if not self.es.indices.exists(index=self._index(kind)):
+                self.es.indices.create(index=self._index(kind))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def drop(self) -> None:
+        """Delete this prefix's indices and templates (tests)."""
+        for kind in rq.INDICES:
+            self.es.indices.delete(index=self._index(kind), ignore_unavailable=True)
+        for kind in (*rq.INDICES, "audit"):
+            self.es.indices.delete_index_template(name=f"{self.prefix}-{kind}")
+
+    # ---- writes ---------------------------------------------------------------------
+
+    def upsert(self, update: Any, stored_at: float) -> bool:
+        return self.write([update], stored_at).applied == 1
+
+    def write(self, events: Sequence[Indexed], stored_at: float) -> WriteResult:
+        """Bulk-index the batch. Items refused with 429 are sent again after a growing
+        pause; other refusals come back in ``failed`` with their reason. Returns only
+        when every item is resolved (or raises ``StoreUnavailableError``)."""
+        plan = rq.bulk_plan(events, self.prefix, stored_at)
+        todo = list(range(len(plan.owner)))
+        applied_pos: set[int] = set()
+        failed: dict[int, str] = {}
+        for attempt in range(self.retries + 1):
+            lines = [line for pos in todo for line in plan.lines[2 * pos : 2 * pos + 2]]
+            response = self.es.bulk(operations=lines, refresh=self.refresh)
+            outcome = rq.bulk_outcome(dict(response))
+            applied_pos.update(todo[i] for i in outcome.applied)
+            for i, reason in outcome.failed:
+                failed.setdefault(plan.owner[todo[i]], reason)
+            todo = [todo[i] for i in outcome.retry]
+            if not todo:
+                break
+            if attempt < self.retries:
+                self._sleep(self.backoff_s * 2**attempt)
+        else:
+            raise StoreUnavailableError(
+                f"{len(todo)} bulk items still refused with 429 after {self.retries} retries"
+            )
+        first = {plan.owner.index(i) for i in set(plan.owner)}  # the event's main document
+        counted = {plan.owner[pos] for pos in applied_pos if pos in first}
+        return WriteResult(len(counted - set(failed)), sorted(failed.items()))
+
+    # ---- tracks ---------------------------------------------------------------------
+
+    @staticmethod
+    def _track(src: dict[str, Any]) -> StoredTrack:
+        return StoredTrack(
+            track_id=src["track_id"],
+            version=src["version"],
+            cls=src["cls"],
+            cameras=tuple(src["cameras"]),
+            tracklets=src["tracklet_count"],
+            first_seen=src["first_seen"],
+            last_seen=src["last_seen"],
+            closed=src["closed"],
+            path=tuple(tuple(p) for p in src["path"]),
+            has_crop=src["has_crop"],
+            stored_at=src["stored_at"],
+        )
+
+    def _source(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.es.get(index=self._index(kind), id=doc_id)["_source"])
+        except NotFoundError:
+            return None
+
+    def _with_crops(self, sources: list[dict[str, Any]]) -> list[StoredTrack]:
+        """A later version without a crop keeps the earlier crop (its own index)."""
+        ask = [s["track_id"] for s in sources if not s["has_crop"]]
+        if ask:
+            got = self.es.mget(index=self._index("crops"), ids=ask, source=False)
+            have = {d["_id"] for d in got["docs"] if d.get("found")}
+            sources = [{**s, "has_crop": s["has_crop"] or s["track_id"] in have} for s in sources]
+        return [self._track(s) for s in sources]
+
+    def get(self, track_id: str) -> StoredTrack | None:
+        src = self._source("tracks", track_id)
+        return None if src is None else self._with_crops([src])[0]
+
+    def crop(self, track_id: str) -> bytes | None:
+        src = self._source("crops", track_id)
+        return base64.b64decode(src["jpeg"]) if src else None
+
+    def _hits(self, kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            h["_source"] for h in self.es.search(index=self._index(kind), **body)["hits"]["hits"]
+        ]
+
+    def search(self, query: TrackQuery) -> Page:
+        try:
+            body = rq.track_search(query)
+        except ValueError as err:
+            raise BadCursorError("invalid cursor") from err
+        found = self._with_crops(self._hits("tracks", body))
+        items = found[: query.limit]
+        more = len(found) > query.limit
+        return Page(items, encode_cursor(items[-1].last_seen, items[-1].track_id) if more else None)
+
+    def _track_of(self, tracklets: Sequence[str]) -> dict[str, str]:
+        if not tracklets:
+            return {}
+        out: dict[str, str] = {}
+        for src in self._hits("tracks", rq.tracks_of(tracklets)):
+            for name in src["tracklets"]:
+                out.setdefault(name, src["track_id"])
+        return out
+
+    def detail(self, track_id: str) -> TrackDetail | None:
+        track = self.get(track_id)
+        if track is None:
+            return None
+        src = self._source("tracks", track_id) or {}
+        legs = sorted(src.get("legs", []), key=lambda leg: (leg["first_seen"], leg["tracklet"]))
+        reads = self._hits("plate-reads", rq.reads_of([leg["tracklet"] for leg in legs]))
+        versions = self._hits("track-versions", rq.versions_of(track_id))
+        return TrackDetail(
+            track=track,
+            trajectory=[Sighting(**leg) for leg in legs],
+            plate_reads=[PlateReadOut(**r) for r in reads],
+            history=history(
+                [(v["version"], v["emitted_at"], tuple(v["tracklets"])) for v in versions]
+            ),
+        )
+
+    # ---- plates and appearances -----------------------------------------------------
+
+    def search_plates(self, query: PlateQuery) -> PlatePage:
+        body = rq.plate_search(query)
+        response = self.es.search(index=self._index("plate-reads"), **body)
+        if response["hits"]["total"]["value"] > rq.MAX_HITS:
+            raise PatternError(f"more than {rq.MAX_HITS} plate reads match: give more characters")
+        reads = [h["_source"] for h in response["hits"]["hits"]]
+        plate = check_plate(query.text) if query.mode != "pattern" else ""
+        tracks = self._track_of([r["tracklet"] for r in reads])
+        hits = []
+        for r in reads:
+            distance = ocr_distance(plate, r["text"]) if query.mode == "fuzzy" else 0.0
+            if distance <= query.max_distance:
+                hits.append(PlateHit(track_id=tracks.get(r["tracklet"]), distance=distance, **r))
+        return plate_page(hits, query)
+
+    def search_similar(self, query: SimilarQuery) -> list[SimilarHit]:
+        vector = unit(np.asarray(query.vector, np.float32))
+        found = self._hits("sightings", rq.knn_search(query, vector.tolist()))
+        tracks = self._track_of([s["tracklet"] for s in found])
+        return rerank(
+            vector,
+            [
+                (
+                    s["tracklet"],
+                    s["camera_id"],
+                    s["seen_at"],
+                    np.asarray(s["embedding"], np.float32),
+                    tracks.get(s["tracklet"]),
+                )
+                for s in found
+            ],
+            query.cls,
+            query.k,
+        )
+
+    def warm(self) -> int:
+        return 0  # the cluster keeps its own graphs
+
+    def purge_before(self, cutoff: float) -> int:
+        gone = 0
+        for kind in rq.INDICES:
+            response = self.es.delete_by_query(
+                index=self._index(kind), refresh=True, conflicts="proceed", **rq.purge(kind, cutoff)
+            )
+            if kind == "tracks":
+                gone = int(response["deleted"])
+        return gone
