@@ -27,10 +27,9 @@ log = logging.getLogger("retention")
 def retainers(data_dir: Path) -> Iterator[tuple[AuditLog, list[Retainer]]]:
     """The audit log and the stores retention reaches, opened.
 
-    Integration point: the track store (``civicsight/store/``, data class ``tracks``) and
-    Elasticsearch (``tracks``, ``appearances``, ``plates_non_hit``) are appended to this
-    list once they implement ``civicsight.retention.Retainer``; until then the indexer
-    purges tracks itself (``CIVICSIGHT_RETENTION_DAYS``)."""
+    The track store (SQLite or Elasticsearch: ``tracks``, ``appearances``,
+    ``plates_non_hit``) is not here: the indexer, which holds it, enforces the same policy
+    on it (``services/indexer/main.py``)."""
     with AuditLog(data_dir) as audit:
         alerts = AlertStore(data_dir / "alerts.db", audit)
         alerts.open()

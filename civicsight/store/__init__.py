@@ -267,6 +267,15 @@ class TrackStore(Protocol):
         the first search; returns how many vectors (0 where nothing is kept)."""
         ...
 
+    @property
+    def data_classes(self) -> tuple[str, ...]:
+        """The retention data classes it holds (``civicsight.retention.Retainer``)."""
+        ...
+
+    def purge(self, data_class: str, before: float) -> int:
+        """Delete one data class's records older than ``before``; how many."""
+        ...
+
     def purge_before(self, cutoff: float) -> int:
         """Delete tracks, plate reads and appearances seen before ``cutoff`` (retention);
         returns how many tracks."""

@@ -257,6 +257,25 @@ class ElasticTrackStore:
     def warm(self) -> int:
         return 0  # the cluster keeps its own graphs
 
+    data_classes: tuple[str, ...] = ("tracks", "plates_non_hit", "appearances")
+
+    def purge(self, data_class: str, before: float) -> int:
+        """Retention by delete-by-query (ILM deletes whole indices on top of this)."""
+        kinds = {
+            "tracks": ("tracks", "track-versions", "crops"),
+            "plates_non_hit": ("plate-reads",),
+            "appearances": ("sightings",),
+        }.get(data_class)
+        if kinds is None:
+            raise ValueError(f"this store holds no {data_class!r}")
+        gone = 0
+        for kind in kinds:
+            response = self.es.delete_by_query(
+                index=self._index(kind), refresh=True, conflicts="proceed", **rq.purge(kind, before)
+            )
+            gone = gone or int(response["deleted"])
+        return gone
+
     def purge_before(self, cutoff: float) -> int:
         gone = 0
         for kind in rq.INDICES:

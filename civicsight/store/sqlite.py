@@ -566,45 +566,71 @@ class SqliteTrackStore(SqliteFile):
                 )
             ]
 
-    def purge_before(self, cutoff: float) -> int:
+    data_classes: tuple[str, ...] = ("tracks", "plates_non_hit", "appearances")
+
+    def purge(self, data_class: str, before: float) -> int:
+        """Retention (``civicsight.retention.Retainer``): delete one data class's records
+        older than ``before``: tracks (last seen), plate reads (and plate texts no read
+        needs any more), appearance vectors (seen)."""
+        purge = {
+            "tracks": self._purge_tracks,
+            "plates_non_hit": self._purge_plates,
+            "appearances": self._purge_sightings,
+        }.get(data_class)
+        if purge is None:
+            raise ValueError(f"this store holds no {data_class!r}")
         with self._lock, self.db:
-            ids = [
-                r[0]
-                for r in self.db.execute(
-                    "SELECT track_id FROM tracks WHERE last_seen < ?", (cutoff,)
-                )
-            ]
-            for chunk in _chunks([(i,) for i in ids]):
-                self.db.executemany("DELETE FROM track_cameras WHERE track_id = ?", chunk)
-                self.db.executemany("DELETE FROM track_tracklets WHERE track_id = ?", chunk)
-            self.db.execute("DELETE FROM tracks WHERE last_seen < ?", (cutoff,))
-            self.db.execute("DELETE FROM track_versions WHERE last_seen < ?", (cutoff,))
-            texts = [
-                r[0]
-                for r in self.db.execute(
-                    "SELECT DISTINCT text_id FROM plate_reads WHERE seen_at < ?", (cutoff,)
-                )
-            ]
-            self.db.execute("DELETE FROM plate_reads WHERE seen_at < ?", (cutoff,))
-            for chunk in _chunks(texts):
-                orphans = self.db.execute(
-                    f"SELECT text_id, text FROM plate_texts p WHERE text_id IN "
-                    f"({_marks(len(chunk))}) AND NOT EXISTS "
-                    "(SELECT 1 FROM plate_reads r WHERE r.text_id = p.text_id)",
-                    list(chunk),
-                ).fetchall()
-                self.db.executemany(
-                    "DELETE FROM plate_texts WHERE text_id = ?", [(i,) for i, _ in orphans]
-                )
-                self.db.executemany(
-                    "DELETE FROM plate_grams WHERE gram = ? AND text_id = ?",
-                    [(g, i) for i, t in orphans for g in plate_grams(t)],
-                )
-            self.db.execute("DELETE FROM sightings_gone WHERE gone_at < ?", (cutoff,))
-            self.db.execute(
-                "INSERT INTO sightings_gone (vec_id, gone_at) "
-                "SELECT vec_id, ? FROM sightings WHERE seen_at < ?",
-                (cutoff, cutoff),
-            )
-            self.db.execute("DELETE FROM sightings WHERE seen_at < ?", (cutoff,))
+            return purge(before)
+
+    def purge_before(self, cutoff: float) -> int:
+        """Every data class at one cutoff; returns the tracks deleted."""
+        with self._lock, self.db:
+            gone = self._purge_tracks(cutoff)
+            self._purge_plates(cutoff)
+            self._purge_sightings(cutoff)
+        return gone
+
+    def _purge_tracks(self, cutoff: float) -> int:
+        ids = [
+            r[0]
+            for r in self.db.execute("SELECT track_id FROM tracks WHERE last_seen < ?", (cutoff,))
+        ]
+        for chunk in _chunks([(i,) for i in ids]):
+            self.db.executemany("DELETE FROM track_cameras WHERE track_id = ?", chunk)
+            self.db.executemany("DELETE FROM track_tracklets WHERE track_id = ?", chunk)
+        self.db.execute("DELETE FROM tracks WHERE last_seen < ?", (cutoff,))
+        self.db.execute("DELETE FROM track_versions WHERE last_seen < ?", (cutoff,))
         return len(ids)
+
+    def _purge_plates(self, cutoff: float) -> int:
+        texts = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT text_id FROM plate_reads WHERE seen_at < ?", (cutoff,)
+            )
+        ]
+        gone = self.db.execute("DELETE FROM plate_reads WHERE seen_at < ?", (cutoff,)).rowcount
+        for chunk in _chunks(texts):
+            orphans = self.db.execute(
+                f"SELECT text_id, text FROM plate_texts p WHERE text_id IN "
+                f"({_marks(len(chunk))}) AND NOT EXISTS "
+                "(SELECT 1 FROM plate_reads r WHERE r.text_id = p.text_id)",
+                list(chunk),
+            ).fetchall()
+            self.db.executemany(
+                "DELETE FROM plate_texts WHERE text_id = ?", [(i,) for i, _ in orphans]
+            )
+            self.db.executemany(
+                "DELETE FROM plate_grams WHERE gram = ? AND text_id = ?",
+                [(g, i) for i, t in orphans for g in plate_grams(t)],
+            )
+        return int(gone)
+
+    def _purge_sightings(self, cutoff: float) -> int:
+        self.db.execute("DELETE FROM sightings_gone WHERE gone_at < ?", (cutoff,))
+        self.db.execute(
+            "INSERT INTO sightings_gone (vec_id, gone_at) "
+            "SELECT vec_id, ? FROM sightings WHERE seen_at < ?",
+            (cutoff, cutoff),
+        )
+        return int(self.db.execute("DELETE FROM sightings WHERE seen_at < ?", (cutoff,)).rowcount)

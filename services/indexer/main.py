@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Received, run_loop, stop_on_signals
 from civicsight.events import Appearance, PlateRead, TrackUpdate
 from civicsight.logs import setup_logging
+from civicsight.retention import enforce
 from civicsight.settings import HubSettings
 from civicsight.store import TrackStore
 from civicsight.store.config import build_store, describe
@@ -42,10 +43,9 @@ class IndexerSettings(HubSettings):
     es_vector_dims: int = Field(
         256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
     )
-    retention_days: float = Field(
-        30.0, gt=0, le=365, description="tracks last seen longer ago are deleted"
+    purge_every_s: float = Field(
+        300.0, gt=0, description="how often the retention policy is enforced on the store"
     )
-    purge_every_s: float = Field(300.0, gt=0, description="how often retention is enforced")
 
 
 def index_batch(
@@ -75,6 +75,7 @@ def main() -> None:
     sub = KafkaSubscriber(settings.kafka_config(), "indexer", TOPICS, dlq)
     next_purge = 0.0
     stored = 0
+    policy = settings.retention_policy()
 
     def handle(batch: list[Received]) -> None:
         nonlocal stored
@@ -86,13 +87,9 @@ def main() -> None:
         nonlocal next_purge
         now = time.time()
         if now >= next_purge:
-            gone = store.purge_before(now - settings.retention_days * 86400)
-            if gone:
-                log.info(
-                    "retention: deleted %d tracks older than %.0f days",
-                    gone,
-                    settings.retention_days,
-                )
+            for done in enforce([store], policy, now):
+                if done.deleted:
+                    log.info("retention: deleted %d %s", done.deleted, done.data_class)
             next_purge = now + settings.purge_every_s
 
     log.info("indexer writing to %s", describe(settings.store_backend, path, settings.es_prefix))

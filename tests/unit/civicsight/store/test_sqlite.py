@@ -177,3 +177,56 @@ def test_graph_path_finds_what_exact_search_finds(
         SimilarQuery(vectors[8], "car", "m@1", k=3, cameras=("cam-b",), since=1001.0)
     )
     assert only_b[0].tracklet == "cam-b/8" and all(h.camera_id == "cam-b" for h in only_b)
+
+
+@pytest.mark.parametrize(
+    ("data_class", "left"),
+    [
+        ("tracks", {"tracks": 0, "plate_reads": 1, "sightings": 1}),
+        ("plates_non_hit", {"tracks": 1, "plate_reads": 0, "sightings": 1}),
+        ("appearances", {"tracks": 1, "plate_reads": 1, "sightings": 0}),
+    ],
+)
+def test_retention_purges_one_data_class_at_a_time(
+    tmp_path: Path, data_class: str, left: dict[str, int]
+) -> None:
+    """Guards the per-class retention periods: purging non-hit plate reads (days) must not
+    delete tracks (a month), nor the reverse."""
+    from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
+
+    s = SqliteTrackStore(tmp_path / "t.db")
+    s.open()
+    ref = TrackletRef(camera_id="cam-a", track_id=1, first_seen=10.0, last_seen=20.0)
+    events = [
+        TrackUpdate(
+            track_id="t-1",
+            version=1,
+            cls="car",
+            tracklets=(ref,),
+            first_seen=10.0,
+            last_seen=20.0,
+            emitted_at=21.0,
+        ),
+        PlateRead(
+            camera_id="cam-a",
+            track_id=1,
+            captured_at=15.0,
+            text="AB123CD",
+            conf=0.9,
+            char_conf=(0.9,) * 7,
+        ),
+        Appearance(
+            camera_id="cam-a",
+            track_id=1,
+            captured_at=15.0,
+            cls="car",
+            model="m",
+            embedding=(1.0,) + (0.0,) * 127,
+            quality=0.9,
+        ),
+    ]
+    assert not s.write(events, 30.0).failed
+    assert s.purge(data_class, 1000.0) >= 1
+    counts = {t: s.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in left}
+    s.close()
+    assert counts == left
