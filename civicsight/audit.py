@@ -351,16 +351,7 @@ class AuditLog(SqliteFile):
             (seq, at, actor, role, action, details, prev, mac),
         )
         _owner_only_write(self.head_path, json.dumps({"seq": seq, "mac": mac}).encode())
-        return AuditEntry(
-            seq=seq,
-            at=at,
-            actor=actor,
-            role=role,
-            action=action,
-            details=json.loads(details),
-            prev=prev,
-            mac=mac,
-        )
+        return _entry((seq, at, actor, role, action, details, prev, mac))
 
     def _tip(self) -> tuple[int, str]:
         """(next seq, prev MAC): after the newest of the database's last entry and the

@@ -5,11 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
+from civicsight.settings import HubSettings
 from civicsight.store import TrackStore
 
 Backend = Literal["sqlite", "elasticsearch"]
+
+
+class StoreSettings(HubSettings):
+    """The store settings every service that opens the track store shares."""
+
+    store_backend: Backend = Field(
+        "sqlite", description="track store: embedded SQLite or an Elasticsearch 8/9 cluster"
+    )
+    es_url: SecretStr | None = Field(
+        None, description="Elasticsearch URL (may hold credentials; never logged)"
+    )
+    es_prefix: str = Field(
+        "civicsight", pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Elasticsearch index prefix"
+    )
+    es_vector_dims: int = Field(
+        256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
+    )
 
 
 def build_store(

@@ -9,19 +9,18 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import uvicorn
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from civicsight.audit import AuditLog
 from civicsight.auth import TokenStore, auth_db_path
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_signals
 from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.logs import setup_logging
-from civicsight.settings import HubSettings
 from civicsight.store import TrackStore
-from civicsight.store.config import build_store, describe
+from civicsight.store.config import StoreSettings, build_store, describe
 from civicsight.users import UserStore
 from models.registry import ModelUnavailableError, resolve
 from services.api.app import create_app
@@ -32,7 +31,7 @@ from services.api.redact import YuNetFaces, redact_faces
 log = logging.getLogger("api")
 
 
-class ApiSettings(HubSettings):
+class ApiSettings(StoreSettings):
     """Settings of the API service (CIVICSIGHT_API_HOST, CIVICSIGHT_API_PORT, ...)."""
 
     api_host: str = Field("127.0.0.1", description="address the API listens on")
@@ -40,18 +39,6 @@ class ApiSettings(HubSettings):
     cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
     store_path: Path = Field(
         Path("data/tracks.db"), description="SQLite track store (default: data_dir/tracks.db)"
-    )
-    store_backend: Literal["sqlite", "elasticsearch"] = Field(
-        "sqlite", description="track store: embedded SQLite or an Elasticsearch 8/9 cluster"
-    )
-    es_url: SecretStr | None = Field(
-        None, description="Elasticsearch URL (may hold credentials; never logged)"
-    )
-    es_prefix: str = Field(
-        "civicsight", pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Elasticsearch index prefix"
-    )
-    es_vector_dims: int = Field(
-        256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
     )
     live_feed: bool = Field(
         True, description="subscribe to frames and detections for the live camera tiles"

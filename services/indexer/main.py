@@ -13,36 +13,22 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Received, run_loop, stop_on_signals
 from civicsight.events import Appearance, PlateRead, TrackUpdate
 from civicsight.logs import setup_logging
 from civicsight.retention import enforce
-from civicsight.settings import HubSettings
 from civicsight.store import TrackStore
-from civicsight.store.config import build_store, describe
+from civicsight.store.config import StoreSettings, build_store, describe
 
 log = logging.getLogger("indexer")
 TOPICS = ["track_updates", "plate_reads", "appearances"]
 
 
-class IndexerSettings(HubSettings):
-    store_backend: Literal["sqlite", "elasticsearch"] = Field(
-        "sqlite", description="track store: embedded SQLite or an Elasticsearch 8/9 cluster"
-    )
+class IndexerSettings(StoreSettings):
     store_path: Path | None = Field(None, description="SQLite file (default DATA_DIR/tracks.db)")
-    es_url: SecretStr | None = Field(
-        None, description="Elasticsearch URL (may hold credentials; never logged)"
-    )
-    es_prefix: str = Field(
-        "civicsight", pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Elasticsearch index prefix"
-    )
-    es_vector_dims: int = Field(
-        256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
-    )
     purge_every_s: float = Field(
         300.0, gt=0, description="how often the retention policy is enforced on the store"
     )
