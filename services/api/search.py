@@ -34,7 +34,7 @@ from fastapi import Path as PathParam
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from civicsight.audit import input_digest
+from civicsight.audit import AuditLog, BiometricSearch, input_digest
 from civicsight.auth import Permission
 from civicsight.events import ObjectClass
 from civicsight.store import (
@@ -233,6 +233,7 @@ def search_router(
         ] = None,
     ) -> SimilarOut:
         why = purpose(case, purpose_text)
+        started = clock()
         cameras = tuple(camera or ())
         for cam in cameras:
             if not _camera_ok(cam):
@@ -248,14 +249,29 @@ def search_router(
             store.search_similar,
             SimilarQuery(vector.tolist(), cls, model, k, cameras, start, end),
         )
-        details = {
-            "case_id": why.case,
-            "purpose": why.purpose,
-            "input_sha256": input_digest(data),
-            "query": {"cls": cls, "k": k, "cameras": list(cameras)},
-            "results": [h.track_id or h.tracklet for h in hits],
-        }
-        audit(request, who.label, who.role.value, "search.image", details)
+        results = [h.track_id or h.tracklet for h in hits]
+        trail: AuditLog | None = getattr(request.app.state, "audit", None)
+        if cls == "person" and trail is not None:
+            # a search for a person by their look: logged as EU AI Act Art. 12(3) asks
+            record = BiometricSearch(
+                case_id=why.case,
+                purpose=why.purpose,
+                input_sha256=input_digest(data),
+                reference_lists=(f"appearances:{model}",),
+                started_at=started,
+                ended_at=clock(),
+                matches=tuple(results),
+            )
+            trail.append_biometric_search(who.label, who.role.value, record)
+        else:
+            details = {
+                "case_id": why.case,
+                "purpose": why.purpose,
+                "input_sha256": input_digest(data),
+                "query": {"cls": cls, "k": k, "cameras": list(cameras)},
+                "results": results,
+            }
+            audit(request, who.label, who.role.value, "search.image", details)
         return SimilarOut(model=model, items=hits)
 
     @router.get("/api/tracks/{track_id}", response_model=TrackDetailOut, tags=["tracks"])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import uvicorn
 
+from civicsight.audit import AuditLog, input_digest
 from civicsight.auth import Role, TokenStore
 from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
 from civicsight.stack import free_port
@@ -67,8 +68,16 @@ def embedder(model_mirror: Path) -> Iterator[ReidImageEmbedder]:
 
 
 @pytest.fixture(scope="module")
+def trail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditLog]:
+    log = AuditLog(tmp_path_factory.mktemp("audit"))
+    log.open()
+    yield log
+    log.close()
+
+
+@pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, embedder: ReidImageEmbedder
+    tmp_path_factory: pytest.TempPathFactory, embedder: ReidImageEmbedder, trail: AuditLog
 ) -> Iterator[tuple[str, str]]:
     folder = tmp_path_factory.mktemp("search")
     store = SqliteTrackStore(folder / "tracks.db")
@@ -110,7 +119,7 @@ def server(
         )  # fmt: skip
     store.write(events, NOW)
     token = tokens.issue(Role.INVESTIGATOR, "test investigator")
-    app = create_app(store, tokens, [], LiveView(), embedder=embedder)
+    app = create_app(store, tokens, [], LiveView(), embedder=embedder, audit_log=trail)
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -329,3 +338,27 @@ def test_image_search_without_case_or_purpose_is_400(http: httpx.Client) -> None
     """Guards the image search (a biometric-like search) running without a stated case."""
     resp = http.post("/api/search/image", files=jpeg_upload(GOOD), data={"cls": "person"})
     assert resp.status_code == 400 and "case id" in resp.json()["detail"]
+
+
+def test_searches_are_audited_a_person_image_search_as_biometric(
+    http: httpx.Client, trail: AuditLog
+) -> None:
+    """Guards EU AI Act Art. 12(3) for a search of a person by their look: who, when, the
+    case, the purpose, the input (its SHA-256, never the image) and what it returned; plate
+    searches keep their query and results."""
+    upload = jpeg_upload(crop("bus.jpg", CROPS[0][3], shift=6))
+    resp = http.post("/api/search/image", files=upload, data={"cls": "person", "k": "2", **WHY})
+    assert resp.status_code == 200, resp.text
+    (entry,) = trail.entries(action="search.biometric")[-1:]
+    d = entry.details
+    assert (entry.actor, entry.role) == ("test investigator", "investigator")
+    assert (d["case_id"], d["purpose"]) == (WHY["case"], WHY["purpose"])
+    assert d["input_sha256"] == input_digest(upload["image"][1])
+    assert list(d["matches"]) == [h["track_id"] for h in resp.json()["items"]]
+    assert d["started_at"] <= d["ended_at"]
+    http.get("/api/search/plates", params={"pattern": "AB123CD"})
+    plates = trail.entries(action="search.plates")[-1]
+    assert (
+        plates.details["results"] == ["t-bus"] and plates.details["query"]["pattern"] == "AB123CD"
+    )
+    assert trail.verify().ok
