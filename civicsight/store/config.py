@@ -28,6 +28,9 @@ class StoreSettings(HubSettings):
     es_vector_dims: int = Field(
         256, ge=8, le=2048, description="appearance vector size in Elasticsearch"
     )
+    es_ca_certs: Path | None = Field(
+        None, description="CA bundle that signs the Elasticsearch server's TLS certificate"
+    )
 
 
 def build_store(
@@ -36,6 +39,7 @@ def build_store(
     es_url: SecretStr | None = None,
     es_prefix: str = "civicsight",
     es_vector_dims: int = 256,
+    es_ca_certs: Path | None = None,
 ) -> TrackStore:
     """The configured store, not yet opened. The Elasticsearch client is imported only
     when that backend is chosen. ``es_url`` may hold credentials: it is never logged."""
@@ -45,7 +49,10 @@ def build_store(
         from civicsight.store.elastic import ElasticTrackStore
 
         return ElasticTrackStore(
-            es_url.get_secret_value(), prefix=es_prefix, vector_dims=es_vector_dims
+            es_url.get_secret_value(),
+            prefix=es_prefix,
+            vector_dims=es_vector_dims,
+            ca_certs=str(es_ca_certs) if es_ca_certs else None,
         )
     from civicsight.store.sqlite import SqliteTrackStore
 

@@ -57,8 +57,10 @@ class ElasticTrackStore:
         backoff_s: float = 0.5,
         client: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        ca_certs: str | None = None,
     ) -> None:
         self.url = url
+        self.ca_certs = ca_certs
         self.prefix = prefix
         self.vector_dims = vector_dims
         self.refresh = refresh
@@ -79,7 +81,10 @@ class ElasticTrackStore:
     def open(self) -> None:
         """Connect, and put the ILM policies, the templates and the indices."""
         if self._client is None:
-            self._client = Elasticsearch(self.url, request_timeout=30)
+            if self.ca_certs:
+                self._client = Elasticsearch(self.url, request_timeout=30, ca_certs=self.ca_certs)
+            else:
+                self._client = Elasticsearch(self.url, request_timeout=30)
         for name in rq.POLICIES:
             policy_name, body = rq.policy(name, self.prefix)
             self.es.ilm.put_lifecycle(name=policy_name, policy=body["policy"])

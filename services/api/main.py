@@ -115,6 +115,7 @@ def main() -> None:
         settings.es_url,
         settings.es_prefix,
         settings.es_vector_dims,
+        settings.es_ca_certs,
     )
     embedder = ReidImageEmbedder()
     tokens = TokenStore(settings.tokens_path)

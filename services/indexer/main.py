@@ -53,7 +53,12 @@ def main() -> None:
     setup_logging(settings.log_level)
     path = settings.store_path or settings.data_dir / "tracks.db"
     store = build_store(
-        settings.store_backend, path, settings.es_url, settings.es_prefix, settings.es_vector_dims
+        settings.store_backend,
+        path,
+        settings.es_url,
+        settings.es_prefix,
+        settings.es_vector_dims,
+        settings.es_ca_certs,
     )
     store.open()
     stop = stop_on_signals()
