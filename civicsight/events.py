@@ -240,6 +240,13 @@ class TrackUpdate(Event):
     )
     best_crop_jpeg: bytes | None = Field(None, repr=False)
     emitted_at: Seconds
+    merged_into: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="set on the last version of a global track whose tracklets now belong "
+        "to this other track",
+    )
 
     @property
     def cameras(self) -> tuple[str, ...]:
@@ -249,6 +256,55 @@ class TrackUpdate(Event):
     def _times(self) -> TrackUpdate:
         if self.last_seen < self.first_seen:
             raise ValueError("last_seen before first_seen")
+        return self
+
+
+class TrackletClosed(TrackObservation):
+    """A single-camera tracklet ended (``captured_at`` is its last detection): the stream
+    app's input to the cross-camera join."""
+
+    kind: ClassVar[str] = "tracklet_closed"
+    first_seen: Seconds
+    cls: ObjectClass
+    detections: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _times(self) -> TrackletClosed:
+        if self.captured_at < self.first_seen:
+            raise ValueError("captured_at (last seen) before first_seen")
+        return self
+
+
+class CameraClock(Event):
+    """Every frame of ``camera_id`` captured up to ``captured_at`` has been processed."""
+
+    kind: ClassVar[str] = "camera_clock"
+    camera_id: CameraId
+    captured_at: Seconds
+
+
+class TrackCorrection(Event):
+    """An operator's decision about global tracks; automatic joins never undo it.
+
+    ``merge``: ``track_id`` and ``other_track_id`` are one object. ``split``: the listed
+    ``tracklets`` (``camera/id``) of ``track_id`` are another object than the rest.
+    """
+
+    kind: ClassVar[str] = "track_correction"
+    action: Literal["merge", "split"]
+    track_id: str = Field(min_length=1, max_length=64)
+    other_track_id: str | None = Field(None, min_length=1, max_length=64)
+    tracklets: tuple[str, ...] = ()
+    user: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=1000)
+    decided_at: Seconds
+
+    @model_validator(mode="after")
+    def _shape(self) -> TrackCorrection:
+        if self.action == "merge" and not self.other_track_id:
+            raise ValueError("merge needs other_track_id")
+        if self.action == "split" and not self.tracklets:
+            raise ValueError("split needs the tracklets to split off")
         return self
 
 
@@ -272,3 +328,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     FaceObservation,
     TrackUpdate,
 )
+"""Event types of the hub's public topics (see civicsight.topics)."""
+
+INTERNAL_EVENT_TYPES: tuple[type[Event], ...] = (TrackletClosed, CameraClock, TrackCorrection)
+"""Event types of the stream app's internal topics."""

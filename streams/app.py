@@ -44,7 +44,15 @@ import faust
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from civicsight.events import Crop, DecodeError, Event, FrameDetections, TrackUpdate
+from civicsight.events import (
+    CameraClock,
+    Crop,
+    DecodeError,
+    Event,
+    FrameDetections,
+    TrackletClosed,
+    TrackUpdate,
+)
 from civicsight.settings import HubSettings
 from civicsight.topics import topic
 from streams import tracklets as tl
@@ -150,6 +158,7 @@ class TrackletProcessor:
         update_interval: float = tl.DEFAULT_UPDATE_INTERVAL,
         timeout: float = tl.DEFAULT_TIMEOUT,
         keep_closed: float = tl.DEFAULT_KEEP_CLOSED,
+        clock_interval: float = 1.0,
     ) -> None:
         self._states = states
         self._crops = crops
@@ -158,6 +167,10 @@ class TrackletProcessor:
         self._timeout = timeout
         self._keep_closed = keep_closed
         self._cache: dict[bytes, tuple[bytes, int, tl.CameraState]] = {}
+        self._clock_interval = clock_interval
+        self._clock_sent: dict[str, float] = {}
+        self.closed: list[TrackletClosed] = []
+        self.clocks: list[CameraClock] = []
         self.counters = Counters()
 
     # state access
@@ -236,6 +249,11 @@ class TrackletProcessor:
         event = self._decode(DETECTIONS, FrameDetections, raw, where)
         if event is None:
             return []
+        return self.on_frame(event, partition, now)
+
+    def on_frame(self, event: FrameDetections, partition: int, now: float) -> list[TrackUpdate]:
+        """Fold one frame in, then close the camera's tracklets it shows to have ended
+        (by the frame's capture time, so the join sees them in order)."""
         loaded = self._load(event.camera_id.encode())
         old = loaded[1] if loaded else tl.new_state(event.camera_id)
         new, updates = tl.observe(
@@ -245,9 +263,41 @@ class TrackletProcessor:
             min_detections=self._min_detections,
             update_interval=self._update_interval,
         )
+        if new is not old:
+            new, closed = self._expire(new, now)
+            updates.extend(closed)
+            self._clock(event.camera_id, new.camera_time(now))
         self._save(partition, old, new)
         self.counters.updates += len(updates)
         return updates
+
+    def _expire(self, state: tl.CameraState, now: float) -> tuple[tl.CameraState, list[TrackUpdate]]:
+        new, closed = tl.expire(state, now, self._timeout, keep_closed=self._keep_closed)
+        for update in closed:
+            t = state.tracklets[update.tracklets[0].track_id]
+            self.closed.append(
+                TrackletClosed(
+                    camera_id=state.camera_id,
+                    track_id=t.track_id,
+                    captured_at=t.last_seen,
+                    first_seen=t.first_seen,
+                    cls=update.cls,
+                    detections=t.detections,
+                )
+            )
+        return new, closed
+
+    def _clock(self, camera_id: str, at: float) -> None:
+        if at - self._clock_sent.get(camera_id, -1e18) >= self._clock_interval:
+            self._clock_sent[camera_id] = at
+            self.clocks.append(CameraClock(camera_id=camera_id, captured_at=at))
+
+    def take(self) -> list[TrackletClosed | CameraClock]:
+        """The closed tracklets and camera clocks for the join, in order, since last taken."""
+        out: list[TrackletClosed | CameraClock] = [*self.closed, *self.clocks]
+        self.closed.clear()
+        self.clocks.clear()
+        return out
 
     def on_crop(self, raw: bytes | None, partition: int, where: str = "") -> None:
         event = self._decode(CROPS, Crop, raw, where)
@@ -271,8 +321,9 @@ class TrackletProcessor:
             if loaded is None:
                 continue
             old = loaded[1]
-            new, closed = tl.expire(old, now, self._timeout, keep_closed=self._keep_closed)
+            new, closed = self._expire(old, now)
             self._save(partition, old, new)
+            self._clock(camera_id, old.camera_time(now))
             updates.extend(closed)
         self.counters.updates += len(updates)
         return updates
