@@ -38,30 +38,42 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import faust
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from civicsight.cameras import load_cameras
 from civicsight.events import (
+    Appearance,
     CameraClock,
     Crop,
     DecodeError,
     Event,
     FrameDetections,
+    ObjectClass,
+    PlateRead,
     TrackletClosed,
+    TrackletRef,
     TrackUpdate,
 )
 from civicsight.settings import HubSettings
 from civicsight.topics import topic
 from streams import tracklets as tl
+from streams.association.engine import Associator, Settings, TrackChange
+from streams.association.transit import CameraGraph, CameraSpot
+from streams.join_state import CHUNK_BYTES, Input, JoinProcessor
+from streams.scenario import load_graph
 
 log = logging.getLogger("streams.app")
 
 DETECTIONS = "detections"
 CROPS = "crops"
+APPEARANCES = "appearances"
+PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
+JOIN_KEY = b"join"
 
 E = TypeVar("E", bound=Event)
 
@@ -104,6 +116,18 @@ class StreamSettings(HubSettings):
         ge=2,
         le=300,
         description="Kafka consumer session timeout (s); tansu joins a group after half of it",
+    )
+
+    camera_graph: Path | None = Field(
+        None,
+        description="cameras and links (cameras.json of ../shared/mtmc/FORMAT.md) for the "
+        "cross-camera join; default: positions from the camera files, no links",
+    )
+    cameras_dir: Path = Field(
+        Path("config/cameras"), description="folder of camera YAML files"
+    )
+    join_batch: int = Field(
+        500, ge=1, le=10_000, description="most join inputs applied (and logged) at once"
     )
 
     @property
@@ -169,6 +193,8 @@ class TrackletProcessor:
         self._cache: dict[bytes, tuple[bytes, int, tl.CameraState]] = {}
         self._clock_interval = clock_interval
         self._clock_sent: dict[str, float] = {}
+        self._camera_clock: dict[str, tuple[int, float, float]] = {}
+        """camera -> (partition, capture time of its newest frame, wall time it came)"""
         self.closed: list[TrackletClosed] = []
         self.clocks: list[CameraClock] = []
         self.counters = Counters()
@@ -266,7 +292,8 @@ class TrackletProcessor:
         if new is not old:
             new, closed = self._expire(new, now)
             updates.extend(closed)
-            self._clock(event.camera_id, new.camera_time(now))
+            self._camera_clock[event.camera_id] = (partition, event.captured_at, now)
+            self._clock(event.camera_id, event.captured_at)
         self._save(partition, old, new)
         self.counters.updates += len(updates)
         return updates
@@ -323,8 +350,10 @@ class TrackletProcessor:
             old = loaded[1]
             new, closed = self._expire(old, now)
             self._save(partition, old, new)
-            self._clock(camera_id, old.camera_time(now))
             updates.extend(closed)
+        for camera_id, (p, capture, wall) in sorted(self._camera_clock.items()):
+            if p == partition:  # a camera with nothing in view: its clock runs on
+                self._clock(camera_id, capture + max(0.0, now - wall))
         self.counters.updates += len(updates)
         return updates
 
@@ -386,15 +415,53 @@ def _raw_topic(
 class StreamApp:
     app: faust.App
     processor: TrackletProcessor
+    join: JoinProcessor
+
+
+def camera_graph(settings: StreamSettings) -> CameraGraph:
+    """The join's camera graph: the graph file if set, else the camera files' positions."""
+    if settings.camera_graph is not None:
+        return load_graph(settings.camera_graph)
+    spots = []
+    if settings.cameras_dir.is_dir():
+        spots = [
+            CameraSpot(c.id, c.position.x_m, c.position.y_m)
+            for c in load_cameras(settings.cameras_dir)
+        ]
+    return CameraGraph.build(spots)
+
+
+def track_update(change: TrackChange, now: float) -> TrackUpdate:
+    return TrackUpdate(
+        track_id=change.track_id,
+        version=change.version,
+        cls=cast(ObjectClass, change.cls),
+        tracklets=tuple(
+            TrackletRef(
+                camera_id=m.camera_id,
+                track_id=m.track_id,
+                first_seen=m.first_seen,
+                last_seen=m.last_seen,
+            )
+            for m in change.members
+        ),
+        first_seen=change.first_seen,
+        last_seen=change.last_seen,
+        closed=change.merged_into is not None,
+        merged_into=change.merged_into,
+        emitted_at=now,
+    )
 
 
 def create_app(settings: StreamSettings) -> StreamApp:
     """Build the Faust app with its topics, tables, agents and expiry timer."""
     detections, crops, track_updates = topic(DETECTIONS), topic(CROPS), topic(TRACK_UPDATES)
-    if detections.partitions != crops.partitions:
-        raise ValueError("detections and crops must have the same partition count")
+    inputs_meta = [detections, crops, topic(APPEARANCES), topic(PLATE_READS)]
+    if len({t.partitions for t in inputs_meta}) != 1:
+        raise ValueError("detections, crops, appearances, plate_reads need one partition count")
     partitions = detections.partitions
     session = settings.streams_session_timeout
+    graph = camera_graph(settings)
     app = faust.App(
         settings.streams_app_id,
         broker=broker_urls(settings.kafka_bootstrap),
@@ -411,7 +478,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         topic_partitions=partitions,
         autodiscover=False,
     )
-    inputs = _raw_topic(app, DETECTIONS, CROPS)
+    inputs = _raw_topic(app, DETECTIONS, CROPS, APPEARANCES, PLATE_READS)
     out = _raw_topic(app, TRACK_UPDATES)
     ticks = _raw_topic(
         app,
@@ -419,6 +486,13 @@ def create_app(settings: StreamSettings) -> StreamApp:
         internal=True,
         partitions=partitions,
         retention=timedelta(hours=1),
+    )
+    join_topic = _raw_topic(
+        app,
+        f"{settings.streams_app_id}-join",
+        internal=True,
+        partitions=1,
+        retention=timedelta(hours=24),
     )
     states = app.Table("tracklets", key_type=bytes, value_type=bytes, partitions=partitions)
     best_crops = app.Table(
@@ -428,6 +502,13 @@ def create_app(settings: StreamSettings) -> StreamApp:
         partitions=partitions,
         extra_topic_configs={"max.message.bytes": str(crops.max_bytes)},
     )
+    join_log = app.Table(
+        "join-log",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=1,
+        extra_topic_configs={"max.message.bytes": str(4 * CHUNK_BYTES)},
+    )
     processor = TrackletProcessor(
         states,
         best_crops,
@@ -436,10 +517,20 @@ def create_app(settings: StreamSettings) -> StreamApp:
         timeout=settings.tracklet_timeout,
         keep_closed=settings.tracklet_keep_closed,
     )
+    join = JoinProcessor(join_log, lambda: Associator(graph, Settings()))
 
     async def publish(updates: list[TrackUpdate]) -> None:
         for update in updates:
             await out.send(key=update.track_id.encode(), value=update.to_bytes())
+
+    async def forward(kind: str, raw: bytes) -> None:
+        await join_topic.send(
+            key=JOIN_KEY, value=raw, partition=0, headers={"kind": kind.encode()}
+        )
+
+    async def forward_taken() -> None:
+        for item in processor.take():
+            await forward(item.kind, item.to_bytes())
 
     @app.agent(inputs, name="tracklets")
     async def on_input(stream: faust.StreamT[bytes]) -> None:
@@ -450,13 +541,35 @@ def create_app(settings: StreamSettings) -> StreamApp:
                 await publish(
                     processor.on_detections(event.value, msg.partition, time.time(), where)
                 )
-            else:
+                await forward_taken()
+            elif msg.topic == CROPS:
                 processor.on_crop(event.value, msg.partition, where)
+            elif event.value is not None:
+                kind = Appearance.kind if msg.topic == APPEARANCES else PlateRead.kind
+                await forward(kind, event.value)
 
     @app.agent(ticks, name="expiry")
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             await publish(processor.on_tick(event.message.partition, time.time()))
+            await forward_taken()
+
+    @app.agent(join_topic, name="join")
+    async def on_join(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take_events(settings.join_batch, within=0.05):
+            items = []
+            for event in batch:
+                headers = dict(event.message.headers or ())
+                kind = headers.get("kind", b"").decode(errors="replace")
+                items.append(Input(event.message.offset, kind, event.value or b""))
+            changes, commit = join.apply(items)
+            now = time.time()
+            await publish([track_update(c, now) for c in changes])
+            commit()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: object, **kwargs: object) -> None:
+        join.reset()  # the join partition may move: rebuild from the log when it comes back
 
     @app.timer(settings.streams_expire_interval, name="expiry-ticks")
     async def send_ticks() -> None:
@@ -464,7 +577,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         for p in owned:
             await ticks.send(value=b"", partition=p)
 
-    return StreamApp(app=app, processor=processor)
+    return StreamApp(app=app, processor=processor, join=join)
 
 
 def main() -> None:

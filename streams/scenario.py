@@ -30,7 +30,7 @@ from civicsight.events import (
 )
 from streams.association.transit import CameraGraph, CameraSpot
 
-HEARTBEAT = 1.0
+HEARTBEAT = 2.0
 """A camera with nothing in view still sends frames: the replay sends an empty frame for a
 camera whose last frame is this many seconds old, so its clock keeps moving."""
 FRAME_WIDTH = 1920
@@ -57,18 +57,30 @@ class Scenario:
         return self.root.name
 
 
+def load_graph(path: Path) -> CameraGraph:
+    """The camera graph of a ``cameras.json`` (FORMAT.md): positions and links."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        spots = [
+            CameraSpot(str(c["id"]), float(c["x_m"]), float(c["y_m"])) for c in doc["cameras"]
+        ]
+        links = [
+            (str(link["from"]), str(link["to"]), float(link["distance_m"]))
+            for link in doc.get("links", [])
+        ]
+        return CameraGraph.build(spots, links)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ScenarioError(f"{path}: {err!r}") from err
+
+
 def open_scenario(root: Path) -> Scenario:
     root = Path(root)
     cams_path = root / "cameras.json"
     if not cams_path.is_file():
         raise ScenarioError(f"{root}: no cameras.json")
+    graph = load_graph(cams_path)
     try:
         doc = json.loads(cams_path.read_text())
-        spots = [
-            CameraSpot(str(c["id"]), float(c["x_m"]), float(c["y_m"])) for c in doc["cameras"]
-        ]
-        links = [(str(l["from"]), str(l["to"]), float(l["distance_m"])) for l in doc["links"]]
-        graph = CameraGraph.build(spots, links)
         epoch = float(doc.get("epoch", 0.0))
         fps = float(doc.get("fps", 5.0))
         dim = int(doc.get("embedding_dim", 128))

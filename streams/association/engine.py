@@ -44,7 +44,7 @@ import numpy as np
 from civicsight.events import tracklet_id
 from streams.association.appearance import AppearanceModel, Evidence, Vector
 from streams.association.plates import PlateVotes, plate_llr
-from streams.association.transit import CameraGraph, TransitModel
+from streams.association.transit import CameraGraph, TransitModel, speed_group
 
 RELINK_GAP = 4.0
 """A tracklet starting at most this long after another on the same camera ended may be
@@ -61,7 +61,7 @@ STEAL_MARGIN = 2.0
 class Settings:
     """The association's knobs (defaults suit a city of a few dozen cameras)."""
 
-    link_prior: float = 3.0
+    link_prior: float = 5.0
     """Log-odds a link must beat: the evidence must be this much likelier under 'same'."""
     settle: float = 4.0
     """Seconds every live camera's clock must be past a tracklet's end before it is decided."""
@@ -100,6 +100,14 @@ class Track:
     members: list[str]
     pinned: bool = False
     """An operator merged it: automatic decisions never remove its tracklets."""
+    # aggregates of the members, rebuilt on every change (see Associator._rebuild)
+    tail: str = ""
+    cls: str = "car"
+    plates: PlateVotes = field(default_factory=PlateVotes)
+    sums: dict[str, tuple[Vector, float]] = field(default_factory=dict)
+    """camera -> (sum of q * e of its members there, sum of q)"""
+    q1: float = 0.0
+    q2: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +223,19 @@ class Associator:
         cls: str,
         detections: int,
     ) -> list[TrackChange]:
-        """A tracklet ended (its camera saw it no more). Idempotent."""
+        """A tracklet ended (its camera saw it no more). Idempotent; a tracklet that came
+        back after closing widens its times."""
         t = self._tracklet(camera, track_id)
         if t.closed:
-            return []
+            if first_seen >= t.first_seen and last_seen <= t.last_seen:
+                return []
+            t.first_seen = min(t.first_seen, first_seen)
+            t.last_seen = max(t.last_seen, last_seen)
+            t.detections += detections
+            if t.track is not None:
+                self._retail(t.track, self.tracklets[self.tracks[t.track].tail].camera)
+                self._dirty.add(t.track)
+            return self.advance(camera, last_seen)
         t.closed = True
         t.first_seen, t.last_seen = first_seen, last_seen
         t.cls, t.detections = cls, detections
@@ -252,7 +269,7 @@ class Associator:
     # -- the decision --------------------------------------------------------------------
 
     def _tail(self, track: Track) -> Tracklet:
-        return max((self.tracklets[k] for k in track.members), key=lambda t: t.last_seen)
+        return self.tracklets[track.tail]
 
     def _track_cls(self, members: Iterable[Tracklet]) -> str:
         votes: dict[str, int] = {}
@@ -277,90 +294,140 @@ class Associator:
             return None
         return self.transit.llr(tail.camera, t.camera, cls, d, max(gap, 1e-3))
 
-    def _centred(self, members: Iterable[Tracklet]) -> tuple[Vector, float, float]:
-        total = np.zeros(self.settings.dim)
+    def _rebuild(self, track: Track) -> None:
+        members = [self.tracklets[k] for k in track.members]
+        if not members:
+            return
+        track.tail = max(members, key=lambda m: (m.last_seen, m.key)).key
+        track.cls = self._track_cls(members)
+        plates = PlateVotes()
+        sums: dict[str, tuple[Vector, float]] = {}
         q1 = q2 = 0.0
         for m in members:
+            plates = plates.merge(m.plates)
             if m.evidence.n:
-                total += self.appearance.centred_sum(m.evidence, m.camera)
+                s, w = sums.get(m.camera, (np.zeros(self.settings.dim), 0.0))
+                sums[m.camera] = (s + m.evidence.s, w + m.evidence.q1)
                 q1 += m.evidence.q1
                 q2 += m.evidence.q2
-        return total, q1, q2
+        track.plates, track.sums, track.q1, track.q2 = plates, sums, q1, q2
 
-    def _plates(self, members: Iterable[Tracklet]) -> PlateVotes:
-        out = PlateVotes()
-        for m in members:
-            out = out.merge(m.plates)
-        return out
+    def _centred(self, track: Track, centres: dict[str, Vector]) -> Vector:
+        total = np.zeros(self.settings.dim)
+        for cam, (s, w) in track.sums.items():
+            total += s - w * centres[cam]
+        return total
 
-    def _score(self, members: list[Tracklet], t: Tracklet) -> float | None:
-        """Score of appending ``t`` to a track of ``members`` (None: not possible)."""
-        if any(frozenset((m.key, t.key)) in self.cannot for m in members):
-            return None
-        cls = self._track_cls(members)
+    def _gate(self, track: Track, t: Tracklet) -> float | None:
+        """Everything but appearance: time, class, plates, operator splits (None: no)."""
+        cls = track.cls
         mine = t.cls or cls
         if (cls == "person") != (mine == "person"):
             return None
-        time_llr = self._time_llr(max(members, key=lambda m: m.last_seen), t, mine)
+        if self.cannot and any(frozenset((k, t.key)) in self.cannot for k in track.members):
+            return None
+        time_llr = self._time_llr(self.tracklets[track.tail], t, mine)
         if time_llr is None:
             return None
         score = time_llr - self.settings.link_prior
         if cls != mine:
             score += CLASS_MISMATCH_LLR
-        score += plate_llr(self._plates(members), t.plates)
-        if t.evidence.n:
-            vec, q1, q2 = self._centred(members)
-            if q1 > 0:
-                mine_vec = self.appearance.centred_sum(t.evidence, t.camera)
-                cos = float(vec @ mine_vec) / (
-                    float(np.linalg.norm(vec) * np.linalg.norm(mine_vec)) or 1.0
-                )
-                r_a = self.appearance.reliability(q1, q2)
-                r_b = self.appearance.reliability(t.evidence.q1, t.evidence.q2)
-                score += float(self.appearance.llr(np.array([cos]), r_a, np.array([r_b]))[0])
+        if track.plates.votes and t.plates.votes:
+            score += plate_llr(track.plates, t.plates)
         return score
 
-    def _candidates(self, t: Tracklet) -> list[int]:
-        cams = [t.camera, *self.graph.edges.get(t.camera, {})]
-        out: list[int] = []
-        for cam in cams:
+    def _scores(self, tracks: list[Track], t: Tracklet, base: list[float]) -> list[float]:
+        """Add the appearance evidence to the ``base`` scores of appending ``t``."""
+        if not t.evidence.n or not tracks:
+            return base
+        cams = {c for tr in tracks for c in tr.sums} | {t.camera}
+        centres = {c: self.appearance.centre(c) for c in cams}
+        mine = t.evidence.s - t.evidence.q1 * centres[t.camera]
+        mine = mine / (float(np.linalg.norm(mine)) or 1.0)
+        idx = [i for i, tr in enumerate(tracks) if tr.q1 > 0]
+        if not idx:
+            return base
+        mat = np.stack([self._centred(tracks[i], centres) for i in idx])
+        norms = np.linalg.norm(mat, axis=1)
+        norms[norms == 0] = 1.0
+        cos = (mat @ mine) / norms
+        r_b = self.appearance.reliability(t.evidence.q1, t.evidence.q2)
+        r_a = np.array([self.appearance.reliability(tracks[i].q1, tracks[i].q2) for i in idx])
+        llr = self.appearance.llr(cos, r_b, r_a)
+        out = list(base)
+        for j, i in enumerate(idx):
+            out[i] += float(llr[j])
+        return out
+
+    def _score(self, members: list[Tracklet], t: Tracklet) -> float | None:
+        """Score of appending ``t`` to a track of ``members`` (None: not possible)."""
+        track = Track(-1, [m.key for m in members])
+        self._rebuild(track)
+        base = self._gate(track, t)
+        if base is None:
+            return None
+        return self._scores([track], t, [base])[0]
+
+    def _candidates(self, t: Tracklet) -> tuple[list[int], list[int]]:
+        """Tracks whose last tracklet is on this camera or a neighbour, of the same kind
+        (people with people, vehicles with vehicles): those it ended before this one
+        began, and those whose last tracklet overlaps this one (it may take its place)."""
+        group = speed_group(t.cls or "car") == "person"
+        after: list[int] = []
+        overlapping: list[int] = []
+        for cam in (t.camera, *self.graph.edges.get(t.camera, {})):
             for number in self.tails.get(cam, ()):
-                out.append(number)
-        return sorted(out)
+                track = self.tracks[number]
+                if (track.cls == "person") != group:
+                    continue
+                if self.tracklets[track.tail].last_seen <= t.first_seen + OVERLAP:
+                    after.append(number)
+                else:
+                    overlapping.append(number)
+        return sorted(after), sorted(overlapping)
 
     def _decide(self, t: Tracklet, now: float, exclude: int | None = None) -> None:
         if t.track is not None:
             return
         t.decided_at = now
-        best: tuple[float, int, str | None] = (0.0, -1, None)
-        others: list[float] = []
-        for number in self._candidates(t):
+        tracks: list[Track] = []
+        base: list[float] = []
+        steals: list[Track] = []
+        after, overlapping = self._candidates(t)
+        for number in after:
             if number == exclude:
                 continue
             track = self.tracks[number]
-            members = [self.tracklets[k] for k in track.members]
-            score = self._score(members, t)
+            score = self._gate(track, t)
             if score is not None:
-                if score > best[0]:
-                    best = (score, number, None)
-                others.append(score)
-            # revision: take the place of the track's last tracklet
-            tail = max(members, key=lambda m: m.last_seen)
+                tracks.append(track)
+                base.append(score)
+        for number in overlapping:
+            track = self.tracks[number]
+            tail = self.tracklets[track.tail]
             if (
-                not track.pinned
-                and len(members) > 1
+                number != exclude
+                and not track.pinned
+                and len(track.members) > 1
                 and tail.decided_at is not None
                 and now - tail.decided_at <= self.settings.revise_window
                 and tail.link_score > 0
-                and tail.first_seen > t.last_seen - OVERLAP  # they cannot follow each other
             ):
-                rest = [m for m in members if m.key != tail.key]
-                stolen = self._score(rest, t)
-                if stolen is not None and stolen - tail.link_score > STEAL_MARGIN:
-                    gain = stolen - tail.link_score
-                    if gain > best[0]:
-                        best = (gain, number, tail.key)
-        self._learn_impostors(t)
+                steals.append(track)
+        scores = self._scores(tracks, t, base)
+        self._learn_impostors(t, tracks)
+        best: tuple[float, int, str | None] = (0.0, -1, None)
+        for track, score in zip(tracks, scores, strict=True):
+            if score > best[0]:
+                best = (score, track.number, None)
+        for track in steals:
+            tail = self.tracklets[track.tail]
+            rest = [self.tracklets[k] for k in track.members if k != tail.key]
+            stolen = self._score(rest, t)
+            if stolen is not None and stolen - tail.link_score > STEAL_MARGIN:
+                gain = stolen - tail.link_score
+                if gain > best[0]:
+                    best = (gain, track.number, tail.key)
         score, number, displaced = best
         if number < 0:
             self._new_track(t)
@@ -372,18 +439,20 @@ class Associator:
         if displaced is not None:
             self._decide(self.tracklets[displaced], now, exclude=number)
 
-    def _learn_impostors(self, t: Tracklet) -> None:
+    def _learn_impostors(self, t: Tracklet, tracks: list[Track]) -> None:
+        """Cosines to the tails of gated candidates: nearly all are other objects."""
         if not t.evidence.n:
             return
+        tails = [self.tracklets[tr.tail] for tr in tracks[:200]]
+        tails = [m for m in tails if m.evidence.n and m.key != t.key]
+        if not tails:
+            return
         mine = self.appearance.centred_sum(t.evidence, t.camera)
-        n_mine = float(np.linalg.norm(mine)) or 1.0
-        cos: list[float] = []
-        for number in self._candidates(t)[:200]:
-            tail = self._tail(self.tracks[number])
-            if tail.evidence.n and tail.key != t.key:
-                v = self.appearance.centred_sum(tail.evidence, tail.camera)
-                cos.append(float(v @ mine) / ((float(np.linalg.norm(v)) or 1.0) * n_mine))
-        self.appearance.learn_impostor(np.array(cos))
+        mine = mine / (float(np.linalg.norm(mine)) or 1.0)
+        mat = np.stack([self.appearance.centred_sum(m.evidence, m.camera) for m in tails])
+        norms = np.linalg.norm(mat, axis=1)
+        norms[norms == 0] = 1.0
+        self.appearance.learn_impostor((mat @ mine) / norms)
 
     # -- changing tracks -----------------------------------------------------------------
 
@@ -392,12 +461,15 @@ class Associator:
         self._next_track += 1
         self.tracks[number] = Track(number, [t.key])
         t.track, t.link_score = number, 0.0
+        self._rebuild(self.tracks[number])
         self.tails.setdefault(t.camera, set()).add(number)
         self._dirty.add(number)
         return number
 
     def _retail(self, number: int, old_tail_camera: str | None) -> None:
         track = self.tracks.get(number)
+        if track is not None:
+            self._rebuild(track)
         if old_tail_camera is not None:
             self.tails.get(old_tail_camera, set()).discard(number)
         if track is not None and track.members:
@@ -409,11 +481,10 @@ class Associator:
     def _append(self, number: int, t: Tracklet, score: float) -> None:
         track = self.tracks[number]
         old_tail = self._tail(track)
-        members = [self.tracklets[k] for k in track.members]
-        if plate_llr(self._plates(members), t.plates) > 0 and old_tail.camera != t.camera:
+        if plate_llr(track.plates, t.plates) > 0 and old_tail.camera != t.camera:
             d = self.graph.distance(old_tail.camera, t.camera)
             if d is not None:
-                cls = t.cls or self._track_cls(members)
+                cls = t.cls or track.cls
                 self.transit.learn(
                     old_tail.camera, t.camera, cls, d, t.first_seen - old_tail.last_seen
                 )

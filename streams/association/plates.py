@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 CONFUSABLE: tuple[str, ...] = ("0OD", "8B", "1I", "5S", "2Z", "6G", "71", "4A", "UV", "MN")
 """Groups of characters that OCR mistakes for each other."""
@@ -35,6 +36,7 @@ def substitution_cost(a: str, b: str) -> float:
     return EDIT_COST
 
 
+@lru_cache(maxsize=65536)
 def plate_distance(a: str, b: str) -> float:
     """Weighted edit distance; characters missing at either end of one read cost
     ``CLIP_COST`` each (a clipped read is a contiguous part of the full plate)."""
@@ -102,11 +104,30 @@ def plate_llr(a: PlateVotes, b: PlateVotes) -> float:
         return 9.0 * weight
     if d <= 1.25:
         return 4.0 * weight
-    if d <= 2.0:
+    if d <= 2.0 and d < FAR:
         return 0.0
     return -9.0 * weight
 
 
+_CANON = {ch: min(group) for group in CONFUSABLE for ch in group}
+FAR = 9.0
+"""Distance reported for reads that share no two adjacent characters (up to look-alikes):
+more than one real edit apart, so certainly different plates for ``plate_llr``."""
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    canon = "".join(_CANON.get(ch, ch) for ch in text)
+    return frozenset(canon[i : i + 2] for i in range(len(canon) - 1))
+
+
+def quick_distance(a: str, b: str) -> float:
+    """``plate_distance``, or ``FAR`` straight away for reads of 4+ characters that share
+    no adjacent pair: one real edit or fewer always leaves such a pair in common."""
+    if len(a) >= 4 and len(b) >= 4 and not (_bigrams(a) & _bigrams(b)):
+        return FAR
+    return plate_distance(a, b)
+
+
 def best_distance(a: Iterable[str], b: Iterable[str]) -> float:
     bs: Sequence[str] = tuple(b)
-    return min((plate_distance(x, y) for x in a for y in bs), default=float("inf"))
+    return min((quick_distance(x, y) for x in a for y in bs), default=float("inf"))
