@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import ssl
 import time
 from collections.abc import Iterator, MutableMapping
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 import faust
+from faust.types import TP
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -74,6 +77,9 @@ APPEARANCES = "appearances"
 PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
 JOIN_KEY = b"join"
+EVIDENCE = {APPEARANCES: Appearance.kind, PLATE_READS: PlateRead.kind}
+"""Topics forwarded to the join as they are, with the event kind they carry."""
+CAPTURED_AT = re.compile(rb'"captured_at":\s*([0-9.eE+-]+)')
 
 E = TypeVar("E", bound=Event)
 
@@ -270,16 +276,26 @@ class TrackletProcessor:
     # events
 
     def on_detections(
-        self, raw: bytes | None, partition: int, now: float, where: str = ""
+        self,
+        raw: bytes | None,
+        partition: int,
+        now: float,
+        where: str = "",
+        hold: float = math.inf,
     ) -> list[TrackUpdate]:
         event = self._decode(DETECTIONS, FrameDetections, raw, where)
         if event is None:
             return []
-        return self.on_frame(event, partition, now)
+        return self.on_frame(event, partition, now, hold)
 
-    def on_frame(self, event: FrameDetections, partition: int, now: float) -> list[TrackUpdate]:
+    def on_frame(
+        self, event: FrameDetections, partition: int, now: float, hold: float = math.inf
+    ) -> list[TrackUpdate]:
         """Fold one frame in, then close the camera's tracklets it shows to have ended
-        (by the frame's capture time, so the join sees them in order)."""
+        (by the frame's capture time, so the join sees them in order).
+
+        ``hold``: appearances or plate reads of this partition newer than this capture
+        time are still unread, so the camera clock told to the join stops there."""
         loaded = self._load(event.camera_id.encode())
         old = loaded[1] if loaded else tl.new_state(event.camera_id)
         new, updates = tl.observe(
@@ -292,8 +308,10 @@ class TrackletProcessor:
         if new is not old:
             new, closed = self._expire(new, now)
             updates.extend(closed)
+        clock = self._camera_clock.get(event.camera_id)
+        if clock is None or event.captured_at >= clock[1]:
             self._camera_clock[event.camera_id] = (partition, event.captured_at, now)
-            self._clock(event.camera_id, event.captured_at)
+            self._clock(event.camera_id, min(hold, event.captured_at))
         self._save(partition, old, new)
         self.counters.updates += len(updates)
         return updates
@@ -340,7 +358,7 @@ class TrackletProcessor:
             if loaded is not None and loaded[0] == partition:
                 yield loaded[1].camera_id
 
-    def on_tick(self, partition: int, now: float) -> list[TrackUpdate]:
+    def on_tick(self, partition: int, now: float, hold: float = math.inf) -> list[TrackUpdate]:
         """Close expired tracklets of every camera stored in ``partition``."""
         updates: list[TrackUpdate] = []
         for camera_id in list(self.cameras_in(partition)):
@@ -353,7 +371,7 @@ class TrackletProcessor:
             updates.extend(closed)
         for camera_id, (p, capture, wall) in sorted(self._camera_clock.items()):
             if p == partition:  # a camera with nothing in view: its clock runs on
-                self._clock(camera_id, capture + max(0.0, now - wall))
+                self._clock(camera_id, min(hold, capture + max(0.0, now - wall)))
         self.counters.updates += len(updates)
         return updates
 
@@ -507,6 +525,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         key_type=bytes,
         value_type=bytes,
         partitions=1,
+        use_partitioner=True,  # written after a batch (take_events), not inside one event
         extra_topic_configs={"max.message.bytes": str(4 * CHUNK_BYTES)},
     )
     processor = TrackletProcessor(
@@ -532,6 +551,23 @@ def create_app(settings: StreamSettings) -> StreamApp:
         for item in processor.take():
             await forward(item.kind, item.to_bytes())
 
+    evidence_read: dict[TP, tuple[int, float]] = {}
+
+    def hold(partition: int) -> float:
+        """Capture time up to which this partition's appearances and plate reads are read:
+        infinite when none wait on the broker (Faust reads topics in no set order)."""
+        cap = math.inf
+        for name in EVIDENCE:
+            tp = TP(name, partition)
+            offset, at = evidence_read.get(tp, (-1, -math.inf))
+            try:
+                waiting = app.consumer.highwater(tp) > offset + 1
+            except (KeyError, AssertionError, TypeError):
+                waiting = False
+            if waiting:
+                cap = min(cap, at)
+        return cap
+
     @app.agent(inputs, name="tracklets")
     async def on_input(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
@@ -539,19 +575,24 @@ def create_app(settings: StreamSettings) -> StreamApp:
             where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
             if msg.topic == DETECTIONS:
                 await publish(
-                    processor.on_detections(event.value, msg.partition, time.time(), where)
+                    processor.on_detections(
+                        event.value, msg.partition, time.time(), where, hold(msg.partition)
+                    )
                 )
                 await forward_taken()
             elif msg.topic == CROPS:
                 processor.on_crop(event.value, msg.partition, where)
             elif event.value is not None:
-                kind = Appearance.kind if msg.topic == APPEARANCES else PlateRead.kind
-                await forward(kind, event.value)
+                found = CAPTURED_AT.search(event.value)
+                at = float(found.group(1)) if found else -math.inf
+                evidence_read[TP(msg.topic, msg.partition)] = (msg.offset, at)
+                await forward(EVIDENCE[msg.topic], event.value)
 
     @app.agent(ticks, name="expiry")
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            await publish(processor.on_tick(event.message.partition, time.time()))
+            p = event.message.partition
+            await publish(processor.on_tick(p, time.time(), hold(p)))
             await forward_taken()
 
     @app.agent(join_topic, name="join")

@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--predictions", type=Path, help="write one JSON line per tracklet here")
     parser.add_argument("--no-worker", action="store_true", help="a stream worker runs elsewhere")
     parser.add_argument("--app-id", help="stream app id for the worker (default: a fresh one)")
+    parser.add_argument("--worker-log", type=Path, help="keep the stream worker's log here")
     parser.add_argument("--wait", type=float, default=120.0, help="longest wait at the end (s)")
     args = parser.parse_args(argv)
     try:
@@ -194,7 +195,7 @@ def _replay(args: argparse.Namespace, scenario, config: dict[str, str], workdir:
             "CIVICSIGHT_DATA_DIR": str(workdir / "data"),
         }
         env.setdefault("CIVICSIGHT_LOG_LEVEL", "WARNING")
-        worker = Worker(env, workdir / "worker.log")
+        worker = Worker(env, args.worker_log or workdir / "worker.log")
         worker.start()
     pub = KafkaPublisher(config, "replay")
     stats = ReadStats()
@@ -246,6 +247,9 @@ def _replay(args: argparse.Namespace, scenario, config: dict[str, str], workdir:
             worker.stop()
     owners = tracks.owners()
     decided = expected & owners.keys()
+    if worker is not None and decided != expected and worker.log.exists():
+        tail = worker.log.read_text(errors="replace")[-3000:]
+        print(f"stream worker log (end):\n{tail}", file=sys.stderr)
     lines_per_s = stats.lines / elapsed if elapsed > 0 else 0.0
     print(
         f"done: {stats.lines} scenario events in {elapsed:.1f}s wall ({lines_per_s:.0f} events/s), "

@@ -65,9 +65,9 @@ class Settings:
     """Log-odds a link must beat: the evidence must be this much likelier under 'same'."""
     settle: float = 4.0
     """Seconds every live camera's clock must be past a tracklet's end before it is decided."""
-    max_wait: float = 30.0
+    max_wait: float = 300.0
     """A tracklet is decided at the latest when the newest clock is this far past its end."""
-    stale: float = 60.0
+    stale: float = 300.0
     """A camera whose clock lags the newest by more than this is not waited for."""
     revise_window: float = 120.0
     """Seconds (event time) after its decision during which a tracklet may be displaced."""
@@ -163,6 +163,8 @@ class Associator:
         self.cannot: set[frozenset[str]] = set()
         self.operator_log: list[OperatorDecision] = []
         self._next_track = 1
+        self.late_evidence = 0
+        """Appearances that came after their tracklet was decided (they count from then on)."""
         self._dirty: set[int] = set()
         self._retired: dict[str, str] = {}
 
@@ -188,6 +190,8 @@ class Associator:
         t = self._tracklet(camera, track_id)
         if ("a", at) in t.seen:
             return
+        if t.decided_at is not None:
+            self.late_evidence += 1
         t.seen.add(("a", at))
         e = np.asarray(embedding, dtype=np.float64)
         norm = float(np.linalg.norm(e))
