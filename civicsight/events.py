@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Annotated, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -308,6 +308,42 @@ class TrackCorrection(Event):
         return self
 
 
+JoinKind = Literal["appearance", "plate_read", "tracklet_closed", "camera_clock", "track_correction"]
+
+
+class JoinItem(BaseModel):
+    """One input of the cross-camera join: an event of the kind named."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: JoinKind
+    event: dict[str, Any]
+
+
+class JoinBatch(Event):
+    """Inputs of the cross-camera join, in order, as one message of the stream app's
+    internal join topic (one message per batch keeps the topic light)."""
+
+    kind: ClassVar[str] = "join_batch"
+    items: tuple[JoinItem, ...] = Field(min_length=1)
+
+    @staticmethod
+    def encode(items: Sequence[tuple[str, bytes]]) -> bytes:
+        """Build the message from (kind, event JSON) pairs without decoding the events."""
+        parts = [b'{"kind":"%s","event":%s}' % (kind.encode(), raw) for kind, raw in items]
+        return b'{"schema_version":1,"items":[' + b",".join(parts) + b"]}"
+
+    def events(self) -> list[Event]:
+        """The items as validated events; an invalid one raises ``DecodeError``."""
+        out: list[Event] = []
+        for item in self.items:
+            cls = JOIN_KINDS[item.kind]
+            try:
+                out.append(cls.model_validate(item.event))
+            except ValueError as err:
+                raise DecodeError(f"{cls.__name__}: {err}") from err
+        return out
+
+
 def tracklet_id(camera_id: str, track_id: int) -> str:
     return f"{camera_id}/{track_id}"
 
@@ -330,5 +366,15 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 )
 """Event types of the hub's public topics (see civicsight.topics)."""
 
-INTERNAL_EVENT_TYPES: tuple[type[Event], ...] = (TrackletClosed, CameraClock, TrackCorrection)
+INTERNAL_EVENT_TYPES: tuple[type[Event], ...] = (
+    TrackletClosed,
+    CameraClock,
+    TrackCorrection,
+    JoinBatch,
+)
 """Event types of the stream app's internal topics."""
+
+JOIN_KINDS: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (Appearance, PlateRead, TrackletClosed, CameraClock, TrackCorrection)
+}
+"""What a ``JoinItem`` may carry, by kind."""

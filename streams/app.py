@@ -33,10 +33,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import ssl
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +54,7 @@ from civicsight.events import (
     DecodeError,
     Event,
     FrameDetections,
+    JoinBatch,
     ObjectClass,
     PlateRead,
     TrackletClosed,
@@ -66,7 +66,7 @@ from civicsight.topics import topic
 from streams import tracklets as tl
 from streams.association.engine import Associator, Settings, TrackChange
 from streams.association.transit import CameraGraph, CameraSpot
-from streams.join_state import CHUNK_BYTES, Input, JoinProcessor
+from streams.join_state import Input, JoinProcessor
 from streams.scenario import load_graph
 
 log = logging.getLogger("streams.app")
@@ -77,9 +77,13 @@ APPEARANCES = "appearances"
 PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
 JOIN_KEY = b"join"
-EVIDENCE = {APPEARANCES: Appearance.kind, PLATE_READS: PlateRead.kind}
-"""Topics forwarded to the join as they are, with the event kind they carry."""
-CAPTURED_AT = re.compile(rb'"captured_at":\s*([0-9.eE+-]+)')
+EVIDENCE: dict[str, tuple[str, type[Appearance] | type[PlateRead]]] = {
+    APPEARANCES: (Appearance.kind, Appearance),
+    PLATE_READS: (PlateRead.kind, PlateRead),
+}
+"""Topics forwarded to the join as they are (once valid), with the event kind they carry."""
+JOIN_CHUNK_BYTES = 400_000
+"""Most bytes of events in one join-topic message."""
 
 E = TypeVar("E", bound=Event)
 
@@ -133,7 +137,10 @@ class StreamSettings(HubSettings):
         Path("config/cameras"), description="folder of camera YAML files"
     )
     join_batch: int = Field(
-        500, ge=1, le=10_000, description="most join inputs applied (and logged) at once"
+        50, ge=1, le=10_000, description="most join-topic messages applied (and logged) at once"
+    )
+    streams_batch: int = Field(
+        500, ge=1, le=10_000, description="most input events handled as one batch"
     )
 
     @property
@@ -153,6 +160,19 @@ class Counters:
     def count(self, bucket: dict[str, int], name: str) -> int:
         bucket[name] = bucket.get(name, 0) + 1
         return bucket[name]
+
+
+Writer = Callable[[MutableMapping[bytes, bytes], bytes, "bytes | None", int], None]
+"""Writes (value) or deletes (None) a table key whose changelog lives in a partition."""
+
+
+def write_mapping(
+    table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
+) -> None:
+    if value is None:
+        table.pop(key, None)
+    else:
+        table[key] = value
 
 
 def _encode_stored(partition: int, state: tl.CameraState) -> bytes:
@@ -188,7 +208,8 @@ class TrackletProcessor:
         update_interval: float = tl.DEFAULT_UPDATE_INTERVAL,
         timeout: float = tl.DEFAULT_TIMEOUT,
         keep_closed: float = tl.DEFAULT_KEEP_CLOSED,
-        clock_interval: float = 1.0,
+        clock_interval: float = 2.0,
+        write: Writer = write_mapping,
     ) -> None:
         self._states = states
         self._crops = crops
@@ -198,6 +219,10 @@ class TrackletProcessor:
         self._keep_closed = keep_closed
         self._cache: dict[bytes, tuple[bytes, int, tl.CameraState]] = {}
         self._clock_interval = clock_interval
+        self._write = write
+        self.batching = False
+        self._work: dict[bytes, tuple[int, tl.CameraState]] = {}
+        self._buffer: dict[tuple[int, bytes], tuple[int, bytes | None]] = {}
         self._clock_sent: dict[str, float] = {}
         self._camera_clock: dict[str, tuple[int, float, float]] = {}
         """camera -> (partition, capture time of its newest frame, wall time it came)"""
@@ -205,10 +230,41 @@ class TrackletProcessor:
         self.clocks: list[CameraClock] = []
         self.counters = Counters()
 
-    # state access
+    # state access: writes wait in a buffer while a batch is processed (``flush``)
+
+    def _get(self, table: MutableMapping[bytes, bytes], key: bytes) -> bytes | None:
+        held = self._buffer.get((id(table), key))
+        if held is not None:
+            return held[1]
+        return table.get(key)
+
+    def _put(
+        self, table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
+    ) -> None:
+        if self.batching:
+            self._buffer[(id(table), key)] = (partition, value)
+        else:
+            self._write(table, key, value, partition)
+
+    def flush(self) -> None:
+        """Write what a batch changed: each key once, however often the batch changed it."""
+        work, self._work = self._work, {}
+        for key, (partition, state) in work.items():
+            raw = _encode_stored(partition, state)
+            self._put(self._states, key, raw, partition)
+            self._cache[key] = (raw, partition, state)
+        buffer, self._buffer = self._buffer, {}
+        tables = {id(self._states): self._states, id(self._crops): self._crops}
+        for (table_id, key), (partition, value) in buffer.items():
+            table = tables[table_id]
+            if value is None and key not in table:
+                continue
+            self._write(table, key, value, partition)
 
     def _load(self, key: bytes) -> tuple[int, tl.CameraState] | None:
-        raw = self._states.get(key)
+        if key in self._work:
+            return self._work[key]
+        raw = self._get(self._states, key)
         if raw is None:
             self._cache.pop(key, None)
             return None
@@ -225,7 +281,7 @@ class TrackletProcessor:
             return None
         crops: dict[int, tl.BestCrop] = {}
         for tid, t in state.tracklets.items():
-            stored = None if t.crop is not None else self._crops.get(_crop_key(state, tid))
+            stored = None if t.crop is not None else self._get(self._crops, _crop_key(state, tid))
             if stored is None:
                 continue
             try:
@@ -247,19 +303,28 @@ class TrackletProcessor:
         old_crops, new_crops = old.crops(), new.crops()
         for tid in old_crops.keys() - new_crops.keys():
             crop_key = _crop_key(old, tid)
-            if crop_key in self._crops:
-                del self._crops[crop_key]
+            if self._get(self._crops, crop_key) is not None:
+                self._put(self._crops, crop_key, None, partition)
         for tid, crop in new_crops.items():
             if old_crops.get(tid) is not crop:
-                self._crops[_crop_key(new, tid)] = crop.to_bytes()
+                self._put(self._crops, _crop_key(new, tid), crop.to_bytes(), partition)
         if new.is_idle:
-            if key in self._states:
-                del self._states[key]
+            self._work.pop(key, None)
+            if self._get(self._states, key) is not None:
+                self._put(self._states, key, None, partition)
             self._cache.pop(key, None)
             return
+        if self.batching:  # encoded once, when the batch is flushed
+            self._buffer.pop((id(self._states), key), None)
+            self._work[key] = (partition, new)
+            return
         raw = _encode_stored(partition, new)
-        self._states[key] = raw
+        self._put(self._states, key, raw, partition)
         self._cache[key] = (raw, partition, new)
+
+    def decode(self, name: str, cls: type[E], raw: bytes | None, where: str) -> E | None:
+        """The event, or None (counted, logged) when the message is not a valid one."""
+        return self._decode(name, cls, raw, where)
 
     def _decode(self, name: str, cls: type[E], raw: bytes | None, where: str) -> E | None:
         try:
@@ -353,7 +418,9 @@ class TrackletProcessor:
         self._save(partition, old, tl.add_crop(old, event))
 
     def cameras_in(self, partition: int) -> Iterator[str]:
-        for key in list(self._states.keys()):
+        keys = set(self._states.keys())
+        keys.update(k for (t, k) in self._buffer if t == id(self._states))
+        for key in sorted(keys):
             loaded = self._load(key)
             if loaded is not None and loaded[0] == partition:
                 yield loaded[1].camera_id
@@ -489,6 +556,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         broker_rebalance_timeout=max(10.0, 2 * session),
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=2 * track_updates.max_bytes,
+        producer_linger_ms=5,
         store="memory://",
         datadir=str(settings.streams_dir),
         web_enabled=False,
@@ -526,8 +594,20 @@ def create_app(settings: StreamSettings) -> StreamApp:
         value_type=bytes,
         partitions=1,
         use_partitioner=True,  # written after a batch (take_events), not inside one event
-        extra_topic_configs={"max.message.bytes": str(4 * CHUNK_BYTES)},
+        extra_topic_configs={"max.message.bytes": str(4 * JOIN_CHUNK_BYTES)},
     )
+    def write_table(
+        table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
+    ) -> None:
+        """Set a key with its changelog in ``partition`` (batches have no current event)."""
+        ftable = cast(faust.Table, table)
+        if value is None:
+            ftable.data.pop(key, None)
+            ftable.send_changelog(partition, key, None, value_serializer="raw")
+        else:
+            ftable.data[key] = value
+            ftable.send_changelog(partition, key, value)
+
     processor = TrackletProcessor(
         states,
         best_crops,
@@ -535,6 +615,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         update_interval=settings.tracklet_update_interval,
         timeout=settings.tracklet_timeout,
         keep_closed=settings.tracklet_keep_closed,
+        write=write_table,
     )
     join = JoinProcessor(join_log, lambda: Associator(graph, Settings()))
 
@@ -542,14 +623,21 @@ def create_app(settings: StreamSettings) -> StreamApp:
         for update in updates:
             await out.send(key=update.track_id.encode(), value=update.to_bytes())
 
-    async def forward(kind: str, raw: bytes) -> None:
-        await join_topic.send(
-            key=JOIN_KEY, value=raw, partition=0, headers={"kind": kind.encode()}
-        )
+    async def forward(items: list[tuple[str, bytes]]) -> None:
+        """Send join inputs in order, as few ``JoinBatch`` messages as their size allows."""
+        chunk: list[tuple[str, bytes]] = []
+        size = 0
+        for kind, raw in items:
+            if chunk and size + len(raw) > JOIN_CHUNK_BYTES:
+                await join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
+                chunk, size = [], 0
+            chunk.append((kind, raw))
+            size += len(raw) + 40
+        if chunk:
+            await join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
 
-    async def forward_taken() -> None:
-        for item in processor.take():
-            await forward(item.kind, item.to_bytes())
+    def taken() -> list[tuple[str, bytes]]:
+        return [(item.kind, item.to_bytes()) for item in processor.take()]
 
     evidence_read: dict[TP, tuple[int, float]] = {}
 
@@ -561,48 +649,58 @@ def create_app(settings: StreamSettings) -> StreamApp:
             tp = TP(name, partition)
             offset, at = evidence_read.get(tp, (-1, -math.inf))
             try:
-                waiting = app.consumer.highwater(tp) > offset + 1
-            except (KeyError, AssertionError, TypeError):
-                waiting = False
-            if waiting:
+                high = app.consumer.highwater(tp)
+            except (KeyError, AssertionError):
+                continue  # not ours (a rebalance is under way)
+            # unknown yet (not fetched): assume some are waiting
+            if high is None or high > offset + 1:
                 cap = min(cap, at)
         return cap
 
     @app.agent(inputs, name="tracklets")
     async def on_input(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            msg = event.message
-            where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
-            if msg.topic == DETECTIONS:
-                await publish(
-                    processor.on_detections(
+        """Batches of input events: tables written and messages sent once per batch."""
+        async for batch in stream.take_events(settings.streams_batch, within=0.05):
+            processor.batching = True
+            updates: list[TrackUpdate] = []
+            items: list[tuple[str, bytes]] = []
+            for event in batch:
+                msg = event.message
+                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                if msg.topic == DETECTIONS:
+                    updates += processor.on_detections(
                         event.value, msg.partition, time.time(), where, hold(msg.partition)
                     )
-                )
-                await forward_taken()
-            elif msg.topic == CROPS:
-                processor.on_crop(event.value, msg.partition, where)
-            elif event.value is not None:
-                found = CAPTURED_AT.search(event.value)
-                at = float(found.group(1)) if found else -math.inf
-                evidence_read[TP(msg.topic, msg.partition)] = (msg.offset, at)
-                await forward(EVIDENCE[msg.topic], event.value)
+                    items += taken()
+                elif msg.topic == CROPS:
+                    processor.on_crop(event.value, msg.partition, where)
+                else:
+                    kind, cls = EVIDENCE[msg.topic]
+                    ev = processor.decode(msg.topic, cls, event.value, where)
+                    if ev is not None and event.value is not None:
+                        evidence_read[TP(msg.topic, msg.partition)] = (msg.offset, ev.captured_at)
+                        items.append((kind, event.value))
+            processor.batching = False
+            processor.flush()
+            await publish(updates)
+            await forward(items)
 
     @app.agent(ticks, name="expiry")
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             p = event.message.partition
             await publish(processor.on_tick(p, time.time(), hold(p)))
-            await forward_taken()
+            await forward(taken())
 
     @app.agent(join_topic, name="join")
     async def on_join(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(settings.join_batch, within=0.05):
-            items = []
-            for event in batch:
-                headers = dict(event.message.headers or ())
-                kind = headers.get("kind", b"").decode(errors="replace")
-                items.append(Input(event.message.offset, kind, event.value or b""))
+            items = [Input(e.message.offset, e.value or b"") for e in batch]
+            import os
+            if os.environ.get("DEBUG_JOIN_DUMP"):
+                with open(os.environ["DEBUG_JOIN_DUMP"], "ab") as f:
+                    for i in items:
+                        f.write(i.raw + b"\n")
             changes, commit = join.apply(items)
             now = time.time()
             await publish([track_update(c, now) for c in changes])
@@ -625,6 +723,11 @@ def main() -> None:
     settings = StreamSettings()
     settings.streams_dir.mkdir(parents=True, exist_ok=True)
     stream_app = create_app(settings)
+    level = logging.getLevelName(settings.log_level.upper())
+    if isinstance(level, int) and level > logging.DEBUG:
+        # aiokafka and Faust build a debug record for every message sent (~15 % of the
+        # worker's time at full speed) even when nothing shows it; skip them at the source
+        logging.disable(logging.DEBUG)
     worker = faust.Worker(
         stream_app.app, loglevel=settings.log_level.lower(), workdir=str(settings.streams_dir)
     )

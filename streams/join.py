@@ -3,6 +3,8 @@ offline evaluation use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from civicsight.events import (
     Appearance,
     CameraClock,
@@ -46,3 +48,10 @@ def feed(engine: Associator, event: Event) -> list[TrackChange]:
             return engine.merge(event.track_id, event.other_track_id, event.user, event.reason)
         return engine.split(event.track_id, event.tracklets, event.user, event.reason)
     raise TypeError(f"the join takes no {type(event).__name__}")
+
+
+def feed_all(engine: Associator, events: Iterable[Event]) -> list[TrackChange]:
+    out: list[TrackChange] = []
+    for event in events:
+        out += feed(engine, event)
+    return out

@@ -65,10 +65,12 @@ class Settings:
     """Log-odds a link must beat: the evidence must be this much likelier under 'same'."""
     settle: float = 4.0
     """Seconds every live camera's clock must be past a tracklet's end before it is decided."""
-    max_wait: float = 300.0
-    """A tracklet is decided at the latest when the newest clock is this far past its end."""
-    stale: float = 300.0
-    """A camera whose clock lags the newest by more than this is not waited for."""
+    max_wait: float = 900.0
+    """A tracklet is decided at the latest when the newest clock is this far past its end
+    (a camera whose clock stopped, say its partition's worker is gone, stalls no more)."""
+    grace: float = 300.0
+    """A camera of the graph that has not reported by the time the newest clock is this far
+    past the first one is not waited for until it does."""
     revise_window: float = 120.0
     """Seconds (event time) after its decision during which a tracklet may be displaced."""
     dim: int = 128
@@ -163,6 +165,7 @@ class Associator:
         self.cannot: set[frozenset[str]] = set()
         self.operator_log: list[OperatorDecision] = []
         self._next_track = 1
+        self._first_clock: float | None = None
         self.late_evidence = 0
         """Appearances that came after their tracklet was decided (they count from then on)."""
         self._dirty: set[int] = set()
@@ -239,22 +242,32 @@ class Associator:
             if t.track is not None:
                 self._retail(t.track, self.tracklets[self.tracks[t.track].tail].camera)
                 self._dirty.add(t.track)
-            return self.advance(camera, last_seen)
+            return self._changes()
         t.closed = True
         t.first_seen, t.last_seen = first_seen, last_seen
         t.cls, t.detections = cls, detections
         self.appearance.learn_reliability(t.evidence, camera)
         heapq.heappush(self.pending, (last_seen, t.key))
-        return self.advance(camera, last_seen)
+        return self._release()
 
     def advance(self, camera: str, clock: float) -> list[TrackChange]:
         """The camera's frames up to ``clock`` (capture time) are processed."""
         if clock > self.clocks.get(camera, -math.inf):
             self.clocks[camera] = clock
+        if self._first_clock is None:
+            self._first_clock = clock
+        return self._release()
+
+    def _release(self) -> list[TrackChange]:
+        """Decide the waiting tracklets the clocks allow (see the module docstring)."""
+        if not self.clocks:
+            return []
         s = self.settings
         newest = max(self.clocks.values())
-        live = [c for c in self.clocks.values() if c >= newest - s.stale]
-        watermark = min(live)
+        assert self._first_clock is not None
+        watermark = min(self.clocks.values())
+        if newest - self._first_clock < s.grace and len(self.clocks) < len(self.graph.cameras):
+            watermark = -math.inf  # some camera has not reported yet: wait for it
         while self.pending:
             end, key = self.pending[0]
             if watermark < end + s.settle and newest < end + s.max_wait:
