@@ -640,6 +640,17 @@ def create_app(settings: StreamSettings) -> StreamApp:
         return [(item.kind, item.to_bytes()) for item in processor.take()]
 
     evidence_read: dict[TP, tuple[int, float]] = {}
+    frames_read: dict[int, int] = {}
+    """partition -> offset of the last detections message handled"""
+
+    def backlog(partition: int) -> bool:
+        """Frames of this partition wait on the broker (or it is not fetched yet): then
+        its cameras' clocks must not run on wall time, nor their tracklets time out."""
+        try:
+            high = app.consumer.highwater(TP(DETECTIONS, partition))
+        except (KeyError, AssertionError):
+            return True
+        return high is None or high > frames_read.get(partition, -1) + 1
 
     def hold(partition: int) -> float:
         """Capture time up to which this partition's appearances and plate reads are read:
@@ -668,6 +679,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
                 msg = event.message
                 where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
                 if msg.topic == DETECTIONS:
+                    frames_read[msg.partition] = msg.offset
                     updates += processor.on_detections(
                         event.value, msg.partition, time.time(), where, hold(msg.partition)
                     )
@@ -689,18 +701,14 @@ def create_app(settings: StreamSettings) -> StreamApp:
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             p = event.message.partition
-            await publish(processor.on_tick(p, time.time(), hold(p)))
-            await forward(taken())
+            if not backlog(p):  # else its frames close tracklets and move clocks themselves
+                await publish(processor.on_tick(p, time.time(), hold(p)))
+                await forward(taken())
 
     @app.agent(join_topic, name="join")
     async def on_join(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(settings.join_batch, within=0.05):
             items = [Input(e.message.offset, e.value or b"") for e in batch]
-            import os
-            if os.environ.get("DEBUG_JOIN_DUMP"):
-                with open(os.environ["DEBUG_JOIN_DUMP"], "ab") as f:
-                    for i in items:
-                        f.write(i.raw + b"\n")
             changes, commit = join.apply(items)
             now = time.time()
             await publish([track_update(c, now) for c in changes])

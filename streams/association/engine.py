@@ -165,6 +165,8 @@ class Associator:
         self.cannot: set[frozenset[str]] = set()
         self.operator_log: list[OperatorDecision] = []
         self._next_track = 1
+        self._samples: list[tuple[float, int, str, Vector, float]] = []
+        self._seq = 0
         self._first_clock: float | None = None
         self.late_evidence = 0
         """Appearances that came after their tracklet was decided (they count from then on)."""
@@ -202,7 +204,10 @@ class Associator:
             raise ValueError(f"embedding of {t.key}: need {self.settings.dim} non-zero values")
         e = e / norm
         t.evidence.add(e, quality)
-        self.appearance.observe(camera, e, quality)
+        # the camera means take samples in capture order, as the clocks pass them, so a
+        # decision sees the same means however the inputs interleaved on the way
+        self._seq += 1
+        heapq.heappush(self._samples, (at, self._seq, camera, e, quality))
         if t.cls is None:
             t.cls = cls
         self._widen(t, at)
@@ -246,7 +251,6 @@ class Associator:
         t.closed = True
         t.first_seen, t.last_seen = first_seen, last_seen
         t.cls, t.detections = cls, detections
-        self.appearance.learn_reliability(t.evidence, camera)
         heapq.heappush(self.pending, (last_seen, t.key))
         return self._release()
 
@@ -273,14 +277,22 @@ class Associator:
             if watermark < end + s.settle and newest < end + s.max_wait:
                 break
             heapq.heappop(self.pending)
-            self._decide(self.tracklets[key], now=max(watermark, end))
+            self._decide_released(self.tracklets[key], max(watermark, end))
         return self._changes()
+
+    def _decide_released(self, t: Tracklet, now: float) -> None:
+        horizon = t.last_seen + self.settings.settle
+        while self._samples and self._samples[0][0] <= horizon:
+            _, _, camera, e, quality = heapq.heappop(self._samples)
+            self.appearance.observe(camera, e, quality)
+        self.appearance.learn_reliability(t.evidence, t.camera)
+        self._decide(t, now)
 
     def flush(self) -> list[TrackChange]:
         """Decide every waiting tracklet (the end of a replay)."""
         while self.pending:
             end, key = heapq.heappop(self.pending)
-            self._decide(self.tracklets[key], now=end)
+            self._decide_released(self.tracklets[key], end)
         return self._changes()
 
     # -- the decision --------------------------------------------------------------------
