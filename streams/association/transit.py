@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-NEIGHBOUR_FACTOR = 1.6
+NEIGHBOUR_FACTOR = 2.0
 
 
 @dataclass(frozen=True, slots=True)
