@@ -308,7 +308,9 @@ class TrackCorrection(Event):
         return self
 
 
-JoinKind = Literal["appearance", "plate_read", "tracklet_closed", "camera_clock", "track_correction"]
+JoinKind = Literal[
+    "appearance", "plate_read", "tracklet_closed", "camera_clock", "track_correction"
+]
 
 
 class JoinItem(BaseModel):

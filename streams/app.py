@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import faust
 from faust.types import TP
@@ -133,9 +133,7 @@ class StreamSettings(HubSettings):
         description="cameras and links (cameras.json of ../shared/mtmc/FORMAT.md) for the "
         "cross-camera join; default: positions from the camera files, no links",
     )
-    cameras_dir: Path = Field(
-        Path("config/cameras"), description="folder of camera YAML files"
-    )
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
     join_batch: int = Field(
         50, ge=1, le=10_000, description="most join-topic messages applied (and logged) at once"
     )
@@ -381,7 +379,9 @@ class TrackletProcessor:
         self.counters.updates += len(updates)
         return updates
 
-    def _expire(self, state: tl.CameraState, now: float) -> tuple[tl.CameraState, list[TrackUpdate]]:
+    def _expire(
+        self, state: tl.CameraState, now: float
+    ) -> tuple[tl.CameraState, list[TrackUpdate]]:
         new, closed = tl.expire(state, now, self._timeout, keep_closed=self._keep_closed)
         for update in closed:
             t = state.tracklets[update.tracklets[0].track_id]
@@ -596,6 +596,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         use_partitioner=True,  # written after a batch (take_events), not inside one event
         extra_topic_configs={"max.message.bytes": str(4 * JOIN_CHUNK_BYTES)},
     )
+
     def write_table(
         table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
     ) -> None:
@@ -671,7 +672,9 @@ def create_app(settings: StreamSettings) -> StreamApp:
     @app.agent(inputs, name="tracklets")
     async def on_input(stream: faust.StreamT[bytes]) -> None:
         """Batches of input events: tables written and messages sent once per batch."""
-        async for batch in stream.take_events(settings.streams_batch, within=0.05):
+        # take_events exists on faust-streaming's Stream, not on its StreamT protocol
+        batches = cast(faust.Stream[bytes], stream).take_events(settings.streams_batch, 0.05)
+        async for batch in batches:
             processor.batching = True
             updates: list[TrackUpdate] = []
             items: list[tuple[str, bytes]] = []
@@ -707,7 +710,8 @@ def create_app(settings: StreamSettings) -> StreamApp:
 
     @app.agent(join_topic, name="join")
     async def on_join(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(settings.join_batch, within=0.05):
+        batches = cast(faust.Stream[bytes], stream).take_events(settings.join_batch, 0.05)
+        async for batch in batches:
             items = [Input(e.message.offset, e.value or b"") for e in batch]
             changes, commit = join.apply(items)
             now = time.time()
@@ -715,7 +719,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
             commit()
 
     @app.on_partitions_revoked.connect
-    async def on_revoked(app: faust.App, revoked: object, **kwargs: object) -> None:
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         join.reset()  # the join partition may move: rebuild from the log when it comes back
 
     @app.timer(settings.streams_expire_interval, name="expiry-ticks")

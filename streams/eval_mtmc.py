@@ -36,7 +36,9 @@ def scenario_dirs(paths: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="civicsight eval mtmc", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="civicsight eval mtmc", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("paths", nargs="+", type=Path, help="scenario folders (or their parent)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--predictions", type=Path, help="write NAME.jsonl predictions here")
@@ -66,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             links = sum(len(v) for v in scenario.graph.edges.values()) // 2
             link_text = str(links) if scenario.graph.from_links else f"none ({links} inferred)"
             if args.json:
-                row = {"scenario": scenario.name, "seconds": round(seconds, 1), **scores}
-                print(json.dumps(row), flush=True)
+                line = {"scenario": scenario.name, "seconds": round(seconds, 1), **scores}
+                print(json.dumps(line), flush=True)
             else:
                 cells = [str(scores[c]) for c in COLUMNS]
                 print(

@@ -59,7 +59,9 @@ class JoinProcessor:
             self._apply(engine, Input(int(key), self._table[key]))
         self.engine = engine
         if keys:
-            log.info("join state rebuilt from %d logged inputs (offset %d)", len(keys), self.applied)
+            log.info(
+                "join state rebuilt from %d logged inputs (offset %d)", len(keys), self.applied
+            )
         return engine
 
     def _apply(self, engine: Associator, item: Input) -> list[TrackChange]:

@@ -40,7 +40,7 @@ from civicsight.events import (
 )
 from civicsight.settings import HubSettings
 from civicsight.stack import EmbeddedBroker
-from streams.scenario import ReadStats, ScenarioError, open_scenario, read_events
+from streams.scenario import ReadStats, Scenario, ScenarioError, open_scenario, read_events
 from streams.tracklets import DEFAULT_MIN_DETECTIONS, DEFAULT_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,7 +158,9 @@ def _speed(value: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="civicsight replay", description=__doc__.split("\n")[0])
     parser.add_argument("scenario", type=Path, help="scenario folder (FORMAT.md)")
-    parser.add_argument("--speed", type=_speed, default=0.0, help="max (default), 1, or N× real time")
+    parser.add_argument(
+        "--speed", type=_speed, default=0.0, help="max (default), 1, or N times real time"
+    )
     parser.add_argument("--predictions", type=Path, help="write one JSON line per tracklet here")
     parser.add_argument("--no-worker", action="store_true", help="a stream worker runs elsewhere")
     parser.add_argument("--app-id", help="stream app id for the worker (default: a fresh one)")
@@ -177,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             return _replay(args, scenario, config, workdir)
 
 
-def _replay(args: argparse.Namespace, scenario, config: dict[str, str], workdir: Path) -> int:  # type: ignore[no-untyped-def]
+def _replay(
+    args: argparse.Namespace, scenario: Scenario, config: dict[str, str], workdir: Path
+) -> int:
     ensure_topics(config)
     started = time.time()
     tracks = Tracks(since=started - 1)
@@ -276,9 +280,7 @@ def _replay(args: argparse.Namespace, scenario, config: dict[str, str], workdir:
                 key = tracklet_id(camera, track)
                 gid = owners.get(key, global_track_id(camera, track))
                 f.write(
-                    json.dumps(
-                        {"camera_id": camera, "local_track_id": key, "global_track_id": gid}
-                    )
+                    json.dumps({"camera_id": camera, "local_track_id": key, "global_track_id": gid})
                     + "\n"
                 )
         print(f"predictions: {args.predictions} ({len(stats.tracklets)} lines)", flush=True)

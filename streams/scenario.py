@@ -61,9 +61,7 @@ def load_graph(path: Path) -> CameraGraph:
     """The camera graph of a ``cameras.json`` (FORMAT.md): positions and links."""
     try:
         doc = json.loads(Path(path).read_text())
-        spots = [
-            CameraSpot(str(c["id"]), float(c["x_m"]), float(c["y_m"])) for c in doc["cameras"]
-        ]
+        spots = [CameraSpot(str(c["id"]), float(c["x_m"]), float(c["y_m"])) for c in doc["cameras"]]
         links = [
             (str(link["from"]), str(link["to"]), float(link["distance_m"]))
             for link in doc.get("links", [])
@@ -241,10 +239,11 @@ def read_events(scenario: Scenario, stats: ReadStats | None = None) -> Iterator[
             if pending is not None and pending[0] != seq:
                 yield frame_event(camera)
                 pending = None
-            if pending is None and box is not None:
-                frames[camera] = (seq, ts, [box])
-            elif box is not None:
-                pending[2].append(box)
+            if box is not None:
+                if pending is None:
+                    frames[camera] = (seq, ts, [box])
+                else:
+                    pending[2].append(box)
         if out is not None:
             stats.published[out.kind] = stats.published.get(out.kind, 0) + 1
             yield out

@@ -98,9 +98,7 @@ def _neighbours(spots: Mapping[str, CameraSpot]) -> dict[str, dict[str, float]]:
     for i, a in enumerate(ids):
         for b in ids[i + 1 :]:
             dab = d[a, b]
-            gabriel = all(
-                d[a, c] ** 2 + d[b, c] ** 2 > dab**2 for c in ids if c not in (a, b)
-            )
+            gabriel = all(d[a, c] ** 2 + d[b, c] ** 2 > dab**2 for c in ids if c not in (a, b))
             close = dab <= NEIGHBOUR_FACTOR * max(nn[a], nn[b])
             if gabriel or close:
                 edges[a][b] = edges[b][a] = dab

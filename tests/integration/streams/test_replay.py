@@ -119,8 +119,19 @@ def test_worker_killed_mid_replay_resumes_without_loss(
     )
     out = tmp_path / "pred.jsonl"
     replay = subprocess.Popen(
-        [sys.executable, "-m", "streams.replay", str(small()), "--speed", "20", "--no-worker",
-         "--predictions", str(out), "--wait", "180"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streams.replay",
+            str(small()),
+            "--speed",
+            "20",
+            "--no-worker",
+            "--predictions",
+            str(out),
+            "--wait",
+            "180",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

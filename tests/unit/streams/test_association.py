@@ -43,11 +43,15 @@ def background(seed: int = 99) -> list[Visit]:
     out = []
     for i, cam in enumerate(("a", "b", "c")):
         for j in range(12):
-            out.append(Visit(cam, 900 + 20 * i + j, 5.0 + 3 * j, 8.0 + 3 * j, identity(seed + 31 * i + j)))
+            out.append(
+                Visit(cam, 900 + 20 * i + j, 5.0 + 3 * j, 8.0 + 3 * j, identity(seed + 31 * i + j))
+            )
     return out
 
 
-def run(visits: Sequence[Visit], evidence_first: bool = True) -> tuple[Associator, list[TrackChange]]:
+def run(
+    visits: Sequence[Visit], evidence_first: bool = True
+) -> tuple[Associator, list[TrackChange]]:
     """Feed the visits as the stream app would: evidence, closures, then clocks."""
     engine = Associator(GRAPH, Settings())
     rng = np.random.default_rng(7)
@@ -81,7 +85,9 @@ def together(engine: Associator, a: Visit, b: Visit) -> bool:
     return ids[a.key] == ids[b.key]
 
 
-@pytest.mark.parametrize(("same_object", "gap", "linked"), [(True, 1.5, True), (False, 1.5, False), (True, 30.0, False)])
+@pytest.mark.parametrize(
+    ("same_object", "gap", "linked"), [(True, 1.5, True), (False, 1.5, False), (True, 30.0, False)]
+)
 def test_occlusion_split_is_relinked(same_object: bool, gap: float, linked: bool) -> None:
     """Guards: one visit split by an occlusion counted as two people (and the opposite:
     someone else stepping in where another left, or a long absence, joined)."""
@@ -135,7 +141,11 @@ def test_plates_join_what_appearance_alone_would_not() -> None:
     here = Visit("b", 2, 150.0, 160.0, identity(1), cls="car", plates=["QN858AM"], noise=0.2)
     plain = Visit("b", 2, 150.0, 160.0, identity(1), cls="car", noise=0.2)
     assert together(run([there, here, *background()])[0], there, here)
-    assert not together(run([Visit("a", 1, 100.0, 110.0, identity(1), cls="car"), plain, *background()])[0], there, plain)
+    assert not together(
+        run([Visit("a", 1, 100.0, 110.0, identity(1), cls="car"), plain, *background()])[0],
+        there,
+        plain,
+    )
 
 
 def test_person_and_vehicle_never_link() -> None:
@@ -215,7 +225,7 @@ def test_operator_merge_is_never_undone() -> None:
 
 
 def test_merge_retires_the_younger_track_id() -> None:
-    engine, p, q, r = _two_tracks()
+    engine, p, _, r = _two_tracks()
     ids = engine.assignment()
     changes = engine.merge(ids[r.key], ids[p.key], user="op", reason="same person")
     retired = [c for c in changes if c.merged_into is not None]

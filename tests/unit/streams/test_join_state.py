@@ -9,9 +9,7 @@ from streams.association.engine import Associator, Settings
 from streams.association.transit import CameraGraph, CameraSpot
 from streams.join_state import Input, JoinProcessor
 
-GRAPH = CameraGraph.build(
-    [CameraSpot("a", 0, 0), CameraSpot("b", 400, 0)], [("a", "b", 400.0)]
-)
+GRAPH = CameraGraph.build([CameraSpot("a", 0, 0), CameraSpot("b", 400, 0)], [("a", "b", 400.0)])
 
 
 def batch(*events: Appearance | TrackletClosed | CameraClock) -> bytes:
@@ -27,14 +25,35 @@ def inputs() -> list[Input]:
     msgs = []
     for cam, track, t0 in (("a", 1, 100.0), ("b", 2, 380.0)):
         apps = [
-            Appearance(camera_id=cam, track_id=track, captured_at=t0 + k, cls="person",
-                       quality=0.8, model="m", embedding=vec(1))  # fmt: skip
+            Appearance(
+                camera_id=cam,
+                track_id=track,
+                captured_at=t0 + k,
+                cls="person",
+                quality=0.8,
+                model="m",
+                embedding=vec(1),
+            )
             for k in range(5)
         ]
         msgs.append(batch(*apps))
-        msgs.append(batch(TrackletClosed(camera_id=cam, track_id=track, captured_at=t0 + 6,
-                                         first_seen=t0, cls="person", detections=30)))  # fmt: skip
-    msgs.append(batch(CameraClock(camera_id="a", captured_at=500), CameraClock(camera_id="b", captured_at=500)))
+        msgs.append(
+            batch(
+                TrackletClosed(
+                    camera_id=cam,
+                    track_id=track,
+                    captured_at=t0 + 6,
+                    first_seen=t0,
+                    cls="person",
+                    detections=30,
+                )
+            )
+        )
+    msgs.append(
+        batch(
+            CameraClock(camera_id="a", captured_at=500), CameraClock(camera_id="b", captured_at=500)
+        )
+    )
     return [Input(offset, raw) for offset, raw in enumerate(msgs, start=10)]
 
 
@@ -69,6 +88,8 @@ def test_restart_rebuilds_the_same_state_and_skips_redelivered_inputs() -> None:
 def test_undecodable_batch_is_skipped_not_fatal() -> None:
     table: dict[bytes, bytes] = {}
     proc = JoinProcessor(table, new_engine)
-    changes, commit = proc.apply([Input(1, b"{broken"), Input(2, b'{"schema_version":1,"items":[]}')])
+    changes, commit = proc.apply(
+        [Input(1, b"{broken"), Input(2, b'{"schema_version":1,"items":[]}')]
+    )
     commit()
     assert changes == [] and proc.skipped == 2

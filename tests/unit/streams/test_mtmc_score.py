@@ -41,5 +41,8 @@ def test_agrees_with_reference_scorer() -> None:
     spec.loader.exec_module(ref)
     truth = [json.loads(x) for x in (root / "scenarios/small/truth.jsonl").read_text().splitlines()]
     pred = {r["local_track_id"]: f"g{int(r['identity']) // 2}" for r in truth[:-5]}
-    rows = [{"camera_id": k.split("/")[0], "local_track_id": k, "global_track_id": v} for k, v in pred.items()]
+    rows = [
+        {"camera_id": k.split("/")[0], "local_track_id": k, "global_track_id": v}
+        for k, v in pred.items()
+    ]
     assert score(truth, pred) == ref.score(truth, rows)

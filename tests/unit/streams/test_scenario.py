@@ -32,9 +32,15 @@ def write(root: Path, lines: list[dict[str, object] | str], links: bool = True) 
 
 def det(ts: float, frame: int, track: str = "cam-000/1", cam: str = "cam-000") -> dict[str, object]:
     return {
-        "type": "detection", "camera_id": cam, "ts": ts, "frame_id": frame,
-        "local_track_id": track, "cls": "car", "bbox": [10, 10, 50, 40], "conf": 0.9,
-    }  # fmt: skip
+        "type": "detection",
+        "camera_id": cam,
+        "ts": ts,
+        "frame_id": frame,
+        "local_track_id": track,
+        "cls": "car",
+        "bbox": [10, 10, 50, 40],
+        "conf": 0.9,
+    }
 
 
 def test_mapping_onto_hub_events(tmp_path: Path) -> None:
@@ -43,12 +49,31 @@ def test_mapping_onto_hub_events(tmp_path: Path) -> None:
     lines: list[dict[str, object] | str] = [
         det(1000.2, 1),
         det(1000.2, 1, "cam-000/2"),
-        {"type": "appearance", "camera_id": "cam-000", "ts": 1000.3, "local_track_id": "cam-000/1",
-         "cls": "car", "quality": 0.7, "embedding": EMB},  # fmt: skip
-        {"type": "plate", "camera_id": "cam-000", "ts": 1000.35, "local_track_id": "cam-000/1",
-         "text": "AB123CD", "conf": 0.8},  # fmt: skip
-        {"type": "face", "camera_id": "cam-001", "ts": 1000.4, "local_track_id": "cam-001/4",
-         "quality": 0.9, "embedding": EMB},  # fmt: skip
+        {
+            "type": "appearance",
+            "camera_id": "cam-000",
+            "ts": 1000.3,
+            "local_track_id": "cam-000/1",
+            "cls": "car",
+            "quality": 0.7,
+            "embedding": EMB,
+        },
+        {
+            "type": "plate",
+            "camera_id": "cam-000",
+            "ts": 1000.35,
+            "local_track_id": "cam-000/1",
+            "text": "AB123CD",
+            "conf": 0.8,
+        },
+        {
+            "type": "face",
+            "camera_id": "cam-001",
+            "ts": 1000.4,
+            "local_track_id": "cam-001/4",
+            "quality": 0.9,
+            "embedding": EMB,
+        },
         det(1000.4, 2),
         det(1006.0, 30),
     ]
@@ -72,15 +97,37 @@ def test_mapping_onto_hub_events(tmp_path: Path) -> None:
     ("bad", "reason"),
     [
         ("{not json", "Expecting"),
-        ({"type": "teleport", "camera_id": "cam-000", "ts": 1001, "local_track_id": "cam-000/1"}, "unknown type"),
+        (
+            {"type": "teleport", "camera_id": "cam-000", "ts": 1001, "local_track_id": "cam-000/1"},
+            "unknown type",
+        ),
         ({**det(1001, 5), "camera_id": "cam-009"}, "not in cameras.json"),
         ({**det(1001, 5), "local_track_id": "cam-001/1"}, "local_track_id"),
         ({**det(1001, 5), "cls": "unicorn"}, "unknown class"),
         ({**det(1001, 5), "conf": 3}, "conf"),
-        ({"type": "plate", "camera_id": "cam-000", "ts": 1001, "local_track_id": "cam-000/1",
-          "text": "ab 12", "conf": 0.5}, "text"),  # fmt: skip
-        ({"type": "appearance", "camera_id": "cam-000", "ts": 1001, "local_track_id": "cam-000/1",
-          "cls": "car", "quality": 0.5, "embedding": [0.1, 0.2]}, "embedding has 2"),  # fmt: skip
+        (
+            {
+                "type": "plate",
+                "camera_id": "cam-000",
+                "ts": 1001,
+                "local_track_id": "cam-000/1",
+                "text": "ab 12",
+                "conf": 0.5,
+            },
+            "text",
+        ),
+        (
+            {
+                "type": "appearance",
+                "camera_id": "cam-000",
+                "ts": 1001,
+                "local_track_id": "cam-000/1",
+                "cls": "car",
+                "quality": 0.5,
+                "embedding": [0.1, 0.2],
+            },
+            "embedding has 2",
+        ),
         (det(999.0, 5), "not sorted"),
         ({**det(1001, 5), "race": "x"} | {"type": "race"}, "unknown type"),
     ],
@@ -97,11 +144,11 @@ def test_bad_line_stops_with_line_number_and_reason(
 
 
 def test_missing_files_are_named(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="cameras.json"):
+    with pytest.raises(ScenarioError, match=r"cameras\.json"):
         open_scenario(tmp_path)
     write(tmp_path, [det(1000.2, 1)])
     (tmp_path / "events.jsonl").unlink()
-    with pytest.raises(ScenarioError, match="events.jsonl"):
+    with pytest.raises(ScenarioError, match=r"events\.jsonl"):
         open_scenario(tmp_path)
 
 
