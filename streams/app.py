@@ -17,6 +17,21 @@ does not touch them: it sends an empty tick to each partition of the internal to
 owned together), and the tick agent closes the expired tracklets of the cameras stored
 in that partition. Each camera's stored value carries the partition it lives in.
 
+The cross-camera join. Appearances and plate reads (co-partitioned with detections) are
+checked and forwarded, with each closed tracklet and each camera's clock, in order, as
+``JoinBatch`` messages to the internal one-partition topic ``<app id>-join``; the join
+agent applies them to ``streams.association`` and publishes global tracks (``g-…``) on
+``track_updates``. Its state is the ``join-log`` table: the logged inputs, replayed into a
+fresh engine when a worker starts (see ``streams.join_state``). A camera's clock told to
+the join never passes what its partition has read of appearances and plate reads (Faust
+reads topics in no set order), and a partition with frames still waiting on the broker
+lets no wall-time tick close its tracklets or move its clocks: decisions then follow
+capture time, whatever the interleaving.
+
+Batches. Inputs are taken up to ``streams_batch`` at a time; a camera's state is encoded
+and written once per batch, and what the batch sends goes out after it. Table writes name
+their changelog partition themselves (a batch has no current event).
+
 Start-up on tansu. tansu completes a consumer group join after about half the session
 timeout, and Faust's defaults (60 s session) made a worker idle ~30 s before consuming;
 a 6 s session timeout (1 s heartbeats) makes that ~3 s, and the worker consumes ~5 s

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from civicsight.events import Appearance, CameraClock, FrameDetections, PlateRead, tracklet_id
+from civicsight.events import (
+    Appearance,
+    CameraClock,
+    FrameDetections,
+    PlateRead,
+    global_track_id,
+    tracklet_id,
+)
 from streams.app import TrackletProcessor
 from streams.association.engine import Associator, Settings, TrackChange
 from streams.join import feed
@@ -45,5 +52,5 @@ def run_offline(
     assignment = engine.assignment()
     for camera, track in stats.tracklets:
         key = tracklet_id(camera, track)
-        assignment.setdefault(key, "own-" + key)
+        assignment.setdefault(key, global_track_id(camera, track))  # never joined: its own
     return OfflineResult(assignment, changes, stats)
