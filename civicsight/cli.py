@@ -51,6 +51,8 @@ TOOLS = {
     ("eval", "plates"): "services.plates.eval",
     ("eval", "faces"): "services.faces.eval",
     ("eval", "reid"): "services.reid.eval",
+    ("eval", "mtmc"): "streams.eval_mtmc",
+    ("replay", ""): "streams.replay",
     ("watchlist", ""): "services.faces.watchlist_cli",
     ("privacy", "report"): "tools.privacy_report",
 }
@@ -409,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     privacy = sub.add_parser("privacy", help="privacy report (input for a DPIA)")
     privacy.add_argument("what", choices=["report"])
     privacy.add_argument("rest", nargs=argparse.REMAINDER)
+    replay = sub.add_parser(
+        "replay", help="replay a multi-camera scenario through the broker", add_help=False
+    )
+    replay.add_argument("rest", nargs=argparse.REMAINDER)
     evaluate = sub.add_parser("eval", help="accuracy of a perception service on sample data")
     evaluate.add_argument("what", choices=sorted({w for g, w in TOOLS if g == "eval"}))
     evaluate.add_argument("rest", nargs=argparse.REMAINDER)
@@ -422,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("bench", "eval", "privacy"):
         return cmd_tool(tool_module(args.command, args.what, args.rest), args.rest)
-    if args.command in ("models", "watchlist"):
+    if args.command in ("models", "watchlist", "replay"):
         return cmd_tool(TOOLS[(args.command, "")], args.rest)
     return int(args.func(args))
 

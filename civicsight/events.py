@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Annotated, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -240,6 +240,13 @@ class TrackUpdate(Event):
     )
     best_crop_jpeg: bytes | None = Field(None, repr=False)
     emitted_at: Seconds
+    merged_into: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="set on the last version of a global track whose tracklets now belong "
+        "to this other track",
+    )
 
     @property
     def cameras(self) -> tuple[str, ...]:
@@ -250,6 +257,93 @@ class TrackUpdate(Event):
         if self.last_seen < self.first_seen:
             raise ValueError("last_seen before first_seen")
         return self
+
+
+class TrackletClosed(TrackObservation):
+    """A single-camera tracklet ended (``captured_at`` is its last detection): the stream
+    app's input to the cross-camera join."""
+
+    kind: ClassVar[str] = "tracklet_closed"
+    first_seen: Seconds
+    cls: ObjectClass
+    detections: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _times(self) -> TrackletClosed:
+        if self.captured_at < self.first_seen:
+            raise ValueError("captured_at (last seen) before first_seen")
+        return self
+
+
+class CameraClock(Event):
+    """Every frame of ``camera_id`` captured up to ``captured_at`` has been processed."""
+
+    kind: ClassVar[str] = "camera_clock"
+    camera_id: CameraId
+    captured_at: Seconds
+
+
+class TrackCorrection(Event):
+    """An operator's decision about global tracks; automatic joins never undo it.
+
+    ``merge``: ``track_id`` and ``other_track_id`` are one object. ``split``: the listed
+    ``tracklets`` (``camera/id``) of ``track_id`` are another object than the rest.
+    """
+
+    kind: ClassVar[str] = "track_correction"
+    action: Literal["merge", "split"]
+    track_id: str = Field(min_length=1, max_length=64)
+    other_track_id: str | None = Field(None, min_length=1, max_length=64)
+    tracklets: tuple[str, ...] = ()
+    user: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=1000)
+    decided_at: Seconds
+
+    @model_validator(mode="after")
+    def _shape(self) -> TrackCorrection:
+        if self.action == "merge" and not self.other_track_id:
+            raise ValueError("merge needs other_track_id")
+        if self.action == "split" and not self.tracklets:
+            raise ValueError("split needs the tracklets to split off")
+        return self
+
+
+JoinKind = Literal[
+    "appearance", "plate_read", "tracklet_closed", "camera_clock", "track_correction"
+]
+
+
+class JoinItem(BaseModel):
+    """One input of the cross-camera join: an event of the kind named."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: JoinKind
+    event: dict[str, Any]
+
+
+class JoinBatch(Event):
+    """Inputs of the cross-camera join, in order, as one message of the stream app's
+    internal join topic (one message per batch keeps the topic light)."""
+
+    kind: ClassVar[str] = "join_batch"
+    items: tuple[JoinItem, ...] = Field(min_length=1)
+
+    @staticmethod
+    def encode(items: Sequence[tuple[str, bytes]]) -> bytes:
+        """Build the message from (kind, event JSON) pairs without decoding the events."""
+        parts = [b'{"kind":"%s","event":%s}' % (kind.encode(), raw) for kind, raw in items]
+        return b'{"schema_version":1,"items":[' + b",".join(parts) + b"]}"
+
+    def events(self) -> list[Event]:
+        """The items as validated events; an invalid one raises ``DecodeError``."""
+        out: list[Event] = []
+        for item in self.items:
+            cls = JOIN_KINDS[item.kind]
+            try:
+                out.append(cls.model_validate(item.event))
+            except ValueError as err:
+                raise DecodeError(f"{cls.__name__}: {err}") from err
+        return out
 
 
 def tracklet_id(camera_id: str, track_id: int) -> str:
@@ -272,3 +366,17 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     FaceObservation,
     TrackUpdate,
 )
+"""Event types of the hub's public topics (see civicsight.topics)."""
+
+INTERNAL_EVENT_TYPES: tuple[type[Event], ...] = (
+    TrackletClosed,
+    CameraClock,
+    TrackCorrection,
+    JoinBatch,
+)
+"""Event types of the stream app's internal topics."""
+
+JOIN_KINDS: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (Appearance, PlateRead, TrackletClosed, CameraClock, TrackCorrection)
+}
+"""What a ``JoinItem`` may carry, by kind."""

@@ -17,6 +17,21 @@ does not touch them: it sends an empty tick to each partition of the internal to
 owned together), and the tick agent closes the expired tracklets of the cameras stored
 in that partition. Each camera's stored value carries the partition it lives in.
 
+The cross-camera join. Appearances and plate reads (co-partitioned with detections) are
+checked and forwarded, with each closed tracklet and each camera's clock, in order, as
+``JoinBatch`` messages to the internal one-partition topic ``<app id>-join``; the join
+agent applies them to ``streams.association`` and publishes global tracks (``g-…``) on
+``track_updates``. Its state is the ``join-log`` table: the logged inputs, replayed into a
+fresh engine when a worker starts (see ``streams.join_state``). A camera's clock told to
+the join never passes what its partition has read of appearances and plate reads (Faust
+reads topics in no set order), and a partition with frames still waiting on the broker
+lets no wall-time tick close its tracklets or move its clocks: decisions then follow
+capture time, whatever the interleaving.
+
+Batches. Inputs are taken up to ``streams_batch`` at a time; a camera's state is encoded
+and written once per batch, and what the batch sends goes out after it. Table writes name
+their changelog partition themselves (a batch has no current event).
+
 Start-up on tansu. tansu completes a consumer group join after about half the session
 timeout, and Faust's defaults (60 s session) made a worker idle ~30 s before consuming;
 a 6 s session timeout (1 s heartbeats) makes that ~3 s, and the worker consumes ~5 s
@@ -32,28 +47,58 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import ssl
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
+from faust.types import TP
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from civicsight.events import Crop, DecodeError, Event, FrameDetections, TrackUpdate
+from civicsight.cameras import load_cameras
+from civicsight.events import (
+    Appearance,
+    CameraClock,
+    Crop,
+    DecodeError,
+    Event,
+    FrameDetections,
+    JoinBatch,
+    ObjectClass,
+    PlateRead,
+    TrackletClosed,
+    TrackletRef,
+    TrackUpdate,
+)
 from civicsight.settings import HubSettings
 from civicsight.topics import topic
 from streams import tracklets as tl
+from streams.association.engine import Associator, Settings, TrackChange
+from streams.association.transit import CameraGraph, CameraSpot
+from streams.join_state import Input, JoinProcessor
+from streams.scenario import load_graph
 
 log = logging.getLogger("streams.app")
 
 DETECTIONS = "detections"
 CROPS = "crops"
+APPEARANCES = "appearances"
+PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
+JOIN_KEY = b"join"
+EVIDENCE: dict[str, tuple[str, type[Appearance] | type[PlateRead]]] = {
+    APPEARANCES: (Appearance.kind, Appearance),
+    PLATE_READS: (PlateRead.kind, PlateRead),
+}
+"""Topics forwarded to the join as they are (once valid), with the event kind they carry."""
+JOIN_CHUNK_BYTES = 400_000
+"""Most bytes of events in one join-topic message."""
 
 E = TypeVar("E", bound=Event)
 
@@ -98,6 +143,19 @@ class StreamSettings(HubSettings):
         description="Kafka consumer session timeout (s); tansu joins a group after half of it",
     )
 
+    camera_graph: Path | None = Field(
+        None,
+        description="cameras and links (cameras.json of ../shared/mtmc/FORMAT.md) for the "
+        "cross-camera join; default: positions from the camera files, no links",
+    )
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
+    join_batch: int = Field(
+        50, ge=1, le=10_000, description="most join-topic messages applied (and logged) at once"
+    )
+    streams_batch: int = Field(
+        500, ge=1, le=10_000, description="most input events handled as one batch"
+    )
+
     @property
     def streams_dir(self) -> Path:
         return self.data_dir / "streams"
@@ -115,6 +173,19 @@ class Counters:
     def count(self, bucket: dict[str, int], name: str) -> int:
         bucket[name] = bucket.get(name, 0) + 1
         return bucket[name]
+
+
+Writer = Callable[[MutableMapping[bytes, bytes], bytes, "bytes | None", int], None]
+"""Writes (value) or deletes (None) a table key whose changelog lives in a partition."""
+
+
+def write_mapping(
+    table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
+) -> None:
+    if value is None:
+        table.pop(key, None)
+    else:
+        table[key] = value
 
 
 def _encode_stored(partition: int, state: tl.CameraState) -> bytes:
@@ -150,6 +221,8 @@ class TrackletProcessor:
         update_interval: float = tl.DEFAULT_UPDATE_INTERVAL,
         timeout: float = tl.DEFAULT_TIMEOUT,
         keep_closed: float = tl.DEFAULT_KEEP_CLOSED,
+        clock_interval: float = 2.0,
+        write: Writer = write_mapping,
     ) -> None:
         self._states = states
         self._crops = crops
@@ -158,12 +231,53 @@ class TrackletProcessor:
         self._timeout = timeout
         self._keep_closed = keep_closed
         self._cache: dict[bytes, tuple[bytes, int, tl.CameraState]] = {}
+        self._clock_interval = clock_interval
+        self._write = write
+        self.batching = False
+        self._work: dict[bytes, tuple[int, tl.CameraState]] = {}
+        self._buffer: dict[tuple[int, bytes], tuple[int, bytes | None]] = {}
+        self._clock_sent: dict[str, float] = {}
+        self._camera_clock: dict[str, tuple[int, float, float]] = {}
+        """camera -> (partition, capture time of its newest frame, wall time it came)"""
+        self.closed: list[TrackletClosed] = []
+        self.clocks: list[CameraClock] = []
         self.counters = Counters()
 
-    # state access
+    # state access: writes wait in a buffer while a batch is processed (``flush``)
+
+    def _get(self, table: MutableMapping[bytes, bytes], key: bytes) -> bytes | None:
+        held = self._buffer.get((id(table), key))
+        if held is not None:
+            return held[1]
+        return table.get(key)
+
+    def _put(
+        self, table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
+    ) -> None:
+        if self.batching:
+            self._buffer[(id(table), key)] = (partition, value)
+        else:
+            self._write(table, key, value, partition)
+
+    def flush(self) -> None:
+        """Write what a batch changed: each key once, however often the batch changed it."""
+        work, self._work = self._work, {}
+        for key, (partition, state) in work.items():
+            raw = _encode_stored(partition, state)
+            self._put(self._states, key, raw, partition)
+            self._cache[key] = (raw, partition, state)
+        buffer, self._buffer = self._buffer, {}
+        tables = {id(self._states): self._states, id(self._crops): self._crops}
+        for (table_id, key), (partition, value) in buffer.items():
+            table = tables[table_id]
+            if value is None and key not in table:
+                continue
+            self._write(table, key, value, partition)
 
     def _load(self, key: bytes) -> tuple[int, tl.CameraState] | None:
-        raw = self._states.get(key)
+        if key in self._work:
+            return self._work[key]
+        raw = self._get(self._states, key)
         if raw is None:
             self._cache.pop(key, None)
             return None
@@ -180,7 +294,7 @@ class TrackletProcessor:
             return None
         crops: dict[int, tl.BestCrop] = {}
         for tid, t in state.tracklets.items():
-            stored = None if t.crop is not None else self._crops.get(_crop_key(state, tid))
+            stored = None if t.crop is not None else self._get(self._crops, _crop_key(state, tid))
             if stored is None:
                 continue
             try:
@@ -202,19 +316,28 @@ class TrackletProcessor:
         old_crops, new_crops = old.crops(), new.crops()
         for tid in old_crops.keys() - new_crops.keys():
             crop_key = _crop_key(old, tid)
-            if crop_key in self._crops:
-                del self._crops[crop_key]
+            if self._get(self._crops, crop_key) is not None:
+                self._put(self._crops, crop_key, None, partition)
         for tid, crop in new_crops.items():
             if old_crops.get(tid) is not crop:
-                self._crops[_crop_key(new, tid)] = crop.to_bytes()
+                self._put(self._crops, _crop_key(new, tid), crop.to_bytes(), partition)
         if new.is_idle:
-            if key in self._states:
-                del self._states[key]
+            self._work.pop(key, None)
+            if self._get(self._states, key) is not None:
+                self._put(self._states, key, None, partition)
             self._cache.pop(key, None)
             return
+        if self.batching:  # encoded once, when the batch is flushed
+            self._buffer.pop((id(self._states), key), None)
+            self._work[key] = (partition, new)
+            return
         raw = _encode_stored(partition, new)
-        self._states[key] = raw
+        self._put(self._states, key, raw, partition)
         self._cache[key] = (raw, partition, new)
+
+    def decode(self, name: str, cls: type[E], raw: bytes | None, where: str) -> E | None:
+        """The event, or None (counted, logged) when the message is not a valid one."""
+        return self._decode(name, cls, raw, where)
 
     def _decode(self, name: str, cls: type[E], raw: bytes | None, where: str) -> E | None:
         try:
@@ -231,11 +354,26 @@ class TrackletProcessor:
     # events
 
     def on_detections(
-        self, raw: bytes | None, partition: int, now: float, where: str = ""
+        self,
+        raw: bytes | None,
+        partition: int,
+        now: float,
+        where: str = "",
+        hold: float = math.inf,
     ) -> list[TrackUpdate]:
         event = self._decode(DETECTIONS, FrameDetections, raw, where)
         if event is None:
             return []
+        return self.on_frame(event, partition, now, hold)
+
+    def on_frame(
+        self, event: FrameDetections, partition: int, now: float, hold: float = math.inf
+    ) -> list[TrackUpdate]:
+        """Fold one frame in, then close the camera's tracklets it shows to have ended
+        (by the frame's capture time, so the join sees them in order).
+
+        ``hold``: appearances or plate reads of this partition newer than this capture
+        time are still unread, so the camera clock told to the join stops there."""
         loaded = self._load(event.camera_id.encode())
         old = loaded[1] if loaded else tl.new_state(event.camera_id)
         new, updates = tl.observe(
@@ -245,9 +383,46 @@ class TrackletProcessor:
             min_detections=self._min_detections,
             update_interval=self._update_interval,
         )
+        if new is not old:
+            new, closed = self._expire(new, now)
+            updates.extend(closed)
+        clock = self._camera_clock.get(event.camera_id)
+        if clock is None or event.captured_at >= clock[1]:
+            self._camera_clock[event.camera_id] = (partition, event.captured_at, now)
+            self._clock(event.camera_id, min(hold, event.captured_at))
         self._save(partition, old, new)
         self.counters.updates += len(updates)
         return updates
+
+    def _expire(
+        self, state: tl.CameraState, now: float
+    ) -> tuple[tl.CameraState, list[TrackUpdate]]:
+        new, closed = tl.expire(state, now, self._timeout, keep_closed=self._keep_closed)
+        for update in closed:
+            t = state.tracklets[update.tracklets[0].track_id]
+            self.closed.append(
+                TrackletClosed(
+                    camera_id=state.camera_id,
+                    track_id=t.track_id,
+                    captured_at=t.last_seen,
+                    first_seen=t.first_seen,
+                    cls=update.cls,
+                    detections=t.detections,
+                )
+            )
+        return new, closed
+
+    def _clock(self, camera_id: str, at: float) -> None:
+        if at - self._clock_sent.get(camera_id, -1e18) >= self._clock_interval:
+            self._clock_sent[camera_id] = at
+            self.clocks.append(CameraClock(camera_id=camera_id, captured_at=at))
+
+    def take(self) -> list[TrackletClosed | CameraClock]:
+        """The closed tracklets and camera clocks for the join, in order, since last taken."""
+        out: list[TrackletClosed | CameraClock] = [*self.closed, *self.clocks]
+        self.closed.clear()
+        self.clocks.clear()
+        return out
 
     def on_crop(self, raw: bytes | None, partition: int, where: str = "") -> None:
         event = self._decode(CROPS, Crop, raw, where)
@@ -258,12 +433,14 @@ class TrackletProcessor:
         self._save(partition, old, tl.add_crop(old, event))
 
     def cameras_in(self, partition: int) -> Iterator[str]:
-        for key in list(self._states.keys()):
+        keys = set(self._states.keys())
+        keys.update(k for (t, k) in self._buffer if t == id(self._states))
+        for key in sorted(keys):
             loaded = self._load(key)
             if loaded is not None and loaded[0] == partition:
                 yield loaded[1].camera_id
 
-    def on_tick(self, partition: int, now: float) -> list[TrackUpdate]:
+    def on_tick(self, partition: int, now: float, hold: float = math.inf) -> list[TrackUpdate]:
         """Close expired tracklets of every camera stored in ``partition``."""
         updates: list[TrackUpdate] = []
         for camera_id in list(self.cameras_in(partition)):
@@ -271,9 +448,12 @@ class TrackletProcessor:
             if loaded is None:
                 continue
             old = loaded[1]
-            new, closed = tl.expire(old, now, self._timeout, keep_closed=self._keep_closed)
+            new, closed = self._expire(old, now)
             self._save(partition, old, new)
             updates.extend(closed)
+        for camera_id, (p, capture, wall) in sorted(self._camera_clock.items()):
+            if p == partition:  # a camera with nothing in view: its clock runs on
+                self._clock(camera_id, min(hold, capture + max(0.0, now - wall)))
         self.counters.updates += len(updates)
         return updates
 
@@ -335,15 +515,53 @@ def _raw_topic(
 class StreamApp:
     app: faust.App
     processor: TrackletProcessor
+    join: JoinProcessor
+
+
+def camera_graph(settings: StreamSettings) -> CameraGraph:
+    """The join's camera graph: the graph file if set, else the camera files' positions."""
+    if settings.camera_graph is not None:
+        return load_graph(settings.camera_graph)
+    spots = []
+    if settings.cameras_dir.is_dir():
+        spots = [
+            CameraSpot(c.id, c.position.x_m, c.position.y_m)
+            for c in load_cameras(settings.cameras_dir)
+        ]
+    return CameraGraph.build(spots)
+
+
+def track_update(change: TrackChange, now: float) -> TrackUpdate:
+    return TrackUpdate(
+        track_id=change.track_id,
+        version=change.version,
+        cls=cast(ObjectClass, change.cls),
+        tracklets=tuple(
+            TrackletRef(
+                camera_id=m.camera_id,
+                track_id=m.track_id,
+                first_seen=m.first_seen,
+                last_seen=m.last_seen,
+            )
+            for m in change.members
+        ),
+        first_seen=change.first_seen,
+        last_seen=change.last_seen,
+        closed=change.merged_into is not None,
+        merged_into=change.merged_into,
+        emitted_at=now,
+    )
 
 
 def create_app(settings: StreamSettings) -> StreamApp:
     """Build the Faust app with its topics, tables, agents and expiry timer."""
     detections, crops, track_updates = topic(DETECTIONS), topic(CROPS), topic(TRACK_UPDATES)
-    if detections.partitions != crops.partitions:
-        raise ValueError("detections and crops must have the same partition count")
+    inputs_meta = [detections, crops, topic(APPEARANCES), topic(PLATE_READS)]
+    if len({t.partitions for t in inputs_meta}) != 1:
+        raise ValueError("detections, crops, appearances, plate_reads need one partition count")
     partitions = detections.partitions
     session = settings.streams_session_timeout
+    graph = camera_graph(settings)
     app = faust.App(
         settings.streams_app_id,
         broker=broker_urls(settings.kafka_bootstrap),
@@ -353,6 +571,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         broker_rebalance_timeout=max(10.0, 2 * session),
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=2 * track_updates.max_bytes,
+        producer_linger_ms=5,
         store="memory://",
         datadir=str(settings.streams_dir),
         web_enabled=False,
@@ -360,7 +579,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         topic_partitions=partitions,
         autodiscover=False,
     )
-    inputs = _raw_topic(app, DETECTIONS, CROPS)
+    inputs = _raw_topic(app, DETECTIONS, CROPS, APPEARANCES, PLATE_READS)
     out = _raw_topic(app, TRACK_UPDATES)
     ticks = _raw_topic(
         app,
@@ -368,6 +587,13 @@ def create_app(settings: StreamSettings) -> StreamApp:
         internal=True,
         partitions=partitions,
         retention=timedelta(hours=1),
+    )
+    join_topic = _raw_topic(
+        app,
+        f"{settings.streams_app_id}-join",
+        internal=True,
+        partitions=1,
+        retention=timedelta(hours=24),
     )
     states = app.Table("tracklets", key_type=bytes, value_type=bytes, partitions=partitions)
     best_crops = app.Table(
@@ -377,6 +603,27 @@ def create_app(settings: StreamSettings) -> StreamApp:
         partitions=partitions,
         extra_topic_configs={"max.message.bytes": str(crops.max_bytes)},
     )
+    join_log = app.Table(
+        "join-log",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=1,
+        use_partitioner=True,  # written after a batch (take_events), not inside one event
+        extra_topic_configs={"max.message.bytes": str(4 * JOIN_CHUNK_BYTES)},
+    )
+
+    def write_table(
+        table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
+    ) -> None:
+        """Set a key with its changelog in ``partition`` (batches have no current event)."""
+        ftable = cast(faust.Table, table)
+        if value is None:
+            ftable.data.pop(key, None)
+            ftable.send_changelog(partition, key, None, value_serializer="raw")
+        else:
+            ftable.data[key] = value
+            ftable.send_changelog(partition, key, value)
+
     processor = TrackletProcessor(
         states,
         best_crops,
@@ -384,28 +631,111 @@ def create_app(settings: StreamSettings) -> StreamApp:
         update_interval=settings.tracklet_update_interval,
         timeout=settings.tracklet_timeout,
         keep_closed=settings.tracklet_keep_closed,
+        write=write_table,
     )
+    join = JoinProcessor(join_log, lambda: Associator(graph, Settings()))
 
     async def publish(updates: list[TrackUpdate]) -> None:
         for update in updates:
             await out.send(key=update.track_id.encode(), value=update.to_bytes())
 
+    async def forward(items: list[tuple[str, bytes]]) -> None:
+        """Send join inputs in order, as few ``JoinBatch`` messages as their size allows."""
+        chunk: list[tuple[str, bytes]] = []
+        size = 0
+        for kind, raw in items:
+            if chunk and size + len(raw) > JOIN_CHUNK_BYTES:
+                await join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
+                chunk, size = [], 0
+            chunk.append((kind, raw))
+            size += len(raw) + 40
+        if chunk:
+            await join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
+
+    def taken() -> list[tuple[str, bytes]]:
+        return [(item.kind, item.to_bytes()) for item in processor.take()]
+
+    evidence_read: dict[TP, tuple[int, float]] = {}
+    frames_read: dict[int, int] = {}
+    """partition -> offset of the last detections message handled"""
+
+    def backlog(partition: int) -> bool:
+        """Frames of this partition wait on the broker (or it is not fetched yet): then
+        its cameras' clocks must not run on wall time, nor their tracklets time out."""
+        try:
+            high = app.consumer.highwater(TP(DETECTIONS, partition))
+        except (KeyError, AssertionError):
+            return True
+        return high is None or high > frames_read.get(partition, -1) + 1
+
+    def hold(partition: int) -> float:
+        """Capture time up to which this partition's appearances and plate reads are read:
+        infinite when none wait on the broker (Faust reads topics in no set order)."""
+        cap = math.inf
+        for name in EVIDENCE:
+            tp = TP(name, partition)
+            offset, at = evidence_read.get(tp, (-1, -math.inf))
+            try:
+                high = app.consumer.highwater(tp)
+            except (KeyError, AssertionError):
+                continue  # not ours (a rebalance is under way)
+            # unknown yet (not fetched): assume some are waiting
+            if high is None or high > offset + 1:
+                cap = min(cap, at)
+        return cap
+
     @app.agent(inputs, name="tracklets")
     async def on_input(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            msg = event.message
-            where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
-            if msg.topic == DETECTIONS:
-                await publish(
-                    processor.on_detections(event.value, msg.partition, time.time(), where)
-                )
-            else:
-                processor.on_crop(event.value, msg.partition, where)
+        """Batches of input events: tables written and messages sent once per batch."""
+        # take_events exists on faust-streaming's Stream, not on its StreamT protocol
+        batches = cast(faust.Stream[bytes], stream).take_events(settings.streams_batch, 0.05)
+        async for batch in batches:
+            processor.batching = True
+            updates: list[TrackUpdate] = []
+            items: list[tuple[str, bytes]] = []
+            for event in batch:
+                msg = event.message
+                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                if msg.topic == DETECTIONS:
+                    frames_read[msg.partition] = msg.offset
+                    updates += processor.on_detections(
+                        event.value, msg.partition, time.time(), where, hold(msg.partition)
+                    )
+                    items += taken()
+                elif msg.topic == CROPS:
+                    processor.on_crop(event.value, msg.partition, where)
+                else:
+                    kind, cls = EVIDENCE[msg.topic]
+                    ev = processor.decode(msg.topic, cls, event.value, where)
+                    if ev is not None and event.value is not None:
+                        evidence_read[TP(msg.topic, msg.partition)] = (msg.offset, ev.captured_at)
+                        items.append((kind, event.value))
+            processor.batching = False
+            processor.flush()
+            await publish(updates)
+            await forward(items)
 
     @app.agent(ticks, name="expiry")
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            await publish(processor.on_tick(event.message.partition, time.time()))
+            p = event.message.partition
+            if not backlog(p):  # else its frames close tracklets and move clocks themselves
+                await publish(processor.on_tick(p, time.time(), hold(p)))
+                await forward(taken())
+
+    @app.agent(join_topic, name="join")
+    async def on_join(stream: faust.StreamT[bytes]) -> None:
+        batches = cast(faust.Stream[bytes], stream).take_events(settings.join_batch, 0.05)
+        async for batch in batches:
+            items = [Input(e.message.offset, e.value or b"") for e in batch]
+            changes, commit = join.apply(items)
+            now = time.time()
+            await publish([track_update(c, now) for c in changes])
+            commit()
+
+    @app.on_partitions_revoked.connect
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        join.reset()  # the join partition may move: rebuild from the log when it comes back
 
     @app.timer(settings.streams_expire_interval, name="expiry-ticks")
     async def send_ticks() -> None:
@@ -413,13 +743,18 @@ def create_app(settings: StreamSettings) -> StreamApp:
         for p in owned:
             await ticks.send(value=b"", partition=p)
 
-    return StreamApp(app=app, processor=processor)
+    return StreamApp(app=app, processor=processor, join=join)
 
 
 def main() -> None:
     settings = StreamSettings()
     settings.streams_dir.mkdir(parents=True, exist_ok=True)
     stream_app = create_app(settings)
+    level = logging.getLevelName(settings.log_level.upper())
+    if isinstance(level, int) and level > logging.DEBUG:
+        # aiokafka and Faust build a debug record for every message sent (~15 % of the
+        # worker's time at full speed) even when nothing shows it; skip them at the source
+        logging.disable(logging.DEBUG)
     worker = faust.Worker(
         stream_app.app, loglevel=settings.log_level.lower(), workdir=str(settings.streams_dir)
     )

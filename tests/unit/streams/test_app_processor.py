@@ -241,12 +241,16 @@ def test_app_configuration() -> None:
     assert str(conf.store) == "memory:"
     assert str(conf.datadir).startswith("/tmp/x/streams")
     channels = {a.channel.topics: a.channel for a in built.app.agents.values()}
-    assert not channels[("detections", "crops")].internal  # never declared by Faust
+    inputs = ("detections", "crops", "appearances", "plate_reads")
+    assert not channels[inputs].internal  # never declared by Faust
     ticks = channels[("s-test-expiry-ticks",)]
     assert ticks.internal and ticks.partitions == 6  # co-partitioned with inputs
+    join = channels[("s-test-join",)]
+    assert join.internal and join.partitions == 1  # one join state: one global id per tracklet
     assert {t.name: t.partitions for t in built.app.tables.values()} == {
         "tracklets": 6,
         "best-crops": 6,
+        "join-log": 1,
     }
 
 
