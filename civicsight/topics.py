@@ -23,6 +23,7 @@ from civicsight.events import (
     Frame,
     FrameDetections,
     PlateRead,
+    TrackCorrection,
     TrackUpdate,
 )
 from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
@@ -56,6 +57,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("plate_reads", "camera_id", 6, "plates_non_hit", 64 * 1024, PlateRead),
     Topic("face_matches", "camera_id", 6, "alerts", 64 * 1024, FaceObservation),
     Topic("track_updates", "track_id", 6, "tracks", 2 * 1024 * 1024, TrackUpdate),
+    # operators' merge / split decisions; one partition keeps them in the order made
+    Topic("track_corrections", "track_id", 1, "tracks", 64 * 1024, TrackCorrection),
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}

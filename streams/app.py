@@ -72,6 +72,7 @@ from civicsight.events import (
     JoinBatch,
     ObjectClass,
     PlateRead,
+    TrackCorrection,
     TrackletClosed,
     TrackletRef,
     TrackUpdate,
@@ -91,6 +92,7 @@ CROPS = "crops"
 APPEARANCES = "appearances"
 PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
+TRACK_CORRECTIONS = "track_corrections"
 JOIN_KEY = b"join"
 EVIDENCE: dict[str, tuple[str, type[Appearance] | type[PlateRead]]] = {
     APPEARANCES: (Appearance.kind, Appearance),
@@ -722,6 +724,19 @@ def create_app(settings: StreamSettings) -> StreamApp:
             if not backlog(p):  # else its frames close tracklets and move clocks themselves
                 await publish(processor.on_tick(p, time.time(), hold(p)))
                 await forward(taken())
+
+    corrections = _raw_topic(app, TRACK_CORRECTIONS)
+
+    @app.agent(corrections, name="corrections")
+    async def on_correction(stream: faust.StreamT[bytes]) -> None:
+        """Operators' merge / split decisions join the join's log in the order made."""
+        async for raw in stream:
+            try:
+                TrackCorrection.from_bytes(raw)
+            except DecodeError as err:
+                log.warning("track correction refused: %s", err)
+                continue
+            await forward([("track_correction", raw)])
 
     @app.agent(join_topic, name="join")
     async def on_join(stream: faust.StreamT[bytes]) -> None:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicsight.auth import Permission, TokenStore, may
+from civicsight.bus import Publisher
 from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
@@ -33,6 +34,7 @@ from services.api.aggregates import aggregates_router
 from services.api.audit_routes import audit_router
 from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
+from services.api.corrections import corrections_router
 from services.api.live import LiveView
 from services.api.security import Authed, Purposed, require
 
@@ -118,6 +120,7 @@ def create_app(
     static_dir: Path = STATIC_DIR,
     users: UserStore | None = None,
     audit_log: object | None = None,
+    publisher: Publisher | None = None,
     embedder: ImageEmbedder | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -133,6 +136,7 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(aggregates_router(store))
     app.include_router(audit_router())
+    app.include_router(corrections_router(publisher))
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")

@@ -120,6 +120,7 @@ def main() -> None:
     embedder = ReidImageEmbedder()
     tokens = TokenStore(settings.tokens_path)
     users = UserStore(settings.tokens_path)
+    corrections = KafkaPublisher(settings.kafka_config(), "api-corrections")
     audit = AuditLog(settings.data_dir)
     faces = face_finder(settings)
     live = LiveView(redactor=(lambda im, boxes: redact_faces(im, boxes, faces)) if faces else None)
@@ -138,7 +139,14 @@ def main() -> None:
         if feed is not None:
             feed.start()
         app = create_app(
-            store, tokens, cameras, live, embedder=embedder, users=users, audit_log=audit
+            store,
+            tokens,
+            cameras,
+            live,
+            embedder=embedder,
+            users=users,
+            audit_log=audit,
+            publisher=corrections,
         )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
@@ -169,6 +177,7 @@ def main() -> None:
         tokens.close()
         users.close()
         audit.close()
+        corrections.close()
         if faces is not None:
             faces.close()
         log.info("API stopped")

@@ -219,3 +219,70 @@ def test_detections_become_track_updates_and_state_survives_restart(
     finally:
         sub.close()
         pub.close()
+
+
+def test_an_operator_merge_through_the_api_reaches_the_join(
+    broker: EmbeddedBroker, start_worker: Callable[[], Worker], tmp_path: Path
+) -> None:
+    """Guards the whole correction path: POST /api/tracks/{id}/merge (an investigator,
+    with a reason) -> track_corrections -> the stream app's join -> a new TrackUpdate
+    version holding both cameras' tracklets; a viewer may not; the audit log keeps it."""
+    from fastapi.testclient import TestClient
+
+    from civicsight.audit import AuditLog
+    from civicsight.auth import Role, TokenStore
+    from civicsight.store.sqlite import SqliteTrackStore
+    from services.api.app import create_app
+    from services.api.live import LiveView
+
+    cfg = {"bootstrap.servers": broker.bootstrap}
+    pub = KafkaPublisher(cfg, "streams-test")
+    sub = KafkaSubscriber(cfg, f"reader-{uuid.uuid4().hex[:8]}", ["track_updates"], pub)
+    store, tokens, audit = (
+        SqliteTrackStore(tmp_path / "t.db"),
+        TokenStore(tmp_path / "auth.db"),
+        AuditLog(tmp_path),
+    )
+    for part in (store, tokens, audit):
+        part.open()
+    try:
+        now = time.time()
+        publish_track(pub, "north-gate", {1: 8}, now)
+        publish_track(pub, "south-gate", {7: 5}, now)  # no camera graph: never joined
+        worker = start_worker()
+        got: list[TrackUpdate] = []
+
+        def two_global(g: list[TrackUpdate]) -> bool:
+            return len({u.track_id for u in g if u.track_id.startswith("g-")}) >= 2
+
+        collect(sub, two_global, got, 45, worker)
+        a1, b7 = sorted({u.track_id for u in got if u.track_id.startswith("g-")})[:2]
+
+        app = create_app(store, tokens, [], LiveView(), audit_log=audit, publisher=pub)
+        with TestClient(app) as http:
+            body = {"other_track_id": b7, "reason": "same van, seen on both gates"}
+            viewer = {"Authorization": f"Bearer {tokens.issue(Role.VIEWER, 'wall')}"}
+            assert (
+                http.post(f"/api/tracks/{a1}/merge", json=body, headers=viewer).status_code == 403
+            )
+            ines = {"Authorization": f"Bearer {tokens.issue(Role.INVESTIGATOR, 'ines')}"}
+            resp = http.post(f"/api/tracks/{a1}/merge", json=body, headers=ines)
+            assert resp.status_code == 202, resp.text
+            bad = http.post(
+                f"/api/tracks/{a1}/merge", json={**body, "other_track_id": a1}, headers=ines
+            )
+            assert bad.status_code == 400
+
+        def merged(g: list[TrackUpdate]) -> bool:
+            return any(set(u.cameras) == {"north-gate", "south-gate"} for u in g[len(got) :])
+
+        more = list(got)
+        collect(sub, merged, more, 30, worker)
+        (entry,) = audit.entries(action="track.merge")
+        assert entry.actor == "ines" and entry.details["reason"] == body["reason"]
+        assert worker.stop() == 0, worker.output()[-4000:]
+    finally:
+        sub.close()
+        pub.close()
+        for part in (store, tokens, audit):
+            part.close()
