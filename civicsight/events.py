@@ -365,13 +365,13 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     PlateRead,
     FaceObservation,
     TrackUpdate,
+    TrackCorrection,
 )
 """Event types of the hub's public topics (see civicsight.topics)."""
 
 INTERNAL_EVENT_TYPES: tuple[type[Event], ...] = (
     TrackletClosed,
     CameraClock,
-    TrackCorrection,
     JoinBatch,
 )
 """Event types of the stream app's internal topics."""
