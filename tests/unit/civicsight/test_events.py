@@ -193,7 +193,7 @@ def test_crop_knows_its_frame_size() -> None:
 
 def _samples() -> dict[type, dict[str, object]]:
     """One valid payload (JSON form) per event type."""
-    from civicsight.events import Appearance, Crop, FaceObservation, PlateRead
+    from civicsight.events import Appearance, Crop, FaceObservation, PlateRead, TrackCorrection
 
     box = Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4)
     track = {"camera_id": "cam-1", "track_id": 4, "captured_at": 1.0}
@@ -205,6 +205,14 @@ def _samples() -> dict[type, dict[str, object]]:
         Appearance(**track, cls="car", quality=0.8, model="m@1", embedding=(0.1,) * 8),  # type: ignore[arg-type]
         PlateRead(**track, text="AB123", conf=0.9),  # type: ignore[arg-type]
         FaceObservation(**track, watchlist_id="w", entry_id="e", score=0.5, threshold=0.5),  # type: ignore[arg-type]
+        TrackCorrection(
+            action="merge",
+            track_id="g-1",
+            other_track_id="g-2",
+            user="ines",
+            reason="same van",
+            decided_at=5.0,
+        ),
     ]
     return {type(e): e.model_dump(mode="json") for e in events}
 
