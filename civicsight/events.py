@@ -275,12 +275,21 @@ class TrackletClosed(TrackObservation):
         return self
 
 
-class CameraClock(Event):
-    """Every frame of ``camera_id`` captured up to ``captured_at`` has been processed."""
+class PartitionClock(Event):
+    """Every frame of ``detections`` partition ``partition`` (of ``partitions``) captured up
+    to ``captured_at`` has been processed, and every tracklet they show to have ended has
+    been sent on as ``TrackletClosed``."""
 
-    kind: ClassVar[str] = "camera_clock"
-    camera_id: CameraId
+    kind: ClassVar[str] = "partition_clock"
+    partition: int = Field(ge=0)
+    partitions: int = Field(ge=1)
     captured_at: Seconds
+
+    @model_validator(mode="after")
+    def _in_range(self) -> PartitionClock:
+        if self.partition >= self.partitions:
+            raise ValueError("partition out of range")
+        return self
 
 
 class TrackCorrection(Event):
@@ -309,7 +318,7 @@ class TrackCorrection(Event):
 
 
 JoinKind = Literal[
-    "appearance", "plate_read", "tracklet_closed", "camera_clock", "track_correction"
+    "appearance", "plate_read", "tracklet_closed", "partition_clock", "track_correction"
 ]
 
 
@@ -371,12 +380,13 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 
 INTERNAL_EVENT_TYPES: tuple[type[Event], ...] = (
     TrackletClosed,
-    CameraClock,
+    PartitionClock,
     JoinBatch,
 )
 """Event types of the stream app's internal topics."""
 
 JOIN_KINDS: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Appearance, PlateRead, TrackletClosed, CameraClock, TrackCorrection)
+    cls.kind: cls
+    for cls in (Appearance, PlateRead, TrackletClosed, PartitionClock, TrackCorrection)
 }
 """What a ``JoinItem`` may carry, by kind."""

@@ -45,12 +45,13 @@ cleanly; Kafka itself numbers generations from 1.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import ssl
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -64,13 +65,13 @@ from pydantic_settings import SettingsConfigDict
 from civicsight.cameras import load_cameras
 from civicsight.events import (
     Appearance,
-    CameraClock,
     Crop,
     DecodeError,
     Event,
     FrameDetections,
     JoinBatch,
     ObjectClass,
+    PartitionClock,
     PlateRead,
     TrackCorrection,
     TrackletClosed,
@@ -224,6 +225,7 @@ class TrackletProcessor:
         timeout: float = tl.DEFAULT_TIMEOUT,
         keep_closed: float = tl.DEFAULT_KEEP_CLOSED,
         clock_interval: float = 2.0,
+        partitions: int | None = None,
         write: Writer = write_mapping,
     ) -> None:
         self._states = states
@@ -238,11 +240,12 @@ class TrackletProcessor:
         self.batching = False
         self._work: dict[bytes, tuple[int, tl.CameraState]] = {}
         self._buffer: dict[tuple[int, bytes], tuple[int, bytes | None]] = {}
-        self._clock_sent: dict[str, float] = {}
-        self._camera_clock: dict[str, tuple[int, float, float]] = {}
-        """camera -> (partition, capture time of its newest frame, wall time it came)"""
+        self._partitions = partitions or topic(DETECTIONS).partitions
+        self._clock_sent: dict[int, float] = {}
+        self._partition_clock: dict[int, tuple[float, float]] = {}
+        """partition -> (capture time of its newest frame, wall time it came)"""
         self.closed: list[TrackletClosed] = []
-        self.clocks: list[CameraClock] = []
+        self.clocks: list[PartitionClock] = []
         self.counters = Counters()
 
     # state access: writes wait in a buffer while a batch is processed (``flush``)
@@ -361,21 +364,15 @@ class TrackletProcessor:
         partition: int,
         now: float,
         where: str = "",
-        hold: float = math.inf,
     ) -> list[TrackUpdate]:
         event = self._decode(DETECTIONS, FrameDetections, raw, where)
         if event is None:
             return []
-        return self.on_frame(event, partition, now, hold)
+        return self.on_frame(event, partition, now)
 
-    def on_frame(
-        self, event: FrameDetections, partition: int, now: float, hold: float = math.inf
-    ) -> list[TrackUpdate]:
+    def on_frame(self, event: FrameDetections, partition: int, now: float) -> list[TrackUpdate]:
         """Fold one frame in, then close the camera's tracklets it shows to have ended
-        (by the frame's capture time, so the join sees them in order).
-
-        ``hold``: appearances or plate reads of this partition newer than this capture
-        time are still unread, so the camera clock told to the join stops there."""
+        (by the frame's capture time, so the join sees them in order)."""
         loaded = self._load(event.camera_id.encode())
         old = loaded[1] if loaded else tl.new_state(event.camera_id)
         new, updates = tl.observe(
@@ -388,10 +385,9 @@ class TrackletProcessor:
         if new is not old:
             new, closed = self._expire(new, now)
             updates.extend(closed)
-        clock = self._camera_clock.get(event.camera_id)
-        if clock is None or event.captured_at >= clock[1]:
-            self._camera_clock[event.camera_id] = (partition, event.captured_at, now)
-            self._clock(event.camera_id, min(hold, event.captured_at))
+        clock = self._partition_clock.get(partition)
+        if clock is None or event.captured_at >= clock[0]:
+            self._partition_clock[partition] = (event.captured_at, now)
         self._save(partition, old, new)
         self.counters.updates += len(updates)
         return updates
@@ -414,14 +410,45 @@ class TrackletProcessor:
             )
         return new, closed
 
-    def _clock(self, camera_id: str, at: float) -> None:
-        if at - self._clock_sent.get(camera_id, -1e18) >= self._clock_interval:
-            self._clock_sent[camera_id] = at
-            self.clocks.append(CameraClock(camera_id=camera_id, captured_at=at))
+    def end_batch(self, partition: int, hold: float = math.inf) -> list[TrackUpdate]:
+        """After a batch of ``partition``'s frames: close the tracklets of all its cameras
+        that ended by the partition's newest frame, then move its clock for the join.
 
-    def take(self) -> list[TrackletClosed | CameraClock]:
-        """The closed tracklets and camera clocks for the join, in order, since last taken."""
-        out: list[TrackletClosed | CameraClock] = [*self.closed, *self.clocks]
+        ``hold``: appearances or plate reads of this partition newer than this capture
+        time are still unread, so the clock told to the join stops there."""
+        clock = self._partition_clock.get(partition)
+        if clock is None:
+            return []
+        return self._close_partition(partition, clock[0], clock[1], hold)
+
+    def _close_partition(
+        self, partition: int, at: float, now: float, hold: float
+    ) -> list[TrackUpdate]:
+        updates: list[TrackUpdate] = []
+        for camera_id in list(self.cameras_in(partition)):
+            loaded = self._load(camera_id.encode())
+            if loaded is None:
+                continue
+            old = loaded[1]
+            # the camera's clock at ``at``: the same instant for every camera of the partition
+            base = old.clock_wall if old.clock_wall is not None else now
+            capture = old.clock_capture if old.clock_capture is not None else at
+            new, closed = self._expire(old, base + max(0.0, at - capture))
+            self._save(partition, old, new)
+            updates.extend(closed)
+        at = min(hold, at)
+        if at - self._clock_sent.get(partition, -1e18) >= self._clock_interval:
+            self._clock_sent[partition] = at
+            self.clocks.append(
+                PartitionClock(partition=partition, partitions=self._partitions, captured_at=at)
+            )
+        self.counters.updates += len(updates)
+        return updates
+
+    def take(self) -> list[TrackletClosed | PartitionClock]:
+        """The closed tracklets and partition clocks for the join, in order, since last
+        taken."""
+        out: list[TrackletClosed | PartitionClock] = [*self.closed, *self.clocks]
         self.closed.clear()
         self.clocks.clear()
         return out
@@ -435,7 +462,7 @@ class TrackletProcessor:
         self._save(partition, old, tl.add_crop(old, event))
 
     def cameras_in(self, partition: int) -> Iterator[str]:
-        keys = set(self._states.keys())
+        keys = set(self._states.keys()) | set(self._work)
         keys.update(k for (t, k) in self._buffer if t == id(self._states))
         for key in sorted(keys):
             loaded = self._load(key)
@@ -443,21 +470,21 @@ class TrackletProcessor:
                 yield loaded[1].camera_id
 
     def on_tick(self, partition: int, now: float, hold: float = math.inf) -> list[TrackUpdate]:
-        """Close expired tracklets of every camera stored in ``partition``."""
-        updates: list[TrackUpdate] = []
-        for camera_id in list(self.cameras_in(partition)):
-            loaded = self._load(camera_id.encode())
-            if loaded is None:
-                continue
-            old = loaded[1]
-            new, closed = self._expire(old, now)
-            self._save(partition, old, new)
-            updates.extend(closed)
-        for camera_id, (p, capture, wall) in sorted(self._camera_clock.items()):
-            if p == partition:  # a camera with nothing in view: its clock runs on
-                self._clock(camera_id, min(hold, capture + max(0.0, now - wall)))
-        self.counters.updates += len(updates)
-        return updates
+        """Close expired tracklets of every camera stored in ``partition``: the partition's
+        clock runs on with wall time while no frame comes (call it only when none waits)."""
+        clock = self._partition_clock.get(partition)
+        if clock is None:
+            updates: list[TrackUpdate] = []
+            for camera_id in list(self.cameras_in(partition)):
+                loaded = self._load(camera_id.encode())
+                if loaded is not None:
+                    new, closed = self._expire(loaded[1], now)
+                    self._save(partition, loaded[1], new)
+                    updates.extend(closed)
+            self.counters.updates += len(updates)
+            return updates
+        capture, wall = clock
+        return self._close_partition(partition, capture + max(0.0, now - wall), now, hold)
 
 
 def _crop_key(state: tl.CameraState, track_id: int) -> bytes:
@@ -634,6 +661,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         timeout=settings.tracklet_timeout,
         keep_closed=settings.tracklet_keep_closed,
         write=write_table,
+        partitions=partitions,
     )
     join = JoinProcessor(join_log, lambda: Associator(graph, Settings()))
 
@@ -657,6 +685,9 @@ def create_app(settings: StreamSettings) -> StreamApp:
     def taken() -> list[tuple[str, bytes]]:
         return [(item.kind, item.to_bytes()) for item in processor.take()]
 
+    in_order = asyncio.Lock()
+    """Held while a batch or a tick is handled and its messages sent: join inputs of the
+    two agents never interleave."""
     evidence_read: dict[TP, tuple[int, float]] = {}
     frames_read: dict[int, int] = {}
     """partition -> offset of the last detections message handled"""
@@ -692,38 +723,45 @@ def create_app(settings: StreamSettings) -> StreamApp:
         # take_events exists on faust-streaming's Stream, not on its StreamT protocol
         batches = cast(faust.Stream[bytes], stream).take_events(settings.streams_batch, 0.05)
         async for batch in batches:
-            processor.batching = True
-            updates: list[TrackUpdate] = []
-            items: list[tuple[str, bytes]] = []
-            for event in batch:
-                msg = event.message
-                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
-                if msg.topic == DETECTIONS:
-                    frames_read[msg.partition] = msg.offset
-                    updates += processor.on_detections(
-                        event.value, msg.partition, time.time(), where, hold(msg.partition)
-                    )
-                    items += taken()
-                elif msg.topic == CROPS:
-                    processor.on_crop(event.value, msg.partition, where)
-                else:
-                    kind, cls = EVIDENCE[msg.topic]
-                    ev = processor.decode(msg.topic, cls, event.value, where)
-                    if ev is not None and event.value is not None:
-                        evidence_read[TP(msg.topic, msg.partition)] = (msg.offset, ev.captured_at)
-                        items.append((kind, event.value))
-            processor.batching = False
-            processor.flush()
-            await publish(updates)
-            await forward(items)
+            async with in_order:
+                await handle(batch)
+
+    async def handle(batch: Sequence[faust.types.EventT[bytes]]) -> None:
+        processor.batching = True
+        updates: list[TrackUpdate] = []
+        items: list[tuple[str, bytes]] = []
+        for event in batch:
+            msg = event.message
+            where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+            if msg.topic == DETECTIONS:
+                frames_read[msg.partition] = msg.offset
+                updates += processor.on_detections(event.value, msg.partition, time.time(), where)
+                items += taken()
+            elif msg.topic == CROPS:
+                processor.on_crop(event.value, msg.partition, where)
+            else:
+                kind, cls = EVIDENCE[msg.topic]
+                ev = processor.decode(msg.topic, cls, event.value, where)
+                if ev is not None and event.value is not None:
+                    evidence_read[TP(msg.topic, msg.partition)] = (msg.offset, ev.captured_at)
+                    items.append((kind, event.value))
+        for p in sorted({e.message.partition for e in batch}):
+            updates += processor.end_batch(p, hold(p))
+        items += taken()
+        processor.batching = False
+        processor.flush()
+        await forward(items)
+        await publish(updates)
 
     @app.agent(ticks, name="expiry")
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             p = event.message.partition
-            if not backlog(p):  # else its frames close tracklets and move clocks themselves
-                await publish(processor.on_tick(p, time.time(), hold(p)))
-                await forward(taken())
+            async with in_order:  # a clock must never overtake the closures before it
+                if not backlog(p):  # else its frames close tracklets and move clocks
+                    updates = processor.on_tick(p, time.time(), hold(p))
+                    await forward(taken())
+                    await publish(updates)
 
     corrections = _raw_topic(app, TRACK_CORRECTIONS)
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from civicsight.events import (
     Appearance,
-    CameraClock,
     Event,
+    PartitionClock,
     PlateRead,
     TrackCorrection,
     TrackletClosed,
@@ -40,8 +40,8 @@ def feed(engine: Associator, event: Event) -> list[TrackChange]:
             event.cls,
             event.detections,
         )
-    if isinstance(event, CameraClock):
-        return engine.advance(event.camera_id, event.captured_at)
+    if isinstance(event, PartitionClock):
+        return engine.advance(f"p{event.partition}", event.captured_at, event.partitions)
     if isinstance(event, TrackCorrection):
         if event.action == "merge":
             assert event.other_track_id is not None  # checked by the event type

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from civicsight.events import (
     Appearance,
-    CameraClock,
     FrameDetections,
     PlateRead,
     global_track_id,
@@ -18,6 +17,9 @@ from streams.app import TrackletProcessor
 from streams.association.engine import Associator, Settings, TrackChange
 from streams.join import feed
 from streams.scenario import ReadStats, Scenario, read_events
+
+BATCH_SECONDS = 1.0
+"""Capture time between two ends of batch (partition clocks)."""
 
 
 @dataclass
@@ -32,22 +34,24 @@ def run_offline(
     scenario: Scenario, settings: Settings | None = None, timeout: float = 3.0
 ) -> OfflineResult:
     engine = Associator(scenario.graph, settings)
-    stage = TrackletProcessor({}, {}, timeout=timeout)
+    stage = TrackletProcessor({}, {}, timeout=timeout, partitions=1)
     stats = ReadStats()
     changes: list[TrackChange] = []
-    last = scenario.epoch
+    last = batch_end = scenario.epoch
     for event in read_events(scenario, stats):
         if isinstance(event, FrameDetections):
             last = max(last, event.captured_at)
             stage.on_frame(event, 0, event.captured_at)
+            if last - batch_end >= BATCH_SECONDS:  # as the app does after each batch
+                batch_end = last
+                stage.end_batch(0)
             for item in stage.take():
                 changes += feed(engine, item)
         elif isinstance(event, (Appearance, PlateRead)):
             changes += feed(engine, event)
     stage.on_tick(0, last + 10 * timeout)
     for item in stage.take():
-        if not isinstance(item, CameraClock):
-            changes += feed(engine, item)
+        changes += feed(engine, item)
     changes += engine.flush()
     assignment = engine.assignment()
     for camera, track in stats.tracklets:

@@ -200,7 +200,8 @@ def _replay(
         }
         env.setdefault("CIVICSIGHT_LOG_LEVEL", "WARNING")
         worker = Worker(env, args.worker_log or workdir / "worker.log")
-        worker.start()
+        if args.speed:
+            worker.start()  # live pace: the worker consumes as events come
     pub = KafkaPublisher(config, "replay")
     stats = ReadStats()
     detections: dict[str, int] = {}
@@ -235,6 +236,10 @@ def _replay(
             return 2
         pub.flush(60)
         publish_s = time.time() - wall0
+        if worker is not None and worker.proc is None:
+            # at full speed the worker starts once everything is on the broker: its reads
+            # then never race the producer across topics (see streams.app, "hold")
+            worker.start()
         print(
             f"published {published} events ({stats.lines} scenario lines, {stats.dropped_faces} "
             f"face lines dropped) in {publish_s:.1f}s",

@@ -9,11 +9,11 @@ The flow of one tracklet:
 
 1. While it is open, its appearance embeddings and plate reads are summed up
    (``add_appearance``, ``add_plate``), whatever order they arrive in.
-2. When it closes (``close``) it waits: it is *released* once every live camera's clock
-   (``advance``) has passed its end by ``settle`` seconds, so that every tracklet that
-   could precede it has closed as well, or once the newest clock is ``max_wait`` past
-   it (a silent camera never stalls the join). Released tracklets are decided in order
-   of their end time, so decisions do not depend on how the inputs interleaved.
+2. When it closes (``close``) it waits: it is *released* once every source's clock
+   (``advance``: the stream app's partitions) has passed its end by ``settle`` seconds, so
+   that every tracklet that could precede it has closed as well. Released tracklets are
+   decided in order of their end time, so decisions do not depend on how the inputs
+   interleaved.
 3. The decision scores every track whose last tracklet could be followed by this one:
    the camera graph and transit time gate and score the gap (``transit``), appearance
    compares the track's mean (all its tracklets, camera shifts removed) with the
@@ -64,13 +64,12 @@ class Settings:
     link_prior: float = 5.0
     """Log-odds a link must beat: the evidence must be this much likelier under 'same'."""
     settle: float = 4.0
-    """Seconds every live camera's clock must be past a tracklet's end before it is decided."""
-    max_wait: float = 900.0
-    """A tracklet is decided at the latest when the newest clock is this far past its end
-    (a camera whose clock stopped, say its partition's worker is gone, stalls no more)."""
-    grace: float = 300.0
-    """A camera of the graph that has not reported by the time the newest clock is this far
-    past the first one is not waited for until it does."""
+    """Seconds every source clock must be past a tracklet's end before it is decided."""
+    max_wait: float = math.inf
+    """Decide a tracklet at the latest when the newest clock is this far past its end, even
+    if a camera lags. Off by default: clocks of different partitions can lag each other by
+    many minutes when a worker catches up with a backlog, and a camera whose partition's
+    worker is gone waits only until the group gives the partition to another worker."""
     revise_window: float = 120.0
     """Seconds (event time) after its decision during which a tracklet may be displaced."""
     dim: int = 128
@@ -165,9 +164,9 @@ class Associator:
         self.cannot: set[frozenset[str]] = set()
         self.operator_log: list[OperatorDecision] = []
         self._next_track = 1
-        self._samples: list[tuple[float, int, str, Vector, float]] = []
+        self._samples: list[tuple[float, str, int, str, Vector, float]] = []
         self._seq = 0
-        self._first_clock: float | None = None
+        self._sources = 1
         self.late_evidence = 0
         """Appearances that came after their tracklet was decided (they count from then on)."""
         self._dirty: set[int] = set()
@@ -207,7 +206,7 @@ class Associator:
         # the camera means take samples in capture order, as the clocks pass them, so a
         # decision sees the same means however the inputs interleaved on the way
         self._seq += 1
-        heapq.heappush(self._samples, (at, self._seq, camera, e, quality))
+        heapq.heappush(self._samples, (at, t.key, self._seq, camera, e, quality))
         if t.cls is None:
             t.cls = cls
         self._widen(t, at)
@@ -254,12 +253,13 @@ class Associator:
         heapq.heappush(self.pending, (last_seen, t.key))
         return self._release()
 
-    def advance(self, camera: str, clock: float) -> list[TrackChange]:
-        """The camera's frames up to ``clock`` (capture time) are processed."""
-        if clock > self.clocks.get(camera, -math.inf):
-            self.clocks[camera] = clock
-        if self._first_clock is None:
-            self._first_clock = clock
+    def advance(self, source: str, clock: float, sources: int = 1) -> list[TrackChange]:
+        """Frames up to ``clock`` (capture time) of ``source`` (one of ``sources``: the
+        stream app's partitions, or cameras) are processed and their tracklets closed.
+        Nothing is decided before every source has reported."""
+        self._sources = max(self._sources, sources)
+        if clock > self.clocks.get(source, -math.inf):
+            self.clocks[source] = clock
         return self._release()
 
     def _release(self) -> list[TrackChange]:
@@ -268,22 +268,23 @@ class Associator:
             return []
         s = self.settings
         newest = max(self.clocks.values())
-        assert self._first_clock is not None
         watermark = min(self.clocks.values())
-        if newest - self._first_clock < s.grace and len(self.clocks) < len(self.graph.cameras):
-            watermark = -math.inf  # some camera has not reported yet: wait for it
+        if len(self.clocks) < self._sources:
+            watermark = -math.inf  # a source has not reported yet: wait for it
         while self.pending:
             end, key = self.pending[0]
             if watermark < end + s.settle and newest < end + s.max_wait:
                 break
             heapq.heappop(self.pending)
-            self._decide_released(self.tracklets[key], max(watermark, end))
+            # event time of the decision: its own release time, not the clock that
+            # happened to pass it (that depends on how the inputs were batched)
+            self._decide_released(self.tracklets[key], end + s.settle)
         return self._changes()
 
     def _decide_released(self, t: Tracklet, now: float) -> None:
         horizon = t.last_seen + self.settings.settle
         while self._samples and self._samples[0][0] <= horizon:
-            _, _, camera, e, quality = heapq.heappop(self._samples)
+            _, _, _, camera, e, quality = heapq.heappop(self._samples)
             self.appearance.observe(camera, e, quality)
         self.appearance.learn_reliability(t.evidence, t.camera)
         self._decide(t, now)
@@ -292,7 +293,7 @@ class Associator:
         """Decide every waiting tracklet (the end of a replay)."""
         while self.pending:
             end, key = heapq.heappop(self.pending)
-            self._decide_released(self.tracklets[key], end)
+            self._decide_released(self.tracklets[key], end + self.settings.settle)
         return self._changes()
 
     # -- the decision --------------------------------------------------------------------

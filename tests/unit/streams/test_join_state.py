@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from civicsight.events import Appearance, CameraClock, JoinBatch, TrackletClosed
+from civicsight.events import Appearance, JoinBatch, PartitionClock, TrackletClosed
 from streams.association.engine import Associator, Settings
 from streams.association.transit import CameraGraph, CameraSpot
 from streams.join_state import Input, JoinProcessor
@@ -12,7 +12,7 @@ from streams.join_state import Input, JoinProcessor
 GRAPH = CameraGraph.build([CameraSpot("a", 0, 0), CameraSpot("b", 400, 0)], [("a", "b", 400.0)])
 
 
-def batch(*events: Appearance | TrackletClosed | CameraClock) -> bytes:
+def batch(*events: Appearance | TrackletClosed | PartitionClock) -> bytes:
     return JoinBatch.encode([(e.kind, e.to_bytes()) for e in events])
 
 
@@ -51,7 +51,8 @@ def inputs() -> list[Input]:
         )
     msgs.append(
         batch(
-            CameraClock(camera_id="a", captured_at=500), CameraClock(camera_id="b", captured_at=500)
+            PartitionClock(partition=0, partitions=2, captured_at=500),
+            PartitionClock(partition=1, partitions=2, captured_at=500),
         )
     )
     return [Input(offset, raw) for offset, raw in enumerate(msgs, start=10)]
