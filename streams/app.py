@@ -436,14 +436,16 @@ class TrackletProcessor:
             new, closed = self._expire(old, base + max(0.0, at - capture))
             self._save(partition, old, new)
             updates.extend(closed)
-        at = min(hold, at)
+        self._send_clock(partition, min(hold, at))
+        self.counters.updates += len(updates)
+        return updates
+
+    def _send_clock(self, partition: int, at: float) -> None:
         if at - self._clock_sent.get(partition, -1e18) >= self._clock_interval:
             self._clock_sent[partition] = at
             self.clocks.append(
                 PartitionClock(partition=partition, partitions=self._partitions, captured_at=at)
             )
-        self.counters.updates += len(updates)
-        return updates
 
     def take(self) -> list[TrackletClosed | PartitionClock]:
         """The closed tracklets and partition clocks for the join, in order, since last
@@ -482,6 +484,9 @@ class TrackletProcessor:
                     self._save(partition, loaded[1], new)
                     updates.extend(closed)
             self.counters.updates += len(updates)
+            # no frame yet: nothing captured here up to now can still come (the caller
+            # checked that no frame waits), so the join need not wait for this partition
+            self._send_clock(partition, min(hold, now))
             return updates
         capture, wall = clock
         return self._close_partition(partition, capture + max(0.0, now - wall), now, hold)
