@@ -111,6 +111,13 @@ class StreamSettings(HubSettings):
 
     model_config = SettingsConfigDict(env_prefix="CIVICSIGHT_", frozen=True, extra="ignore")
 
+    join_embedding_dim: int = Field(
+        256,
+        ge=8,
+        le=2048,
+        description="length of the appearance vectors the join compares (the hub's re-ID "
+        "models: 256; multi-camera scenarios say theirs)",
+    )
     streams_app_id: str = Field(
         "civicsight-streams",
         pattern=r"^[a-zA-Z0-9._-]{1,100}$",
@@ -668,7 +675,9 @@ def create_app(settings: StreamSettings) -> StreamApp:
         write=write_table,
         partitions=partitions,
     )
-    join = JoinProcessor(join_log, lambda: Associator(graph, Settings()))
+    join = JoinProcessor(
+        join_log, lambda: Associator(graph, Settings(dim=settings.join_embedding_dim))
+    )
 
     async def publish(updates: list[TrackUpdate]) -> None:
         for update in updates:

@@ -195,6 +195,7 @@ def _replay(
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "CIVICSIGHT_KAFKA_BOOTSTRAP": config["bootstrap.servers"],
             "CIVICSIGHT_CAMERA_GRAPH": str(scenario.root.resolve() / "cameras.json"),
+            "CIVICSIGHT_JOIN_EMBEDDING_DIM": str(scenario.embedding_dim),
             "CIVICSIGHT_STREAMS_APP_ID": args.app_id or f"replay-{uuid.uuid4().hex[:8]}",
             "CIVICSIGHT_DATA_DIR": str(workdir / "data"),
         }
