@@ -115,6 +115,7 @@ def test_worker_killed_mid_replay_resumes_without_loss(
         tmp_path,
         CIVICSIGHT_STREAMS_APP_ID=f"crash-{uuid.uuid4().hex[:8]}",
         CIVICSIGHT_CAMERA_GRAPH=str(small() / "cameras.json"),
+        CIVICSIGHT_JOIN_EMBEDDING_DIM="128",  # the scenario format's vectors
         CIVICSIGHT_LOG_LEVEL="WARNING",
     )
     out = tmp_path / "pred.jsonl"
