@@ -278,3 +278,39 @@ def test_auditor_reads_the_log_and_sees_an_edit(
     body = client.get("/api/audit", headers=auditor).json()
     assert body["intact"] is False and "edited" in body["problem"]
     assert client.get("/api/audit?action=nope", headers=auditor).status_code == 400
+
+
+PUBLIC = {"/api/health", "/api/auth/login", "/", "/static"}
+
+
+def test_every_route_but_health_and_login_needs_credentials(client: TestClient) -> None:
+    """Guards a new route that forgot authentication: every route of the app's schema (read
+    from the app itself, so none can be missed) answers 401 without a token or session."""
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    checked = 0
+    for path, methods in paths.items():
+        if path in PUBLIC:
+            continue
+        url = path.replace("{track_id}", TRACK).replace("{camera_id}", "cam-a")
+        for method in methods:
+            resp = client.request(method.upper(), url)
+            assert resp.status_code == 401, f"{method} {path}: {resp.status_code}"
+            checked += 1
+    assert checked >= 12
+    assert client.get("/api/openapi.json").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/search/plates?pattern=AB123CD&{WHY}",
+        f"/api/tracks?{WHY}",
+        f"/api/tracks/{TRACK}/crop.jpg?{WHY}",
+    ],
+)
+def test_traffic_analyst_asking_for_plates_or_tracks_is_403(
+    client: TestClient, tokens: TokenStore, path: str
+) -> None:
+    token = tokens.issue(Role.TRAFFIC_ANALYST, "ana")
+    resp = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 403 and "traffic_analyst" in resp.json()["detail"]
