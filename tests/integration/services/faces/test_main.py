@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,8 +18,10 @@ from civicsight.events import Box, Crop, FaceObservation, ObjectClass
 from civicsight.topics import topic
 from services.faces.pipeline import FaceEncoder, ModelChoice, read_image
 from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
+from tests.integration.services.faces.service import start_faces
 
 pytestmark = pytest.mark.broker
+
 REPO = Path(__file__).resolve().parents[4]
 
 
@@ -114,22 +114,8 @@ def test_only_enrolled_faces_on_enabled_cameras_are_reported(
     encoder.close()
 
     group = f"faces-{run}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CIVICSIGHT_KAFKA_BOOTSTRAP": kafka["bootstrap.servers"],
-        "CIVICSIGHT_DATA_DIR": str(data),
-        "CIVICSIGHT_CAMERAS_DIR": str(cameras),
-        "CIVICSIGHT_MODEL_MIRROR": str(model_mirror),
-        "CIVICSIGHT_FACE_GROUP": group,
-        "CIVICSIGHT_FACE_FROM_START": "true",
-    }
-    env.pop("CIVICSIGHT_WATCHLIST_PATH", None)
     log = tmp_path / "faces.log"
-    with log.open("wb") as out:
-        service = subprocess.Popen(
-            [sys.executable, "-m", "services.faces.main"], env=env, stderr=out, cwd=REPO
-        )
+    service = start_faces(kafka, data, cameras, model_mirror, group, log)
     pub = KafkaPublisher(kafka, "test")
     sub: KafkaSubscriber | None = None
     got: list[FaceObservation] = []

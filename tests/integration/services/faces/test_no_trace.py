@@ -3,10 +3,8 @@ file of the data folder (stores, audit log), not in the service's log."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,9 +21,11 @@ from civicsight.images import decode_jpeg
 from civicsight.topics import TOPICS
 from services.faces.pipeline import FaceEncoder, ModelChoice, read_image
 from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
+from tests.integration.services.faces.service import start_faces
 from tests.integration.services.faces.test_main import all_processed, person_crop, write_camera
 
 pytestmark = pytest.mark.broker
+
 REPO = Path(__file__).resolve().parents[4]
 
 
@@ -120,23 +120,10 @@ def test_a_face_that_matches_nothing_leaves_no_trace(
     assert len(traces(planted, binary, text)) == 2  # the search itself can find a trace
 
     group = f"faces-{run}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "CIVICSIGHT_KAFKA_BOOTSTRAP": kafka["bootstrap.servers"],
-        "CIVICSIGHT_DATA_DIR": str(data),
-        "CIVICSIGHT_CAMERAS_DIR": str(cameras),
-        "CIVICSIGHT_MODEL_MIRROR": str(model_mirror),
-        "CIVICSIGHT_FACE_GROUP": group,
-        "CIVICSIGHT_FACE_FROM_START": "true",
-        "CIVICSIGHT_LOG_LEVEL": "DEBUG",
-    }
-    env.pop("CIVICSIGHT_WATCHLIST_PATH", None)
     log = tmp_path / "faces.log"
-    with log.open("wb") as out:
-        service = subprocess.Popen(
-            [sys.executable, "-m", "services.faces.main"], env=env, stderr=out, cwd=REPO
-        )
+    service = start_faces(
+        kafka, data, cameras, model_mirror, group, log, CIVICSIGHT_LOG_LEVEL="DEBUG"
+    )
     pub = KafkaPublisher(kafka, "test")
     sub: KafkaSubscriber | None = None
     got: list[FaceObservation] = []
