@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from civicsight.audit import AuditLog
+from services.faces.pipeline import FaceEncoder, read_image
+from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -37,3 +42,25 @@ def start_faces(
         return subprocess.Popen(
             [sys.executable, "-m", "services.faces.main"], env=env, stderr=out, cwd=REPO
         )
+
+
+def enrol_obama(data: Path, faces: Path, encoder: FaceEncoder, case_id: str) -> None:
+    """Put Barack Obama (two training photos) on the watchlist ``test`` in ``data``."""
+    with AuditLog(data) as audit:
+        watchlist = WatchlistStore(data / "watchlist.db", audit)
+        watchlist.open()
+        now = time.time()
+        entry = WatchlistEntry(
+            watchlist_id="test",
+            entry_id="obama",
+            label="Barack Obama",
+            case_id=case_id,
+            reason="integration test",
+            added_by="pytest",
+            added_at=now,
+            expires_at=now + DAY_S,
+        )
+        photos = ("train_obama_obama.jpg", "train_obama_obama2.jpg")
+        images = [(p, read_image(faces / p)) for p in photos]
+        enrol(watchlist, entry, images, encoder, 0.5, 32, role="local")
+        watchlist.close()

@@ -12,13 +12,11 @@ import cv2
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from civicsight.audit import AuditLog
 from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import Box, Crop, FaceObservation, ObjectClass
 from civicsight.topics import topic
 from services.faces.pipeline import FaceEncoder, ModelChoice, read_image
-from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
-from tests.integration.services.faces.service import start_faces
+from tests.integration.services.faces.service import enrol_obama, start_faces
 
 pytestmark = pytest.mark.broker
 
@@ -91,26 +89,7 @@ def test_only_enrolled_faces_on_enabled_cameras_are_reported(
         ModelChoice("face-det-yunet-s", "face-embed-dlib-resnet", model_mirror, None)
     )
     encoder.start()
-    audit = AuditLog(data)
-    audit.open()
-    watchlist = WatchlistStore(data / "watchlist.db", audit)
-    watchlist.open()
-    now = time.time()
-    entry = WatchlistEntry(
-        watchlist_id="test",
-        entry_id="obama",
-        label="Barack Obama",
-        case_id="test-1",
-        reason="integration test",
-        added_by="pytest",
-        added_at=now,
-        expires_at=now + DAY_S,
-    )
-    photos = ("train_obama_obama.jpg", "train_obama_obama2.jpg")
-    images = [(p, read_image(faces / p)) for p in photos]
-    enrol(watchlist, entry, images, encoder, 0.5, 32, role="local")
-    watchlist.close()
-    audit.close()
+    enrol_obama(data, faces, encoder, "test-1")
     encoder.close()
 
     group = f"faces-{run}"

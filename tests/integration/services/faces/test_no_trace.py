@@ -19,9 +19,8 @@ from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import FaceObservation
 from civicsight.images import decode_jpeg
 from civicsight.topics import TOPICS
-from services.faces.pipeline import FaceEncoder, ModelChoice, read_image
-from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
-from tests.integration.services.faces.service import start_faces
+from services.faces.pipeline import FaceEncoder, ModelChoice
+from tests.integration.services.faces.service import enrol_obama, start_faces
 from tests.integration.services.faces.test_main import all_processed, person_crop, write_camera
 
 pytestmark = pytest.mark.broker
@@ -96,24 +95,7 @@ def test_a_face_that_matches_nothing_leaves_no_trace(
     assert image is not None
     (vector,) = encoder.largest_faces([image], 32)
     assert vector is not None  # the stranger's face is found and embedded
-    with AuditLog(data) as audit:
-        watchlist = WatchlistStore(data / "watchlist.db", audit)
-        watchlist.open()
-        now = time.time()
-        entry = WatchlistEntry(
-            watchlist_id="test",
-            entry_id="obama",
-            label="Barack Obama",
-            case_id="test-2",
-            reason="integration test",
-            added_by="pytest",
-            added_at=now,
-            expires_at=now + DAY_S,
-        )
-        photos = ("train_obama_obama.jpg", "train_obama_obama2.jpg")
-        images = [(p, read_image(faces / p)) for p in photos]
-        enrol(watchlist, entry, images, encoder, 0.5, 32, role="local")
-        watchlist.close()
+    enrol_obama(data, faces, encoder, "test-2")
     encoder.close()
     binary, text = needles(vector)
     planted = b"x" + np.asarray(vector, np.float32).tobytes() + f" {text[0]} ".encode()
