@@ -105,10 +105,13 @@ TOKEN_LIKE = re.compile(r"cs_[A-Za-z0-9_-]{16,}")
 NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,120}$")
 ROLE = re.compile(r"^[a-z][a-z_]{0,31}$")
 
+CASE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/._-]{0,63}$"
+"""A case reference: what the API, the watchlist and the audit log accept alike."""
+
 CaseId = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9/._-]{0,63}$",
+        pattern=CASE_PATTERN,
         description="case reference, e.g. 2026/118 (letters, digits, / . _ -)",
     ),
 ]

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from civicsight.audit import CASE_PATTERN
 from civicsight.auth import Permission, Principal, TokenStore, may
 from civicsight.users import UserStore
 
@@ -28,7 +29,6 @@ SESSION_COOKIE = "cs_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PASSWORD_CHANGE_PATHS = {"/api/auth/password", "/api/auth/logout", "/api/me"}
-CASE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 
 _bearer = HTTPBearer(auto_error=False, description="token issued by `civicsight token`")
 
