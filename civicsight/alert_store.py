@@ -33,7 +33,6 @@ from civicsight.events import FaceObservation
 from civicsight.sqlite_file import SqliteFile
 
 SCHEMA = """
-PRAGMA secure_delete = ON;
 CREATE TABLE IF NOT EXISTS alerts (
   alert_id TEXT PRIMARY KEY,
   state TEXT NOT NULL,
@@ -48,7 +47,8 @@ CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, first_at);
 class AlertStore(SqliteFile):
     """SQLite alert store. Lifecycle: open() ... close()."""
 
-    schema = SCHEMA
+    migrations = (SCHEMA,)
+    pragmas = ("secure_delete = ON",)
     data_classes: tuple[str, ...] = ("alerts",)
 
     def __init__(self, path: Path, audit: AuditLog) -> None:

@@ -56,7 +56,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from civicsight.sqlite_file import SqliteFile
 
@@ -117,6 +124,30 @@ CaseId = Annotated[
 ]
 
 
+def _printable(text: str) -> str:
+    if not text.isprintable():
+        raise ValueError("purpose must be printable text")
+    return text
+
+
+PurposeText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=5, max_length=500),
+    AfterValidator(_printable),
+    Field(description="why this search is needed, in words (5-500 printable characters)"),
+]
+
+
+class SearchPurpose(BaseModel):
+    """Why a search is made: the case it belongs to and the stated purpose. Every search
+    needs one; the same rules hold where it is checked (the API, before searching) and
+    where it is written (the audit log), so a search that ran can always be logged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    case: CaseId
+    purpose: PurposeText
+
+
 class AuditError(ValueError):
     """An entry that cannot be written; the message says why."""
 
@@ -143,7 +174,7 @@ class BiometricSearch(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     case_id: CaseId
-    purpose: str = Field(min_length=3, max_length=500, description="why this search is needed")
+    purpose: PurposeText
     input_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the probe")
     reference_lists: tuple[str, ...] = Field(
         min_length=1, description="watchlist ids (reference databases) searched"
@@ -156,8 +187,6 @@ class BiometricSearch(BaseModel):
     def _check(self) -> BiometricSearch:
         if self.ended_at < self.started_at:
             raise ValueError("ended_at before started_at")
-        if not self.purpose.strip() or not self.purpose.isprintable():
-            raise ValueError("purpose must be printable text")
         return self
 
 
@@ -180,7 +209,6 @@ class Verification:
 
 
 SCHEMA = """
-PRAGMA secure_delete = ON;
 CREATE TABLE IF NOT EXISTS entries (
   seq INTEGER PRIMARY KEY,
   at REAL NOT NULL,
@@ -247,7 +275,8 @@ class AuditLog(SqliteFile):
     """The hub's audit log in ``<data_dir>/audit.db``. Lifecycle: open() ... close(), or
     ``with AuditLog(data_dir) as audit:``. See the module docstring."""
 
-    schema = SCHEMA
+    migrations = (SCHEMA,)
+    pragmas = ("secure_delete = ON",)
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(data_dir / DB_NAME)
@@ -285,6 +314,13 @@ class AuditLog(SqliteFile):
             os.close(fd)
         return key
 
+    def pseudonym(self, value: str) -> str:
+        """A stable stand-in for a value the log must not hold in clear (a user name
+        typed at a failed sign-in may be a password): keyed with the log's key, so it
+        cannot be reversed by trying every short string without the key file."""
+        mac = hmac.new(self._key, b"pseudonym\x00" + value.encode(), hashlib.sha256)
+        return "anon-" + mac.hexdigest()[:16]
+
     # writing
 
     def append(
@@ -317,9 +353,9 @@ class AuditLog(SqliteFile):
         details: Mapping[str, Any] | None,
         at: float | None,
     ) -> AuditEntry:
-        if not NAME.match(actor) or not actor.strip():
+        if not NAME.fullmatch(actor) or not actor.strip():
             raise AuditError("actor must be 1-120 printable characters")
-        if not ROLE.match(role):
+        if not ROLE.fullmatch(role):
             raise AuditError(f"role {role!r} is not a lower-case name")
         text = canonical_details(details)
         when = time.time() if at is None else float(at)

@@ -1,9 +1,11 @@
 """Bearer tokens for the local data dir: issued by an administrator, stored only as hashes.
 
-There are no default credentials: until ``civicsight token`` issues one, no token
+There are no default credentials: until ``civicsight token issue`` issues one, no token
 verifies, so every authenticated API route answers 401. A raw token is shown once, at
-issue time, and never stored or logged; the database keeps its SHA-256, role, label and
-creation time. ``token_id`` is a separate public handle used to list and revoke tokens.
+issue time, and never stored or logged; the database keeps its SHA-256, role, label,
+creation time and expiry. Every token expires (``TOKEN_DAYS_DEFAULT`` days unless the
+issuer says otherwise, at most ``MAX_TOKEN_DAYS``) and can be revoked. ``token_id`` is a
+separate public handle used to list and revoke tokens.
 """
 
 from __future__ import annotations
@@ -11,28 +13,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sys
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from civicsight.auth_db import AUTH_MIGRATIONS, TOKEN_DAYS_DEFAULT
 from civicsight.sqlite_file import SqliteFile
 
 TOKEN_PREFIX = "cs_"
 MAX_TOKEN_CHARS = 128
 MAX_LABEL_CHARS = 120
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tokens (
-  token_id TEXT PRIMARY KEY,
-  token_sha256 TEXT NOT NULL UNIQUE,
-  role TEXT NOT NULL,
-  label TEXT NOT NULL,
-  created_at REAL NOT NULL,
-  revoked_at REAL
-);
-"""
+MAX_TOKEN_DAYS = 366
+"""A token lives at most a year: a forgotten one must die on its own."""
 
 
 class Role(StrEnum):
@@ -87,7 +80,11 @@ class TokenInfo:
     role: Role
     label: str
     created_at: float
+    expires_at: float
     revoked_at: float | None
+
+    def live(self, now: float) -> bool:
+        return self.revoked_at is None and now < self.expires_at
 
 
 def _digest(token: str) -> str:
@@ -106,32 +103,44 @@ def _clean_label(label: str) -> str:
 class TokenStore(SqliteFile):
     """SQLite table of token hashes (``<data_dir>/auth.db``). Lifecycle: open() ... close()."""
 
-    schema = SCHEMA
+    migrations = AUTH_MIGRATIONS
     wal = False
 
-    def issue(self, role: Role | str, label: str) -> str:
-        """A new random token for ``role``; only its hash is kept. Shown to the caller once."""
+    def issue(
+        self,
+        role: Role | str,
+        label: str,
+        ttl_s: float = TOKEN_DAYS_DEFAULT * 86400,
+        now: float | None = None,
+    ) -> str:
+        """A new random token for ``role``, valid ``ttl_s`` seconds; only its hash is kept.
+        Shown to the caller once."""
         role = Role(role)
         label = _clean_label(label)
+        if not 0 < ttl_s <= MAX_TOKEN_DAYS * 86400:
+            raise ValueError(f"a token lives more than 0 s and at most {MAX_TOKEN_DAYS} days")
+        at = time.time() if now is None else now
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = secrets.token_hex(8)
         with self._lock, self.db:
             self.db.execute(
-                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)",
-                (token_id, _digest(token), role.value, label, time.time()),
+                "INSERT INTO tokens (token_id, token_sha256, role, label, created_at, "
+                "revoked_at, expires_at) VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                (token_id, _digest(token), role.value, label, at, at + ttl_s),
             )
         return token
 
-    def verify(self, token: str) -> Principal | None:
-        """The principal of a valid, unrevoked token; None for anything else."""
+    def verify(self, token: str, now: float | None = None) -> Principal | None:
+        """The principal of a valid, unexpired, unrevoked token; None for anything else."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_CHARS:
             return None
         digest = _digest(token)
+        at = time.time() if now is None else now
         with self._lock:
             row = self.db.execute(
                 "SELECT token_id, token_sha256, role, label FROM tokens "
-                "WHERE token_sha256 = ? AND revoked_at IS NULL",
-                (digest,),
+                "WHERE token_sha256 = ? AND revoked_at IS NULL AND expires_at > ?",
+                (digest, at),
             ).fetchone()
         if row is None or not hmac.compare_digest(str(row[1]), digest):
             return None
@@ -141,55 +150,34 @@ class TokenStore(SqliteFile):
             return None
         return Principal(token_id=row[0], role=role, label=row[3])
 
-    def revoke(self, token_id: str) -> bool:
+    def revoke(self, token_id: str, now: float | None = None) -> bool:
         """Revoke a token by its id; True if a live token was revoked."""
+        at = time.time() if now is None else now
         with self._lock, self.db:
             cur = self.db.execute(
                 "UPDATE tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
-                (time.time(), token_id),
+                (at, token_id),
             )
         return cur.rowcount == 1
 
     def issued(self) -> list[TokenInfo]:
-        """Every token ever issued (live and revoked), oldest first, without hashes."""
+        """Every token ever issued (live, expired and revoked), oldest first, without
+        hashes."""
         with self._lock:
             rows = self.db.execute(
-                "SELECT token_id, role, label, created_at, revoked_at FROM tokens "
+                "SELECT token_id, role, label, created_at, expires_at, revoked_at FROM tokens "
                 "ORDER BY created_at, token_id"
             ).fetchall()
-        return [TokenInfo(r[0], Role(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [TokenInfo(r[0], Role(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
-    def count_active(self) -> int:
+    def count_active(self, now: float | None = None) -> int:
+        at = time.time() if now is None else now
         with self._lock:
-            row = self.db.execute("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL").fetchone()
+            row = self.db.execute(
+                "SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL AND expires_at > ?", (at,)
+            ).fetchone()
         return int(row[0])
 
 
 def auth_db_path(data_dir: Path) -> Path:
     return data_dir / "auth.db"
-
-
-def issue_token_cli(data_dir: Path, role: Role | str, label: str) -> str:
-    """``civicsight token``: issue a token, print it alone on stdout (for scripts), the rest
-    on stderr. Returns the token. Raises ValueError for an unknown role or a bad label."""
-    try:
-        role = Role(role)
-    except ValueError:
-        raise ValueError(
-            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
-        ) from None
-    store = TokenStore(auth_db_path(data_dir))
-    store.open()
-    try:
-        token = store.issue(role, label)
-        principal = store.verify(token)
-    finally:
-        store.close()
-    token_id = principal.token_id if principal else "?"
-    print(token)
-    print(
-        f"issued {role.value} token {token_id} ({label.strip()}); it is shown only now. "
-        f"Open the control room with http://HOST:PORT/#token=<token>",
-        file=sys.stderr,
-    )
-    return token

@@ -19,7 +19,7 @@ from pydantic import Field
 from civicsight.alert_store import AlertStore
 from civicsight.alerts import AlertError
 from civicsight.audit import AuditLog
-from civicsight.auth import Role
+from civicsight.auth import Role, TokenStore, auth_db_path
 from civicsight.bus import ensure_topics, stop_on_signals
 from civicsight.logs import setup_logging
 from civicsight.media import MediaUnavailableError, ensure_media
@@ -47,6 +47,7 @@ TOOLS = {
     ("bench", "detect"): "bench.detect",
     ("bench", "gpu"): "bench.detect_gpu",
     ("bench", "search"): "bench.search",
+    ("bench", "uploads"): "bench.uploads",
     ("models", ""): "models.cli",
     ("eval", "plates"): "services.plates.eval",
     ("eval", "faces"): "services.faces.eval",
@@ -70,6 +71,15 @@ class UpSettings(HubSettings):
     retention_every_s: float = Field(
         3600.0, gt=0, le=86400, description="how often the hub enforces the retention policy"
     )
+    demo_token_hours: float = Field(
+        12.0, gt=0, le=168, description="how long the investigator token `up --demo` prints lives"
+    )
+
+
+class TokenSettings(HubSettings):
+    token_days: float = Field(
+        30.0, gt=0, le=366, description="how long a token from `civicsight token issue` lives"
+    )
 
 
 def _wait_http(url: str, timeout: float) -> bool:
@@ -84,15 +94,19 @@ def _wait_http(url: str, timeout: float) -> bool:
     return False
 
 
-def _issue_token(data_dir: Path, role: str, label: str) -> str:
-    from civicsight.auth import TokenStore
-
-    tokens = TokenStore(data_dir / "auth.db")
+def _issue_token(data_dir: Path, role: str, label: str, ttl_s: float) -> str:
+    """A new token, with its issue in the audit log (never the token itself)."""
+    tokens = TokenStore(auth_db_path(data_dir))
     tokens.open()
     try:
-        return tokens.issue(role, label)
+        token = tokens.issue(role, label, ttl_s)
+        who = tokens.verify(token)
     finally:
         tokens.close()
+    token_id = who.token_id if who else "?"
+    details = {"token_id": token_id, "token_role": role, "label": label, "ttl_s": ttl_s}
+    _audit_local(data_dir, "token.issue", details)
+    return token
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -152,27 +166,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         with supervisor.running():
             url = f"http://127.0.0.1:{settings.api_port}"
             if _wait_http(url + "/api/health", 60):
-                first = _first_admin(data_dir)
-                if first:
-                    print(
-                        f"\n  First start: user 'admin', one-time password {first}\n"
-                        "  (shown only now; it must be changed at the first sign-in)",
-                        flush=True,
-                    )
-                if args.demo:
-                    token = _issue_token(data_dir, "investigator", "demo")
-                    print(
-                        f"\n  CivicSight control room: {url}/#token={token}\n"
-                        "  (a new investigator token for this data folder: searches ask for a "
-                        "case id and a purpose; Ctrl-C stops the hub)\n",
-                        flush=True,
-                    )
-                else:
-                    print(
-                        f"\n  CivicSight API on {url} (sign in, or get a token: civicsight "
-                        "token --role ROLE)\n",
-                        flush=True,
-                    )
+                greeting = welcome(data_dir, url, args.demo, settings.demo_token_hours)
+                print(greeting, flush=True)
             supervisor.run_forever(stop)
     finally:
         if broker is not None:
@@ -180,16 +175,39 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_admin(data_dir: Path) -> str | None:
-    """On a hub without users: create ``admin`` with a one-time password, returned once."""
+def welcome(data_dir: Path, url: str, demo: bool, demo_token_hours: float) -> str:
+    """What ``civicsight up`` prints once the API answers. On a hub without users it
+    creates ``admin`` with a one-time password; with ``--demo`` it issues an investigator
+    token that lives ``demo_token_hours``. Both are audited (never the secrets)."""
     from civicsight.users import UserStore
 
-    users = UserStore(data_dir / "auth.db")
+    lines = []
+    users = UserStore(auth_db_path(data_dir))
     users.open()
     try:
-        return users.ensure_first_admin(time.time())
+        first = users.ensure_first_admin(time.time())
     finally:
         users.close()
+    if first:
+        details = {"user": "admin", "user_role": "admin", "first_admin": True}
+        _audit_local(data_dir, "user.add", details)
+        lines.append(
+            f"\n  First start: user 'admin', one-time password {first}\n"
+            "  (shown only now; it must be changed at the first sign-in)"
+        )
+    if demo:
+        token = _issue_token(data_dir, "investigator", "demo", demo_token_hours * 3600)
+        lines.append(
+            f"\n  CivicSight control room: {url}/#token={token}\n"
+            f"  (a new investigator token for this data folder, valid {demo_token_hours:g} h: "
+            "searches ask for a case id and a purpose; Ctrl-C stops the hub)\n"
+        )
+    else:
+        lines.append(
+            f"\n  CivicSight API on {url} (sign in, or get a token: civicsight token issue "
+            "--role ROLE)\n"
+        )
+    return "\n".join(lines)
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -224,10 +242,50 @@ def _audit_local(data_dir: Path, action: str, details: dict[str, object]) -> Non
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    settings = HubSettings()
-    token = _issue_token(settings.data_dir, args.role, args.label)
-    _audit_local(settings.data_dir, "token.issue", {"token_role": args.role, "label": args.label})
-    print(token)
+    """``civicsight token issue | list | revoke``."""
+    settings = TokenSettings()
+    data_dir = settings.data_dir
+    if args.what == "issue":
+        ttl_s = args.hours * 3600 if args.hours else (args.days or settings.token_days) * 86400
+        try:
+            token = _issue_token(data_dir, args.role, args.label, ttl_s)
+        except ValueError as err:
+            print(f"civicsight token: {err}", file=sys.stderr)
+            return 2
+        print(token)
+        print(
+            f"issued a {args.role} token for {args.label!r}, valid until "
+            f"{_iso(time.time() + ttl_s)}; it is shown only now. Open the control room with "
+            "http://HOST:PORT/#token=<token>",
+            file=sys.stderr,
+        )
+        return 0
+    tokens = TokenStore(auth_db_path(data_dir))
+    tokens.open()
+    try:
+        if args.what == "list":
+            now = time.time()
+            listed = tokens.issued()
+            if args.json:
+                print(json.dumps([{**t.__dict__, "live": t.live(now)} for t in listed], indent=2))
+                return 0
+            for t in listed:
+                state = (
+                    f"revoked {_iso(t.revoked_at)}"
+                    if t.revoked_at
+                    else f"expires {_iso(t.expires_at)}"
+                    if t.live(now)
+                    else f"expired {_iso(t.expires_at)}"
+                )
+                print(f"{t.token_id}\t{t.role.value}\t{t.label}\t{_iso(t.created_at)}\t{state}")
+            return 0
+        if not tokens.revoke(args.token_id):
+            print(f"civicsight token: no live token {args.token_id!r}", file=sys.stderr)
+            return 1
+    finally:
+        tokens.close()
+    _audit_local(data_dir, "token.revoke", {"token_id": args.token_id, "why": "revoked"})
+    print(f"revoked {args.token_id}")
     return 0
 
 
@@ -363,9 +421,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--demo", action="store_true", help="add the sample cameras")
     up.set_defaults(func=cmd_up)
-    token = sub.add_parser("token", help="print a new API token for the local data dir")
-    token.add_argument("--role", required=True, choices=[r.value for r in Role])
-    token.add_argument("--label", default="cli", help="who or what the token is for")
+    token = sub.add_parser("token", help="API tokens: issue | list | revoke (all audited)")
+    token_sub = token.add_subparsers(dest="what", required=True)
+    t_issue = token_sub.add_parser("issue", help="print a new token (shown only once)")
+    t_issue.add_argument("--role", required=True, choices=[r.value for r in Role])
+    t_issue.add_argument("--label", default="cli", help="who or what the token is for")
+    life = t_issue.add_mutually_exclusive_group()
+    life.add_argument(
+        "--days", type=float, help="valid this many days (default CIVICSIGHT_TOKEN_DAYS, 30)"
+    )
+    life.add_argument("--hours", type=float, help="valid this many hours")
+    t_list = token_sub.add_parser("list", help="every token: id, role, label, state")
+    t_list.add_argument("--json", action="store_true")
+    t_revoke = token_sub.add_parser("revoke", help="revoke a token by its id (see list)")
+    t_revoke.add_argument("token_id")
     token.set_defaults(func=cmd_token)
     user = sub.add_parser("user", help="add a user who signs in with a password")
     user_sub = user.add_subparsers(dest="action", required=True)

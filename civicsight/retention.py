@@ -54,7 +54,7 @@ def parse_duration(value: object) -> object:
     """``"36h"``, ``"90d"``, ``"15m"``, ``"30s"`` -> timedelta; other values pass through
     (pydantic then reads numbers as seconds and ISO 8601 strings)."""
     if isinstance(value, str):
-        found = DURATION.match(value)
+        found = DURATION.fullmatch(value)
         if found:
             return timedelta(seconds=float(found[1]) * UNIT_S[found[2]])
     return value

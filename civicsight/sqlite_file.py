@@ -1,17 +1,72 @@
-"""One SQLite file with its lifecycle, shared by the kernel's SQLite-backed stores."""
+"""One SQLite file with its lifecycle and numbered schema migrations, shared by the
+kernel's SQLite-backed stores.
+
+A store lists its schema as ``migrations``: step 1 is the first layout, each later step
+changes it (``ALTER TABLE ...``). The file's ``PRAGMA user_version`` says how many steps
+it has had; ``open()`` applies the missing ones, each in one transaction under a write
+lock (two processes opening one file at once apply each step once). A file made before
+versions existed has ``user_version`` 0 and its tables already there: step 1 uses
+``CREATE ... IF NOT EXISTS``, so it adopts them, and the later steps upgrade them. A file
+newer than the code (``user_version`` above the last step) is refused rather than
+misread.
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
-class SqliteFile:
-    """``open()`` creates the file (owner-only permissions) and its schema; ``close()``."""
+class SchemaTooNewError(RuntimeError):
+    """The file was written by a newer CivicSight (more migrations than this code knows)."""
 
-    schema: str = ""
+
+def statements(script: str) -> Iterator[str]:
+    """The complete SQL statements of a script, in order."""
+    buffer = ""
+    for char in script:
+        buffer += char
+        if char == ";" and sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement: {buffer.strip()[:80]!r}")
+
+
+def migrate(db: sqlite3.Connection, steps: Sequence[str], name: str) -> int:
+    """Apply the steps ``db`` has not had yet; returns its version afterwards."""
+    target = len(steps)
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > target:
+                raise SchemaTooNewError(
+                    f"{name} has schema version {version}; this CivicSight knows up to "
+                    f"{target}: upgrade CivicSight, or restore the file from before"
+                )
+            if version == target:
+                db.execute("COMMIT")
+                return version
+            for sql in statements(steps[version]):
+                db.execute(sql)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+class SqliteFile:
+    """``open()`` creates the file (owner-only permissions) and brings its schema up to
+    date; ``close()``."""
+
+    migrations: tuple[str, ...] = ()
+    pragmas: tuple[str, ...] = ()
+    """Per-connection settings (``secure_delete = ON``), set at every open."""
     wal: bool = True
 
     def __init__(self, path: Path) -> None:
@@ -25,10 +80,18 @@ class SqliteFile:
             # created readable by its owner only, before anything is written to it
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        if self.wal:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(self.schema)
+        try:
+            if self.wal:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            for pragma in self.pragmas:
+                db.execute(f"PRAGMA {pragma}")
+            db.isolation_level = None  # migrations manage their own transactions
+            migrate(db, self.migrations, str(self.path))
+            db.isolation_level = "DEFERRED"
+        except BaseException:
+            db.close()
+            raise
         self._db = db
 
     def close(self) -> None:

@@ -6,8 +6,9 @@
 - A session is a random id in an HttpOnly cookie; the database keeps its SHA-256, the
   user, an expiry and the session's CSRF token, which every state-changing request made
   with the cookie must echo in ``X-CSRF-Token``.
-- Failed logins are counted per user name and per client address over a sliding window;
-  past the limit a login is refused with the seconds to wait, even with the right password.
+- Failed logins, and wrong current passwords in a password change, are counted per user
+  name and per client address over a sliding window; past the limit the attempt is
+  refused with the seconds to wait, even with the right password.
 
 Lifecycle: ``open()`` ... ``close()``. The clock is passed in (``now``) so that tests can
 move it.
@@ -23,30 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from civicsight.auth import Principal, Role
+from civicsight.auth_db import AUTH_MIGRATIONS
 from civicsight.sqlite_file import SqliteFile
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-  username TEXT PRIMARY KEY,
-  role TEXT NOT NULL,
-  password_hash TEXT NOT NULL,
-  must_change INTEGER NOT NULL,
-  created_at REAL NOT NULL,
-  disabled_at REAL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-  session_sha256 TEXT PRIMARY KEY,
-  username TEXT NOT NULL REFERENCES users(username),
-  csrf TEXT NOT NULL,
-  created_at REAL NOT NULL,
-  expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS login_failures (
-  key TEXT NOT NULL,
-  at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
-"""
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 12
@@ -92,7 +71,7 @@ def check_password_rules(password: str) -> None:
 class UserStore(SqliteFile):
     """``<data_dir>/auth.db`` (beside the API tokens): users, sessions, failed logins."""
 
-    schema = SCHEMA
+    migrations = AUTH_MIGRATIONS
     wal = False
 
     def __init__(self, path: Path) -> None:
@@ -103,7 +82,7 @@ class UserStore(SqliteFile):
 
     def add(self, username: str, role: Role | str, now: float) -> str:
         """A new user with a random one-time password (returned once, to be changed)."""
-        if not USERNAME.match(username):
+        if not USERNAME.fullmatch(username):
             raise ValueError("a user name is 2-64 characters: a-z first, then a-z 0-9 . _ -")
         role = Role(role)
         secret = secrets.token_urlsafe(18)
@@ -132,10 +111,7 @@ class UserStore(SqliteFile):
                 (username,),
             ).fetchone()
         if row is None or len(password) > MAX_PASSWORD or not self._matches(row[1], password):
-            with self._lock, self.db:
-                self.db.executemany(
-                    "INSERT INTO login_failures VALUES (?, ?)", [(k, now) for k in keys]
-                )
+            self._failed(keys, now)
             raise LoginRefusedError("wrong user name or password")
         with self._lock, self.db:
             self.db.execute("DELETE FROM login_failures WHERE key = ?", (keys[0],))
@@ -148,6 +124,20 @@ class UserStore(SqliteFile):
             return bool(self._hasher.verify(stored, password))
         except VerificationError:
             return False
+
+    def exists(self, username: str) -> bool:
+        """Whether a user of that name exists (disabled ones too)."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT 1 FROM users WHERE username = ?", (username[:64],)
+            ).fetchone()
+        return row is not None
+
+    def _failed(self, keys: tuple[str, ...], now: float) -> None:
+        with self._lock, self.db:
+            self.db.executemany(
+                "INSERT INTO login_failures VALUES (?, ?)", [(k, now) for k in keys]
+            )
 
     def _throttle(self, keys: tuple[str, ...], now: float) -> None:
         with self._lock, self.db:
@@ -192,9 +182,13 @@ class UserStore(SqliteFile):
         with self._lock, self.db:
             self.db.execute("DELETE FROM sessions WHERE session_sha256 = ?", (_sha(session_id),))
 
-    def change_password(self, username: str, old: str, new: str, now: float) -> Session:
+    def change_password(
+        self, username: str, old: str, new: str, client: str, now: float
+    ) -> Session:
         """Change a password (the old one must match). Ends every session of the user and
-        returns a new one."""
+        returns a new one. Wrong old passwords are throttled like failed logins."""
+        keys = (f"user:{username[:64]}", f"client:{client[:64]}")
+        self._throttle(keys, now)
         check_password_rules(new)
         if new == old:
             raise ValueError("the new password must differ from the old one")
@@ -203,7 +197,8 @@ class UserStore(SqliteFile):
                 "SELECT password_hash FROM users WHERE username = ? AND disabled_at IS NULL",
                 (username,),
             ).fetchone()
-        if row is None or not self._matches(row[0], old):
+        if row is None or len(old) > MAX_PASSWORD or not self._matches(row[0], old):
+            self._failed(keys, now)
             raise LoginRefusedError("the current password is wrong")
         with self._lock, self.db:
             self.db.execute(

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.uploads import flat_png as bomb_png  # one PNG maker for the tests and the bench
+
 REPO = Path(__file__).resolve().parents[1]
+__all__ = ["REPO", "bomb_png", "media_dir", "media_file", "mirror", "serving"]
 
 
 def mirror(env: str, sub: str) -> Path:
@@ -27,3 +35,26 @@ def media_file(name: str) -> Path:
     if not path.exists():
         pytest.fail(f"sample media {path} missing: set CIVICSIGHT_MEDIA_MIRROR")
     return path
+
+
+@contextlib.contextmanager
+def serving(app: Any, trusted_proxies: tuple[str, ...] = ()) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1, in a thread, set up as the API service sets up
+    its server (``services.api.server``); yields its base URL."""
+    from civicsight.stack import free_port
+    from services.api.server import api_server
+
+    port = free_port()
+    server = api_server(app, "127.0.0.1", port, trusted_proxies, "warning")
+    thread = threading.Thread(target=server.run, name="test-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the API server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

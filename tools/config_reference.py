@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from civicsight.cameras import Analytics, CameraConfig, CameraNetworkSettings, Position
-from civicsight.cli import UpSettings
+from civicsight.cli import TokenSettings, UpSettings
 from civicsight.settings import HubSettings
 from services.api.main import ApiSettings
 from services.detect.main import DetectSettings
@@ -29,6 +29,7 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("every service", HubSettings),
     ("every service (camera files)", CameraNetworkSettings),
     ("civicsight up", UpSettings),
+    ("civicsight token", TokenSettings),
     ("ingest", IngestSettings),
     ("detect", DetectSettings),
     ("faces", FacesSettings),

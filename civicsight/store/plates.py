@@ -71,7 +71,7 @@ def ocr_distance(a: str, b: str) -> float:
 
 def check_plate(text: str) -> str:
     plate = normalise(text)
-    if not plate or len(plate) > MAX_PLATE or not _PLATE_CHARS.match(plate):
+    if not plate or len(plate) > MAX_PLATE or not _PLATE_CHARS.fullmatch(plate):
         raise PatternError(f"a plate is 1-{MAX_PLATE} characters A-Z or 0-9, got {text!r}")
     return plate
 
@@ -96,7 +96,7 @@ class PlatePattern:
     @classmethod
     def parse(cls, raw: str) -> PlatePattern:
         text = re.sub(r"\*+", "*", normalise(raw))
-        if not text or len(text) > 2 * MAX_PLATE or not _PATTERN_CHARS.match(text):
+        if not text or len(text) > 2 * MAX_PLATE or not _PATTERN_CHARS.fullmatch(text):
             raise PatternError(
                 f"a pattern is A-Z, 0-9, ? (one character) and * (any run), at most "
                 f"{2 * MAX_PLATE} long; got {raw!r}"

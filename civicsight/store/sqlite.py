@@ -151,7 +151,7 @@ def _marks(n: int) -> str:
 
 
 class SqliteTrackStore(SqliteFile):
-    schema = SCHEMA
+    migrations = (SCHEMA,)
 
     def __init__(self, path: Path, vector_threads: int = 0) -> None:
         super().__init__(path)

@@ -1,9 +1,12 @@
 """Traffic analytics for the ``traffic_analyst`` role: counts and flows, never tracks.
 
-What leaves here is only numbers per (camera, class, time bucket) and per (from camera,
+What leaves here is only numbers per (camera, class, time bin) and per (from camera,
 to camera, class): no track id, plate, crop or position. Any count below
 ``min_count`` is suppressed (``count: null``), so that a single car at night cannot be
-singled out. The counting is pure; the router reads the store page by page.
+singled out, and every answer covers whole, aligned, settled bins of at least 15 minutes
+(``civicsight.disclosure``): moving a window by seconds changes nothing, so no suppressed
+vehicle can be pinned down by differencing two answers. A track counts in the bin of its
+first sighting. The counting is pure; the router reads the store page by page.
 """
 
 from __future__ import annotations
@@ -17,11 +20,19 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from civicsight.auth import Permission
+from civicsight.disclosure import (
+    ALLOWED_BINS_S,
+    MIN_COUNT,
+    BinError,
+    Window,
+    published_window,
+    suppress,
+)
 from civicsight.store import StoredTrack, TrackQuery, TrackStore
 from services.api.auth_routes import audit
+from services.api.params import time_query
 from services.api.security import Authed, require
 
-MIN_COUNT = 5
 MAX_WINDOW_S = 31 * 86_400
 MAX_TRACKS = 200_000
 
@@ -41,21 +52,28 @@ class FlowRow(BaseModel):
 
 
 class Aggregates(BaseModel):
-    since: float
-    until: float
+    since: float = Field(description="start of the first bin answered")
+    until: float = Field(description="end of the last whole, settled bin answered")
     min_count: int = Field(description="counts below this are suppressed (null)")
     counts: list[CountRow]
     flows: list[FlowRow]
 
 
-def count_rows(tracks: Iterable[StoredTrack], bucket_s: float, min_count: int) -> list[CountRow]:
+def in_window(tracks: Iterable[StoredTrack], win: Window) -> Iterator[StoredTrack]:
+    """The tracks first seen inside the window's bins (a track that only overlaps the
+    window's start belongs to an earlier bin, which this answer does not publish)."""
+    return (t for t in tracks if win.bin_of(t.first_seen) is not None)
+
+
+def count_rows(tracks: Iterable[StoredTrack], win: Window, min_count: int) -> list[CountRow]:
     counts: Counter[tuple[str, str, float]] = Counter()
-    for t in tracks:
-        start = (t.first_seen // bucket_s) * bucket_s
+    for t in in_window(tracks, win):
+        start = win.bin_of(t.first_seen)
+        assert start is not None
         for camera in set(t.cameras):
             counts[(camera, t.cls, start)] += 1
     return [
-        CountRow(camera=c, cls=k, bucket_start=b, count=n if n >= min_count else None)
+        CountRow(camera=c, cls=k, bucket_start=b, count=suppress(n, min_count))
         for (c, k, b), n in sorted(counts.items())
     ]
 
@@ -67,7 +85,7 @@ def flow_rows(tracks: Iterable[StoredTrack], min_count: int) -> list[FlowRow]:
             if a != b:
                 flows[(a, b, t.cls)] += 1
     return [
-        FlowRow(from_camera=a, to_camera=b, cls=k, count=n if n >= min_count else None)
+        FlowRow(from_camera=a, to_camera=b, cls=k, count=suppress(n, min_count))
         for (a, b, k), n in sorted(flows.items())
     ]
 
@@ -94,26 +112,34 @@ def aggregates_router(store: TrackStore) -> APIRouter:
     def aggregates(
         request: Request,
         who: Authed,
-        since: Annotated[float, Query(ge=0, description="window start (Unix time)")],
-        until: Annotated[float | None, Query(ge=0, description="window end; default now")] = None,
-        bucket_s: Annotated[int, Query(ge=300, le=86_400, description="bucket length")] = 3600,
+        since: Annotated[float, time_query("window start (Unix seconds; widened to its bin)")],
+        until: Annotated[
+            float | None, time_query("window end (Unix seconds; default now; cut to whole bins)")
+        ] = None,
+        bucket_s: Annotated[
+            int, Query(description=f"bin length in seconds, one of {ALLOWED_BINS_S}")
+        ] = 3600,
     ) -> Aggregates:
         end = until if until is not None else time.time()
         if end <= since or end - since > MAX_WINDOW_S:
             raise HTTPException(400, "the window must be positive and at most 31 days")
-        tracks = list(all_tracks(store, since, end))
+        try:
+            win = published_window(since, end, bucket_s, time.time())
+        except BinError as err:
+            raise HTTPException(400, f"bucket_s: {err}") from None
+        tracks = [] if win.empty else list(in_window(all_tracks(store, win.start, win.end), win))
         audit(
             request,
             who.label,
             who.role.value,
             "aggregates.read",
-            {"since": since, "until": end, "bucket_s": bucket_s},
+            {"since": win.start, "until": win.end, "bucket_s": bucket_s},
         )
         return Aggregates(
-            since=since,
-            until=end,
+            since=win.start,
+            until=win.end,
             min_count=MIN_COUNT,
-            counts=count_rows(tracks, bucket_s, MIN_COUNT),
+            counts=count_rows(tracks, win, MIN_COUNT),
             flows=flow_rows(tracks, MIN_COUNT),
         )
 

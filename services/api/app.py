@@ -23,7 +23,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from civicsight.audit import AuditLog
 from civicsight.auth import Permission, TokenStore, may
 from civicsight.bus import Publisher
 from civicsight.cameras import Analytics, CameraConfig, Position
@@ -34,9 +36,11 @@ from services.api.aggregates import aggregates_router
 from services.api.audit_routes import audit_router
 from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
+from services.api.body_guard import BodyGuard
 from services.api.corrections import corrections_router
 from services.api.live import LiveView
-from services.api.security import Authed, Purposed, require
+from services.api.params import MAX_PAGE, SearchLimits, Since, Until, window
+from services.api.security import Authed, Purposed, known_caller, require
 
 if TYPE_CHECKING:
     from services.api.search import ImageEmbedder
@@ -44,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("api")
 
 STATIC_DIR = Path(__file__).parent / "static"
-MAX_PAGE = 500
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 SECURITY_HEADERS = {
@@ -117,12 +120,19 @@ def create_app(
     tokens: TokenStore,
     cameras: Sequence[CameraConfig],
     live: LiveView,
+    audit_log: AuditLog,
     static_dir: Path = STATIC_DIR,
     users: UserStore | None = None,
-    audit_log: object | None = None,
     publisher: Publisher | None = None,
     embedder: ImageEmbedder | None = None,
+    allowed_hosts: Sequence[str] = ("*",),
+    limits: SearchLimits | None = None,
+    body_timeout_s: float = 10.0,
 ) -> FastAPI:
+    """The API. ``allowed_hosts``: Host header values served (``*``: any; the service
+    passes ``CIVICSIGHT_ALLOWED_HOSTS``); ``body_timeout_s``: how long a request body may
+    take to arrive."""
+    lim = limits or SearchLimits()
     app = FastAPI(
         title="CivicSight API",
         version="1",
@@ -133,6 +143,16 @@ def create_app(
     app.state.tokens = tokens
     app.state.users = users
     app.state.audit = audit_log
+    # outermost first: the Host check, then the body guard (credentials and size before
+    # any body is read); the security headers (below) wrap both
+    app.add_middleware(
+        BodyGuard,
+        known=known_caller,
+        limits={"/api/search/image": lim.upload_body_bytes},
+        open_paths={"/api/auth/login"},
+        timeout_s=body_timeout_s,
+    )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.include_router(auth_router)
     app.include_router(aggregates_router(store))
     app.include_router(audit_router())
@@ -195,13 +215,12 @@ def create_app(
         "/api/cameras/{camera_id}/latest.jpg",
         response_class=Response,
         responses={200: {"content": {"image/jpeg": {}}}, 204: {"description": "no frame yet"}},
+        dependencies=[live_only],
     )
     def latest_jpeg(
         who: Authed,
         camera_id: Annotated[str, PathParam(pattern=CAMERA_ID_PATTERN)],
     ) -> Response:
-        if not may(who.role, Permission.LIVE):
-            raise HTTPException(403, f"role {who.role.value} may not: live")
         if camera_id not in by_id:
             raise HTTPException(404, f"unknown camera {camera_id!r}")
         found = live.annotated(camera_id, redact=not may(who.role, Permission.FACES))
@@ -223,15 +242,12 @@ def create_app(
         why: Purposed,
         cls: Annotated[ObjectClass | None, Query(description="object class")] = None,
         camera: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
-        since: Annotated[float | None, Query(ge=0, description="last seen at or after")] = None,
-        until: Annotated[float | None, Query(ge=0, description="first seen at or before")] = None,
+        since: Since = None,
+        until: Until = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         cursor: Annotated[str | None, Query(max_length=512)] = None,
-        case: Annotated[str | None, Query(max_length=64, description="case number")] = None,
-        purpose: Annotated[str | None, Query(max_length=500, description="why")] = None,
     ) -> TrackPage:
-        if since is not None and until is not None and since > until:
-            raise HTTPException(400, "since must not be after until")
+        since, until = window(since, until, lim, time.time())
         query = TrackQuery(
             cls=cls, camera=camera, since=since, until=until, limit=limit, cursor=cursor or None
         )
@@ -257,16 +273,15 @@ def create_app(
 
     from services.api.search import search_router  # it imports this module
 
-    app.include_router(search_router(store, embedder))
+    app.include_router(search_router(store, embedder, lim))
 
     @app.get(
         "/api/tracks/{track_id}/crop.jpg",
         response_class=Response,
         responses={200: {"content": {"image/jpeg": {}}}},
+        dependencies=[search_only],  # the role first: no 400 tells a viewer what to send
     )
     def track_crop(request: Request, who: Authed, why: Purposed, track_id: TrackId) -> Response:
-        if not may(who.role, Permission.SEARCH):
-            raise HTTPException(403, f"role {who.role.value} may not: search")
         jpeg = store.crop(track_id)
         if jpeg is None:
             detail = "track has no crop" if store.get(track_id) else f"no track {track_id!r}"

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from civicsight.audit import ACTIONS, AuditEntry, AuditLog
 from civicsight.auth import Permission
 from services.api.auth_routes import audit
+from services.api.params import time_query
 from services.api.security import Authed, require
 
 MAX_ENTRIES = 1000
@@ -28,7 +29,7 @@ def audit_router() -> APIRouter:
     def read(
         request: Request,
         who: Authed,
-        since: Annotated[float | None, Query(ge=0, description="entries at or after")] = None,
+        since: Annotated[float | None, time_query("entries at or after (Unix seconds)")] = None,
         action: Annotated[str | None, Query(max_length=40, description="one action")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 200,
     ) -> AuditPage:

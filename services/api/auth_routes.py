@@ -1,8 +1,9 @@
 """Sign-in for people: ``/api/auth/login``, ``/logout`` and ``/password``.
 
 Sessions live in an HttpOnly, SameSite=Strict cookie; the CSRF token comes back in the
-answer body for the page to echo in ``X-CSRF-Token``. Failed logins are throttled per user
-and per client address (429 with ``Retry-After``).
+answer body for the page to echo in ``X-CSRF-Token``. Failed logins and wrong current
+passwords are throttled per user and per client address (429 with ``Retry-After``).
+Signing out with an API token revokes the token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from civicsight.audit import AuditLog
+from civicsight.auth import TokenStore
 from civicsight.users import (
     MAX_PASSWORD,
     LoginRefusedError,
@@ -21,7 +24,7 @@ from civicsight.users import (
     Session,
     UserStore,
 )
-from services.api.security import SESSION_COOKIE, Authed
+from services.api.security import SESSION_COOKIE, Authed, bearer_token
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -72,25 +75,44 @@ def _start(request: Request, response: Response, session: Session) -> SessionOut
     )
 
 
+def audit_log(request: Request) -> AuditLog:
+    """The app's audit log. An app without one answers nothing that must be audited: it
+    fails (500) rather than act unrecorded."""
+    trail: AuditLog | None = getattr(request.app.state, "audit", None)
+    if trail is None:
+        raise RuntimeError("this API has no audit log: audited actions are refused")
+    return trail
+
+
 def audit(
     request: Request, actor: str, role: str, action: str, details: Mapping[str, object]
 ) -> None:
-    """Append to the audit log when the app has one (``app.state.audit``)."""
-    trail = getattr(request.app.state, "audit", None)
-    if trail is not None:
-        trail.append(actor, role, action, details)
+    """Append to the app's audit log (``app.state.audit``); never skipped."""
+    audit_log(request).append(actor, role, action, details)
+
+
+def client_address(request: Request) -> str:
+    """The peer's address. Forwarded headers count only from the proxies named in
+    ``CIVICSIGHT_TRUSTED_PROXIES`` (uvicorn applies them before this runs)."""
+    return request.client.host if request.client else "?"
 
 
 @router.post("/login", response_model=SessionOut)
 def login(request: Request, response: Response, body: Annotated[Login, Body()]) -> SessionOut:
     users = _users(request)
-    client = request.client.host if request.client else "?"
+    client = client_address(request)
     try:
         session = users.login(body.username, body.password, client, time.time())
     except LoginThrottledError as err:
         raise HTTPException(429, str(err), headers={"Retry-After": str(err.retry_after)}) from None
     except LoginRefusedError as err:
-        attempted = "".join(c for c in body.username if c.isprintable())[:64] or "?"
+        # a name typed into the user field may be a password: only a real user's name is
+        # logged in clear, anything else as a keyed pseudonym
+        attempted = (
+            body.username
+            if users.exists(body.username)
+            else audit_log(request).pseudonym(body.username)
+        )
         audit(request, attempted, "unknown", "login.failed", {"client": client})
         raise HTTPException(401, str(err)) from None
     audit(
@@ -105,9 +127,16 @@ def login(request: Request, response: Response, body: Annotated[Login, Body()]) 
 
 @router.post("/logout", status_code=204)
 def logout(request: Request, who: Authed) -> Response:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        _users(request).logout(cookie)
+    """Ends the caller's session; a caller who signed in with an API token revokes it."""
+    if bearer_token(request):
+        tokens: TokenStore = request.app.state.tokens
+        tokens.revoke(who.token_id)
+        details = {"token_id": who.token_id, "token_role": who.role.value, "why": "logout"}
+        audit(request, who.label, who.role.value, "token.revoke", details)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            _users(request).logout(cookie)
     audit(request, who.label, who.role.value, "logout", {})
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -120,8 +149,13 @@ def change_password(
 ) -> SessionOut:
     if not who.token_id.startswith("session:"):
         raise HTTPException(400, "API tokens have no password; sign in with a user name")
+    users = _users(request)
     try:
-        session = _users(request).change_password(who.label, body.old, body.new, time.time())
+        session = users.change_password(
+            who.label, body.old, body.new, client_address(request), time.time()
+        )
+    except LoginThrottledError as err:
+        raise HTTPException(429, str(err), headers={"Retry-After": str(err.retry_after)}) from None
     except LoginRefusedError as err:
         raise HTTPException(403, str(err)) from None
     except ValueError as err:

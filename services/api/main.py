@@ -7,11 +7,11 @@ open requests, then the live feed, the store and the token store are closed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from pydantic import Field, model_validator
 
 from civicsight.audit import AuditLog
@@ -27,6 +27,7 @@ from services.api.app import create_app
 from services.api.embedder import ReidImageEmbedder
 from services.api.live import LiveFeed, LiveView
 from services.api.redact import YuNetFaces, redact_faces
+from services.api.server import api_server
 
 log = logging.getLogger("api")
 
@@ -46,6 +47,16 @@ class ApiSettings(StoreSettings):
     model_mirror: Path | None = Field(
         None, description="offline model folder (the face detector that blurs live tiles)"
     )
+    trusted_proxies: str = Field(
+        "",
+        description="addresses of reverse proxies whose X-Forwarded-For is believed, comma "
+        "separated; empty: none (the peer's address is the client's)",
+    )
+    allowed_hosts: str = Field(
+        "127.0.0.1,localhost",
+        description="Host header values the API answers, comma separated (add the name "
+        "users reach it by; * for any); others get 400",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -58,6 +69,10 @@ class ApiSettings(StoreSettings):
     @property
     def tokens_path(self) -> Path:
         return auth_db_path(self.data_dir)
+
+    @staticmethod
+    def listed(value: str) -> list[str]:
+        return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def load_camera_list(folder: Path) -> list[CameraConfig]:
@@ -101,7 +116,13 @@ def warm_store(store: TrackStore) -> None:
         log.warning("search index not built: %s", err)
 
 
+MAX_DECODE_PIXELS = 4096 * 4096
+"""OpenCV's own pixel limit in this process (it reads it at its first decode): a second
+fence behind the upload's header check, far above any camera frame."""
+
+
 def main() -> None:
+    os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(MAX_DECODE_PIXELS)
     settings = ApiSettings()
     setup_logging(settings.log_level)
     # Our handlers first: uvicorn restores them and re-raises the signal after its
@@ -143,10 +164,11 @@ def main() -> None:
             tokens,
             cameras,
             live,
+            audit,
             embedder=embedder,
             users=users,
-            audit_log=audit,
             publisher=corrections,
+            allowed_hosts=settings.listed(settings.allowed_hosts),
         )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
@@ -155,16 +177,12 @@ def main() -> None:
             len(cameras),
             describe(settings.store_backend, settings.store_path, settings.es_prefix),
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=settings.api_host,
-                port=settings.api_port,
-                log_level=settings.log_level.lower(),
-                log_config=None,
-                timeout_graceful_shutdown=5,
-                access_log=False,  # tiles poll twice a second per camera: too noisy to log
-            )
+        server = api_server(
+            app,
+            settings.api_host,
+            settings.api_port,
+            settings.listed(settings.trusted_proxies),
+            settings.log_level,
         )
         server.run()
         if not server.started:

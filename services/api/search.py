@@ -16,6 +16,10 @@ Every route here needs the ``search`` permission (investigators) and a ``case`` 
 SHA-256 of the upload, never the image). A time window longer than
 ``max_window_days`` is refused; without ``since`` a search covers the last
 ``max_window_days``. Errors are 4xx with a ``detail`` that says what to change.
+
+Uploads: the body guard (``body_guard.py``) has checked the caller and capped the body
+before this code runs; the image's type is read from its bytes and its size from its
+header, and only then is it decoded, in a worker thread, so the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -24,19 +28,18 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from civicsight.audit import AuditLog, BiometricSearch, input_digest
+from civicsight.audit import BiometricSearch, input_digest
 from civicsight.auth import Permission
 from civicsight.events import ObjectClass
+from civicsight.images import image_header
 from civicsight.store import (
     BadCursorError,
     HistoryEntry,
@@ -50,11 +53,19 @@ from civicsight.store import (
     TrackStore,
 )
 from civicsight.store.plates import MAX_FUZZY, PatternError
-from services.api.app import CAMERA_ID_PATTERN, MAX_PAGE
-from services.api.auth_routes import audit
+from services.api.app import CAMERA_ID_PATTERN
+from services.api.auth_routes import audit, audit_log
+from services.api.body_guard import too_large
+from services.api.params import (
+    MAX_PAGE,
+    SearchLimits,
+    Since,
+    SinceForm,
+    Until,
+    UntilForm,
+    window,
+)
 from services.api.security import Authed, Purposed, purpose, require
-
-IMAGE_TYPES = ("image/jpeg", "image/png")
 
 
 class ImageEmbedder(Protocol):
@@ -65,14 +76,6 @@ class ImageEmbedder(Protocol):
         ...
 
     def embed(self, image: np.ndarray, cls: ObjectClass) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class SearchLimits:
-    max_window_days: float = 31.0
-    max_upload_bytes: int = 2 * 1024 * 1024
-    max_image_side: int = 4096
-    min_image_side: int = 16
 
 
 class PlatePageOut(BaseModel):
@@ -95,63 +98,36 @@ class TrackDetailOut(StoredTrack):
     history: list[HistoryEntry]
 
 
-class UploadLimitRoute(APIRoute):
-    """Refuses a body whose declared size is over the upload limit before reading it."""
-
-    limit_bytes = SearchLimits().max_upload_bytes + 64 * 1024
-
-    def get_route_handler(self) -> Callable[[Request], object]:  # type: ignore[override]
-        handler = super().get_route_handler()
-
-        async def limited(request: Request) -> Response:
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > self.limit_bytes:
-                raise HTTPException(413, too_large(self.limit_bytes))
-            response: Response = await handler(request)
-            return response
-
-        return limited
-
-
-def too_large(limit: int) -> str:
-    return f"upload too large: at most {limit // 1024} KiB"
-
-
-def window(
-    since: float | None, until: float | None, limits: SearchLimits, now: float
-) -> tuple[float, float | None]:
-    """The searched time window; 400 when it is reversed or too long."""
-    end = until if until is not None else now
-    start = since if since is not None else end - limits.max_window_days * 86400
-    if start > end:
-        raise HTTPException(400, "since must not be after until")
-    days = (end - start) / 86400
-    if days > limits.max_window_days:
-        raise HTTPException(
-            400,
-            f"time window of {days:.1f} days is too long: at most {limits.max_window_days:g} "
-            "days; narrow since/until",
-        )
-    return start, until
-
-
-def decode_image(data: bytes, content_type: str | None, limits: SearchLimits) -> np.ndarray:
+def decode_image(data: bytes, limits: SearchLimits) -> np.ndarray:
+    """The pixels of an uploaded JPEG or PNG. The type comes from the bytes, never from
+    the upload's Content-Type, and the size from the file's header before anything is
+    decoded: a small file that declares a huge image is refused without decoding it."""
     if len(data) > limits.max_upload_bytes:
         raise HTTPException(413, too_large(limits.max_upload_bytes))
     if not data:
         raise HTTPException(400, "image: the upload is empty")
-    if content_type not in IMAGE_TYPES:
-        raise HTTPException(415, f"image: send a JPEG or PNG, not {content_type or 'unknown'}")
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise HTTPException(415, "image: not a readable JPEG or PNG")
-    h, w = pixels.shape[:2]
-    if min(h, w) < limits.min_image_side or max(h, w) > limits.max_image_side:
+    header = image_header(data)
+    if header is None:
+        raise HTTPException(415, "image: not a readable JPEG or PNG (type read from its bytes)")
+    side = max(header.width, header.height)
+    if side > limits.max_image_side:
         raise HTTPException(
-            400,
-            f"image: {w}x{h} pixels; a crop needs {limits.min_image_side} to "
+            413,
+            f"image: {header.width}x{header.height} pixels is too large; at most "
             f"{limits.max_image_side} pixels a side",
         )
+    if min(header.width, header.height) < limits.min_image_side:
+        raise HTTPException(
+            400,
+            f"image: {header.width}x{header.height} pixels; a crop needs "
+            f"{limits.min_image_side} to {limits.max_image_side} pixels a side",
+        )
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        pixels = None
+    if pixels is None or pixels.shape[:2] != (header.height, header.width):
+        raise HTTPException(415, f"image: not a readable {header.kind.upper()}")
     return pixels
 
 
@@ -162,7 +138,10 @@ def search_router(
     clock: Callable[[], float] = time.time,
 ) -> APIRouter:
     lim = limits or SearchLimits()
-    router = APIRouter(route_class=UploadLimitRoute, dependencies=[require(Permission.SEARCH)])
+    router = APIRouter(dependencies=[require(Permission.SEARCH)])
+    # decoding and embedding run in worker threads; two at a time at most, so a burst of
+    # large uploads cannot take every thread or the memory for many decoded images
+    heavy = asyncio.Semaphore(2)
 
     @router.get("/api/search/plates", response_model=PlatePageOut, tags=["search"])
     def search_plates(
@@ -181,8 +160,8 @@ def search_router(
             float,
             Query(ge=0, le=MAX_FUZZY, description="OCR-aware distance (0: exact or pattern)"),
         ] = 0.0,
-        since: Annotated[float | None, Query(ge=0, description="seen at or after")] = None,
-        until: Annotated[float | None, Query(ge=0, description="seen at or before")] = None,
+        since: Since = None,
+        until: Until = None,
         camera: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -224,8 +203,8 @@ def search_router(
         image: Annotated[UploadFile, File(description="a crop of the person or vehicle")],
         cls: Annotated[ObjectClass, Form(description="class of the object in the crop")],
         k: Annotated[int, Form(ge=1, le=100, description="how many tracks")] = 20,
-        since: Annotated[float | None, Form(ge=0)] = None,
-        until: Annotated[float | None, Form(ge=0)] = None,
+        since: SinceForm = None,
+        until: UntilForm = None,
         camera: Annotated[list[str] | None, Form(description="only these cameras")] = None,
         case: Annotated[str | None, Form(description="case id (required)")] = None,
         purpose_text: Annotated[
@@ -239,19 +218,19 @@ def search_router(
             if not _camera_ok(cam):
                 raise HTTPException(400, f"camera: {cam[:70]!r} is not a camera id")
         start, end = window(since, until, lim, clock())
-        data = await image.read(lim.max_upload_bytes + 1)
-        pixels = decode_image(data, image.content_type, lim)
         model = embedder.model_for(cls) if embedder is not None else None
         if embedder is None or model is None:
             raise HTTPException(400, f"cls: {cls} crops are not embedded on this hub")
-        vector = await asyncio.to_thread(embedder.embed, pixels, cls)
+        data = await image.read(lim.max_upload_bytes + 1)
+        async with heavy:
+            pixels = await asyncio.to_thread(decode_image, data, lim)
+            vector = await asyncio.to_thread(embedder.embed, pixels, cls)
         hits = await asyncio.to_thread(
             store.search_similar,
             SimilarQuery(vector.tolist(), cls, model, k, cameras, start, end),
         )
         results = [h.track_id or h.tracklet for h in hits]
-        trail: AuditLog | None = getattr(request.app.state, "audit", None)
-        if cls == "person" and trail is not None:
+        if cls == "person":
             # a search for a person by their look: logged as EU AI Act Art. 12(3) asks
             record = BiometricSearch(
                 case_id=why.case,
@@ -262,7 +241,7 @@ def search_router(
                 ended_at=clock(),
                 matches=tuple(results),
             )
-            trail.append_biometric_search(who.label, who.role.value, record)
+            audit_log(request).append_biometric_search(who.label, who.role.value, record)
         else:
             details = {
                 "case_id": why.case,

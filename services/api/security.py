@@ -5,7 +5,8 @@ session cookie (``/api/auth/login``). With the cookie, every state-changing requ
 must carry the session's CSRF token in ``X-CSRF-Token`` (the cookie alone proves
 nothing: a browser sends it for any site's form). A session opened with a one-time
 password may only change it. Roles reach routes through ``require(Permission...)``;
-searches also need a case id and a stated purpose (``Purpose``), which the audit log keeps.
+searches also need a case id and a stated purpose (``SearchPurpose``), which the audit log
+keeps.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
 
-from civicsight.audit import CASE_PATTERN
+from civicsight.audit import SearchPurpose
 from civicsight.auth import Permission, Principal, TokenStore, may
 from civicsight.users import UserStore
 
@@ -37,6 +38,23 @@ def unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def bearer_token(request: Request) -> str | None:
+    """The bearer token of the Authorization header, if there is one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def known_caller(request: Request) -> bool:
+    """Whether the request carries valid credentials (a live token or session). Reads
+    headers only: the body guard asks this before it reads a body."""
+    token = bearer_token(request)
+    if token:
+        return bool(request.app.state.tokens.verify(token))
+    cookie = request.cookies.get(SESSION_COOKIE)
+    users: UserStore | None = getattr(request.app.state, "users", None)
+    return bool(cookie and users is not None and users.session(cookie, time.time()))
+
+
 def principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -48,7 +66,7 @@ def principal(
         if who is None:
             client = request.client.host if request.client else "?"
             log.info("rejected a bearer token from %s for %s", client, request.url.path)
-            raise unauthorized("invalid or revoked token")
+            raise unauthorized("invalid, expired or revoked token")
         return who
     cookie = request.cookies.get(SESSION_COOKIE)
     users: UserStore | None = getattr(request.app.state, "users", None)
@@ -81,14 +99,6 @@ def require(*needed: Permission) -> Any:
     return Depends(check)
 
 
-@dataclass(frozen=True)
-class Purpose:
-    """Why a search is made: a case id and a stated purpose, both mandatory."""
-
-    case: str
-    purpose: str
-
-
 def purpose(
     case: Annotated[
         str | None, Query(description="case id the search belongs to (required)")
@@ -96,17 +106,18 @@ def purpose(
     purpose: Annotated[
         str | None, Query(description="stated purpose of the search (required)")
     ] = None,
-) -> Purpose:
-    import re
-
+) -> SearchPurpose:
+    """The case and purpose of a search, checked by the audit log's own rules before the
+    search runs (a search that could not be logged must not run)."""
     if not case or not purpose or not purpose.strip():
         raise HTTPException(400, "a search needs a case id (case=) and a stated purpose (purpose=)")
-    if not re.match(CASE_PATTERN, case):
+    try:
+        return SearchPurpose(case=case, purpose=purpose)
+    except ValidationError as err:
+        field = str(err.errors()[0]["loc"][0])
+    if field == "case":
         raise HTTPException(400, "case: 1-64 characters, letters, digits and . _ / -")
-    text = purpose.strip()
-    if len(text) < 5 or len(text) > 500 or not text.isprintable():
-        raise HTTPException(400, "purpose: 5 to 500 printable characters")
-    return Purpose(case, text)
+    raise HTTPException(400, "purpose: 5 to 500 printable characters")
 
 
-Purposed = Annotated[Purpose, Depends(purpose)]
+Purposed = Annotated[SearchPurpose, Depends(purpose)]

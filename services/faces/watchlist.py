@@ -41,7 +41,6 @@ ENROL_MIN_SCORE = 0.8
 0.92-0.95 and its false hits (a painted background) 0.63-0.70: enrolment takes no chances."""
 
 SCHEMA = """
-PRAGMA secure_delete = ON;
 CREATE TABLE IF NOT EXISTS entries (
   watchlist_id TEXT NOT NULL,
   entry_id TEXT NOT NULL,
@@ -101,7 +100,8 @@ class WatchlistEntry(BaseModel):
 class WatchlistStore(SqliteFile):
     """SQLite watchlist, audited. Lifecycle: open() ... close()."""
 
-    schema = SCHEMA
+    migrations = (SCHEMA,)
+    pragmas = ("secure_delete = ON",)
     data_classes: tuple[str, ...] = ("watchlist",)
 
     def __init__(self, path: Path, audit: AuditLog) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
+from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.events import (
@@ -26,12 +26,11 @@ from civicsight.events import (
     TrackUpdate,
     global_track_id,
 )
-from civicsight.stack import free_port
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 from services.api.app import create_app
 from services.api.live import LiveView
-from tests.support import media_file
+from tests.support import media_file, serving
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -310,32 +309,19 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     live = LiveView()
     feeder = Feeder(live, clip)
     feeder.thread.start()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(store, tokens, cameras, live, users=users),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, name="ui-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "API did not start"
-        assert thread.is_alive(), "API thread died"
-        time.sleep(0.05)
+    trail = AuditLog(tmp)
+    trail.open()
+    app = create_app(store, tokens, cameras, live, trail, users=users)
     try:
-        yield Hub(f"http://127.0.0.1:{port}", token, track_ids, cameras, tokens, users)
+        with serving(app) as url:
+            yield Hub(url, token, track_ids, cameras, tokens, users)
     finally:
-        server.should_exit = True
-        thread.join(10)
         feeder.stop.set()
         feeder.thread.join(5)
         store.close()
         tokens.close()
         users.close()
+        trail.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,20 @@
-"""Bearer tokens: hashed at rest, verified in constant time, revocable, no defaults."""
+"""Bearer tokens: hashed at rest, verified in constant time, expiring, revocable, no
+defaults; auth.db files from before token expiry are upgraded."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from civicsight.auth import TOKEN_PREFIX, Principal, Role, TokenStore, issue_token_cli
+from civicsight.auth import MAX_TOKEN_DAYS, TOKEN_PREFIX, Principal, Role, TokenStore
+from civicsight.auth_db import TOKEN_DAYS_DEFAULT
 
 
 @pytest.fixture
@@ -195,30 +199,84 @@ def test_store_must_be_open(tmp_path: Path) -> None:
         TokenStore(tmp_path / "auth.db").verify("cs_x")
 
 
-def test_issue_token_cli_prints_only_the_token_on_stdout(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+DAY = 86_400.0
+T0 = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("ttl_s", "age_s", "valid"),
+    [
+        (TOKEN_DAYS_DEFAULT * DAY, 0.0, True),
+        (TOKEN_DAYS_DEFAULT * DAY, TOKEN_DAYS_DEFAULT * DAY - 1, True),
+        (TOKEN_DAYS_DEFAULT * DAY, TOKEN_DAYS_DEFAULT * DAY, False),
+        (TOKEN_DAYS_DEFAULT * DAY, 400 * DAY, False),
+        (12 * 3600.0, 11 * 3600.0, True),  # the demo's token: hours, not for ever
+        (12 * 3600.0, 13 * 3600.0, False),
+    ],
+)
+def test_tokens_expire(store: TokenStore, ttl_s: float, age_s: float, valid: bool) -> None:
+    """Guards tokens that live for ever (finding 6 of the outside probe)."""
+    token = store.issue(Role.INVESTIGATOR, "desk", ttl_s, now=T0)
+    assert (store.verify(token, now=T0 + age_s) is not None) is valid
+    assert store.count_active(now=T0 + age_s) == int(valid)
+    (info,) = store.issued()
+    assert info.expires_at == T0 + ttl_s and info.live(T0 + age_s) is valid
+
+
+def test_a_token_issued_without_a_lifetime_gets_the_default(store: TokenStore) -> None:
+    store.issue(Role.VIEWER, "wall", now=T0)
+    assert store.issued()[0].expires_at == T0 + TOKEN_DAYS_DEFAULT * DAY
+
+
+@pytest.mark.parametrize("ttl_s", [0.0, -1.0, (MAX_TOKEN_DAYS + 1) * DAY, float("inf")])
+def test_issue_refuses_a_lifetime_out_of_range(store: TokenStore, ttl_s: float) -> None:
+    """Guards a token that never expires through a huge or infinite lifetime."""
+    with pytest.raises(ValueError, match="at most"):
+        store.issue(Role.ADMIN, "admin", ttl_s)
+    assert store.issued() == []
+
+
+OLD_AUTH_DB = """
+CREATE TABLE tokens (token_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL, label TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL);
+CREATE TABLE users (username TEXT PRIMARY KEY, role TEXT NOT NULL,
+  password_hash TEXT NOT NULL, must_change INTEGER NOT NULL, created_at REAL NOT NULL,
+  disabled_at REAL);
+INSERT INTO users VALUES ('vera', 'viewer', 'argon2-hash', 0, 1.0, NULL);
+"""
+
+
+def test_an_auth_db_from_before_expiry_is_upgraded_and_its_old_tokens_expire(
+    tmp_path: Path,
 ) -> None:
-    """Guards `civicsight token` output that scripts cannot capture, or a token that does
-    not work with the API's store (wrong data dir or file)."""
-    token = issue_token_cli(tmp_path / "data", "investigator", "case desk 4")
-    out, err = capsys.readouterr()
-    assert out == token + "\n"
-    assert token not in err and "investigator" in err
-    s = TokenStore(tmp_path / "data" / "auth.db")
-    s.open()
+    """Guards the first schema change stranding an existing data dir, and tokens issued
+    before expiry existed staying valid for ever."""
+    path = tmp_path / "auth.db"
+    old = sqlite3.connect(path)
+    old.executescript(OLD_AUTH_DB)
+    now = time.time()
+    made = {"fresh": now - DAY, "stale": now - 40 * DAY}
+    tokens = {}
+    for label, created in made.items():
+        token = f"{TOKEN_PREFIX}{label}-{'x' * 40}"
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        old.execute(
+            "INSERT INTO tokens VALUES (?, ?, 'viewer', ?, ?, NULL)",
+            (label, digest, label, created),
+        )
+        tokens[label] = token
+    old.commit()
+    old.close()
+
+    store = TokenStore(path)
+    store.open()
     try:
-        who = s.verify(token)
+        assert store.verify(tokens["fresh"]) is not None
+        assert store.verify(tokens["stale"]) is None
+        assert {t.token_id: t.expires_at for t in store.issued()} == {
+            k: v + TOKEN_DAYS_DEFAULT * DAY for k, v in made.items()
+        }
+        assert store.db.execute("SELECT username FROM users").fetchall() == [("vera",)]
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
-        s.close()
-    assert who is not None and who.role is Role.INVESTIGATOR and who.label == "case desk 4"
-    assert who.token_id in err
-
-
-def test_issue_token_cli_names_the_roles_on_a_bad_one(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Guards a cryptic error (or a token issued anyway) for a mistyped role."""
-    with pytest.raises(ValueError, match="viewer, investigator, traffic_analyst, auditor, admin"):
-        issue_token_cli(tmp_path, "superuser", "x")
-    assert capsys.readouterr().out == ""
-    assert not (tmp_path / "auth.db").exists()
+        store.close()

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,26 +30,78 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_token_prints_a_working_token_stored_hashed(tmp_path: Path) -> None:
-    proc = run(
-        "token",
-        "--role",
-        "investigator",
-        "--label",
-        "alice",
-        env={"CIVICSIGHT_DATA_DIR": str(tmp_path)},
-    )
+def test_token_issue_prints_only_a_working_token_stored_hashed(tmp_path: Path) -> None:
+    """Guards `civicsight token issue` output that scripts cannot capture, or a token that
+    does not work with the API's store (wrong data dir or file)."""
+    env = {"CIVICSIGHT_DATA_DIR": str(tmp_path)}
+    proc = run("token", "issue", "--role", "investigator", "--label", "alice", env=env)
     assert proc.returncode == 0, proc.stderr
-    token = proc.stdout.strip().splitlines()[-1]
+    token = proc.stdout.strip()
+    assert "\n" not in token and token not in proc.stderr and "valid until" in proc.stderr
     store = TokenStore(tmp_path / "auth.db")
     store.open()
     principal = store.verify(token)
+    (info,) = store.issued()
     store.close()
     assert principal is not None and principal.role == "investigator"
+    assert 29.9 < (info.expires_at - info.created_at) / 86400 <= 30  # the default: 30 days
     assert token.encode() not in (tmp_path / "auth.db").read_bytes()
 
 
-@pytest.mark.parametrize("args", [["token"], ["token", "--role", "root"], ["nope"]])
+@pytest.mark.parametrize(
+    ("args", "env", "days"),
+    [
+        (["--days", "2"], {}, 2.0),
+        (["--hours", "6"], {}, 0.25),
+        ([], {"CIVICSIGHT_TOKEN_DAYS": "90"}, 90.0),
+    ],
+)
+def test_token_lifetime_is_settable(
+    tmp_path: Path, args: list[str], env: dict[str, str], days: float
+) -> None:
+    env = {"CIVICSIGHT_DATA_DIR": str(tmp_path), **env}
+    proc = run("token", "issue", "--role", "viewer", "--label", "wall", *args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    store = TokenStore(tmp_path / "auth.db")
+    store.open()
+    (info,) = store.issued()
+    store.close()
+    assert abs((info.expires_at - info.created_at) / 86400 - days) < 1e-6
+
+
+def test_token_list_and_revoke(tmp_path: Path) -> None:
+    """Guards a token that cannot be taken back: revoke stops it at once, list shows its
+    state, and both are audited."""
+    from civicsight.audit import AuditLog
+
+    env = {"CIVICSIGHT_DATA_DIR": str(tmp_path)}
+    token = run("token", "issue", "--role", "viewer", "--label", "wall 3", env=env).stdout.strip()
+    (listed,) = json.loads(run("token", "list", "--json", env=env).stdout)
+    assert listed["label"] == "wall 3" and listed["live"] is True and "sha" not in str(listed)
+    assert run("token", "revoke", listed["token_id"], env=env).returncode == 0
+    again = run("token", "revoke", listed["token_id"], env=env)
+    assert again.returncode == 1 and "no live token" in again.stderr
+    assert "revoked" in run("token", "list", env=env).stdout
+    store = TokenStore(tmp_path / "auth.db")
+    store.open()
+    assert store.verify(token) is None
+    store.close()
+    with AuditLog(tmp_path) as audit:
+        actions = [(e.action, e.details.get("token_id")) for e in audit.entries()]
+    assert actions == [("token.issue", listed["token_id"]), ("token.revoke", listed["token_id"])]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["token"],
+        ["token", "--role", "viewer"],
+        ["token", "issue", "--role", "root"],
+        ["token", "issue", "--role", "viewer", "--days", "1", "--hours", "1"],
+        ["token", "revoke"],
+        ["nope"],
+    ],
+)
 def test_bad_usage_exits_2(args: list[str]) -> None:
     with pytest.raises(SystemExit) as err:
         build_parser().parse_args(args)
@@ -138,7 +191,7 @@ def test_token_and_user_commands_are_audited_without_secrets(tmp_path: Path) -> 
     from civicsight.audit import AuditLog
 
     env = {"CIVICSIGHT_DATA_DIR": str(tmp_path)}
-    token = run("token", "--role", "viewer", "--label", "wall 3", env=env).stdout.split()[-1]
+    token = run("token", "issue", "--role", "viewer", "--label", "wall 3", env=env).stdout.strip()
     added = run("user", "add", "vera", "--role", "viewer", env=env)
     assert added.returncode == 0, added.stderr
     secret = added.stdout.strip()
@@ -146,6 +199,33 @@ def test_token_and_user_commands_are_audited_without_secrets(tmp_path: Path) -> 
         entries = audit.entries()
         assert audit.verify().ok
     assert [e.action for e in entries] == ["token.issue", "user.add"]
+    assert entries[0].details["token_role"] == "viewer" and entries[0].details["label"] == "wall 3"
     assert entries[1].details == {"user": "vera", "user_role": "viewer"}
     raw = (tmp_path / "audit.db").read_bytes()
     assert token.encode() not in raw and secret.encode() not in raw
+
+
+def test_up_audits_the_first_admin_and_the_demo_token_which_expires(tmp_path: Path) -> None:
+    """Finding 6: each `up --demo` issued a never-expiring investigator token that was not
+    audited, and creating the first admin was not audited."""
+    from civicsight.audit import AuditLog
+    from civicsight.cli import welcome
+
+    first = welcome(tmp_path, "http://127.0.0.1:8080", demo=True, demo_token_hours=12)
+    again = welcome(tmp_path, "http://127.0.0.1:8080", demo=True, demo_token_hours=12)
+    assert "one-time password" in first and "one-time password" not in again
+    token = again.split("#token=")[1].split()[0]
+    store = TokenStore(tmp_path / "auth.db")
+    store.open()
+    demo = store.issued()
+    who = store.verify(token)
+    late = store.verify(token, now=time.time() + 13 * 3600)
+    store.close()
+    assert who is not None and who.role == "investigator" and late is None
+    assert all(abs(t.expires_at - t.created_at - 12 * 3600) < 1 for t in demo)
+    with AuditLog(tmp_path) as audit:
+        entries = [(e.action, e.details) for e in audit.entries()]
+    assert [a for a, _ in entries] == ["user.add", "token.issue", "token.issue"]
+    assert entries[0][1]["first_admin"] is True
+    assert {d["token_id"] for _, d in entries[1:]} == {t.token_id for t in demo}
+    assert token.encode() not in (tmp_path / "audit.db").read_bytes()

@@ -35,7 +35,7 @@ def test_first_start_creates_one_admin_with_a_one_time_password(users: UserStore
     assert users.ensure_first_admin(T0) is None  # only on a hub without users
     session = users.login("admin", secret, "10.0.0.1", T0)
     assert session.must_change and session.principal.role is Role.ADMIN
-    renewed = users.change_password("admin", secret, "a long new passphrase", T0 + 1)
+    renewed = users.change_password("admin", secret, "a long new passphrase", "10.0.0.1", T0 + 1)
     assert not renewed.must_change
     assert users.session(session.session_id, T0 + 2) is None  # old sessions end
     with pytest.raises(LoginRefusedError):
@@ -107,7 +107,7 @@ def test_sessions_expire(users: UserStore, offset: float, alive: bool) -> None:
 def test_password_rules(users: UserStore, name: str, new: str | None, error: str | None) -> None:
     secret = users.add(f"user-{name}", Role.VIEWER, T0)
     if error is None:
-        assert users.change_password(f"user-{name}", secret, new or "", T0)
+        assert users.change_password(f"user-{name}", secret, new or "", "10.0.0.1", T0)
     else:
         with pytest.raises(ValueError, match=error):
-            users.change_password(f"user-{name}", secret, new or secret, T0)
+            users.change_password(f"user-{name}", secret, new or secret, "10.0.0.1", T0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.events import (
@@ -24,7 +26,9 @@ from civicsight.store.sqlite import SqliteTrackStore
 from tests.support import media_file
 
 REPO = Path(__file__).resolve().parents[4]
-T0 = 1_700_000_000.0
+T0 = (time.time() // 86_400 - 2) * 86_400
+"""Midnight (UTC) two days ago: inside the 31 days a search covers by default, and on a
+bin boundary."""
 SECRET = "s3cr3t-pa55"
 
 
@@ -138,6 +142,14 @@ def store(tmp_path: Path, crop_jpeg: bytes) -> Iterator[SqliteTrackStore]:
         assert s.upsert(track_update(spec, crop_jpeg), stored_at=T0 + 10_000)
     yield s
     s.close()
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Iterator[AuditLog]:
+    log = AuditLog(tmp_path)
+    log.open()
+    yield log
+    log.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.store.sqlite import SqliteTrackStore
@@ -53,9 +54,13 @@ def live() -> LiveView:
 
 @pytest.fixture
 def client(
-    store: SqliteTrackStore, tokens: TokenStore, cameras: list[CameraConfig], live: LiveView
+    store: SqliteTrackStore,
+    tokens: TokenStore,
+    cameras: list[CameraConfig],
+    live: LiveView,
+    trail: AuditLog,
 ) -> Iterator[TestClient]:
-    with PurposeClient(create_app(store, tokens, cameras, live)) as c:
+    with PurposeClient(create_app(store, tokens, cameras, live, trail)) as c:
         yield c
 
 

@@ -33,14 +33,6 @@ def users(tmp_path: Path) -> Iterator[UserStore]:
     u.close()
 
 
-@pytest.fixture
-def trail(tmp_path: Path) -> Iterator[AuditLog]:
-    log = AuditLog(tmp_path)
-    log.open()
-    yield log
-    log.close()
-
-
 def logged(trail: AuditLog) -> list[tuple[str, str, str, dict[str, object]]]:
     return [(e.actor, e.role, e.action, e.details) for e in trail.entries()]
 
@@ -53,7 +45,7 @@ def client(
     cameras: list[CameraConfig],
     trail: AuditLog,
 ) -> Iterator[TestClient]:
-    app = create_app(store, tokens, cameras, LiveView(), users=users, audit_log=trail)
+    app = create_app(store, tokens, cameras, LiveView(), trail, users=users)
     with TestClient(app) as c:
         yield c
 
@@ -314,3 +306,113 @@ def test_traffic_analyst_asking_for_plates_or_tracks_is_403(
     token = tokens.issue(Role.TRAFFIC_ANALYST, "ana")
     resp = client.get(path, headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 403 and "traffic_analyst" in resp.json()["detail"]
+
+
+# ---- hardening: the outside probe's findings 5-9 -----------------------------------------
+
+
+@pytest.mark.parametrize("case", ["C-1\n", "C-1\r\n", "\nC-1", "C-1\x00", "C 1"])
+@pytest.mark.parametrize(
+    "path", ["/api/tracks", f"/api/tracks/{TRACK}", "/api/search/plates?pattern=AB123CD"]
+)
+def test_a_case_id_with_a_newline_is_refused_before_searching(
+    client: TestClient, tokens: TokenStore, trail: AuditLog, case: str, path: str
+) -> None:
+    """Finding 5: ``C-1\\n`` passed the API's check (``re.match`` with ``$``) and was
+    written as-is into the audit log. Case ids are checked by full match, by the audit
+    log's own rules, before the search runs."""
+    token = tokens.issue(Role.INVESTIGATOR, "ines")
+    sep = "&" if "?" in path else "?"
+    resp = client.get(
+        f"{path}{sep}purpose=a+real+reason",
+        params={"case": case},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status_code == 400 and "case" in resp.json()["detail"], resp.text
+    assert logged(trail) == []
+
+
+def test_logout_with_a_token_revokes_it(
+    client: TestClient, tokens: TokenStore, trail: AuditLog
+) -> None:
+    """Finding 6: logout with a bearer token answered 204 and audited a logout, but the
+    token kept working."""
+    token = tokens.issue(Role.VIEWER, "wall 2")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/me", headers=headers).status_code == 200
+    assert client.post("/api/auth/logout", headers=headers).status_code == 204
+    resp = client.get("/api/me", headers=headers)
+    assert resp.status_code == 401 and "revoked" in resp.json()["detail"]
+    actions = [(e[2], e[3].get("why")) for e in logged(trail)]
+    assert actions == [("token.revoke", "logout"), ("logout", None)]
+
+
+def test_an_expired_token_is_refused(client: TestClient, tokens: TokenStore) -> None:
+    """Finding 6: tokens had no expiry."""
+    token = tokens.issue(Role.VIEWER, "wall", ttl_s=60, now=time.time() - 61)
+    resp = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 401 and "expired" in resp.json()["detail"]
+
+
+def test_wrong_old_passwords_are_throttled_like_logins(
+    client: TestClient, users: UserStore
+) -> None:
+    """Finding 7: wrong old passwords on /api/auth/password were never throttled."""
+    secret = users.add("pia", Role.VIEWER, time.time())
+    csrf = {"X-CSRF-Token": str(login(client, "pia", secret)["csrf_token"])}
+    for _ in range(MAX_FAILURES):
+        wrong = {"old": "guess-guess-guess", "new": "a brand new passphrase"}
+        assert client.post("/api/auth/password", json=wrong, headers=csrf).status_code == 403
+    right = {"old": secret, "new": "a brand new passphrase"}
+    resp = client.post("/api/auth/password", json=right, headers=csrf)
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+
+
+def test_a_failed_login_logs_a_real_user_by_name_and_anything_else_by_pseudonym(
+    client: TestClient, users: UserStore, trail: AuditLog, tmp_path: Path
+) -> None:
+    """Finding 9: ``login.failed`` stored the typed user name, so a password typed into
+    the user field landed in the audit log for a year."""
+    users.add("ana", Role.TRAFFIC_ANALYST, time.time())
+    typed = "Tr0ub4dor&3-my-password"
+    client.post("/api/auth/login", json={"username": "ana", "password": "nope"})
+    client.post("/api/auth/login", json={"username": typed, "password": "nope"})
+    client.post("/api/auth/login", json={"username": typed, "password": "again"})
+    actors = [e[0] for e in logged(trail)]
+    assert actors[0] == "ana"
+    assert actors[1] == actors[2] and actors[1].startswith("anon-") and typed not in actors[1]
+    assert typed.encode() not in (tmp_path / "audit.db").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("query", "needle"),
+    [
+        ("until=1e309", "until"),
+        ("until=inf", "until"),
+        ("until=nan", "until"),
+        ("since=-inf", "since"),
+        (f"since={time.time() - 40 * 86_400:.0f}", "too long"),
+        (f"since=0&until={time.time():.0f}", "too long"),
+        ("since=200&until=100", "after"),
+    ],
+)
+def test_track_windows_are_finite_and_at_most_31_days(
+    client: TestClient, tokens: TokenStore, trail: AuditLog, query: str, needle: str
+) -> None:
+    """Finding 9: /api/tracks accepted until=1e309 (no window limit) and until=inf slipped
+    past the window check of the image search as NaN."""
+    token = tokens.issue(Role.INVESTIGATOR, "ines")
+    resp = client.get(f"/api/tracks?{query}&{WHY}", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 400 and needle in resp.json()["detail"], resp.text
+    assert logged(trail) == []
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.TRAFFIC_ANALYST, Role.AUDITOR, Role.ADMIN])
+def test_crop_answers_403_before_asking_for_a_case(
+    client: TestClient, tokens: TokenStore, role: Role
+) -> None:
+    """Finding 9: crop.jpg answered 400 (case and purpose missing) before 403 to roles
+    that may not search, telling them what to send."""
+    token = tokens.issue(role, "someone")
+    resp = client.get(f"/api/tracks/{TRACK}/crop.jpg", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 403, resp.text

@@ -3,6 +3,7 @@ re-ID service's real models (OMZ person re-ID, vehicle attributes) on real image
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,22 +14,21 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from civicsight.audit import AuditLog, input_digest
 from civicsight.auth import Role, TokenStore
 from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
-from civicsight.stack import free_port
 from civicsight.store.sqlite import SqliteTrackStore
 from services.api.app import create_app
 from services.api.embedder import ReidImageEmbedder
 from services.api.live import LiveView
 from services.reid.main import ReidSettings
-from tests.support import media_file
+from tests.support import bomb_png, media_file, serving
 
 from .conftest import encode_jpeg
 
 NOW = time.time()
+BODY_TIMEOUT_S = 2.0
 WHY = {"case": "C-1", "purpose": "search test"}
 # (track, class, image, box x1 y1 x2 y2): people and the bus in the sample photos
 CROPS = [
@@ -119,18 +119,11 @@ def server(
         )  # fmt: skip
     store.write(events, NOW)
     token = tokens.issue(Role.INVESTIGATOR, "test investigator")
-    app = create_app(store, tokens, [], LiveView(), embedder=embedder, audit_log=trail)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token
-    srv.should_exit = True
-    thread.join(10)
+    app = create_app(
+        store, tokens, [], LiveView(), trail, embedder=embedder, body_timeout_s=BODY_TIMEOUT_S
+    )
+    with serving(app) as url:
+        yield url, token
     store.close()
     tokens.close()
 
@@ -362,3 +355,205 @@ def test_searches_are_audited_a_person_image_search_as_biometric(
         plates.details["results"] == ["t-bus"] and plates.details["query"]["pattern"] == "AB123CD"
     )
     assert trail.verify().ok
+
+
+# ---- hardening: uploads (outside probe, findings 1-3) -----------------------------------
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the API's image decodes (the server runs in this process)."""
+    calls: list[int] = []
+    real = cv2.imdecode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("services.api.search.cv2.imdecode", counted)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "bits"),
+    [(30_000, 30_000, 8), (50_000, 50_000, 1), (4097, 64, 8)],
+    ids=["30000x30000", "50000x50000-1bit", "one-pixel-too-wide"],
+)
+def test_decompression_bombs_are_refused_from_the_header(
+    http: httpx.Client, decodes: list[int], width: int, height: int, bits: int
+) -> None:
+    """Finding 1: an 854 KB PNG of 30000x30000 pixels was decoded (22 s, 5.4 GB) before it
+    was refused, and a 50000x50000 1-bit PNG gave a 500. Now its header is read and it is
+    refused with 413 without a single decode."""
+    data = bomb_png(width, height, bits)
+    assert len(data) <= 2 * 1024 * 1024
+    resp = http.post(
+        "/api/search/image",
+        files={"image": ("x.png", data, "image/png")},
+        data={"cls": "person", **WHY},
+    )
+    assert resp.status_code == 413, resp.text
+    assert f"{width}x{height}" in resp.json()["detail"] and "4096" in resp.json()["detail"]
+    assert decodes == []
+
+
+FOREIGN = [".gif", ".bmp", ".tiff", ".webp", ".jp2", ".ppm", ".hdr", ".ras"]
+
+
+@pytest.mark.parametrize("declared", ["image/jpeg", "image/png"])
+@pytest.mark.parametrize("ext", FOREIGN)
+def test_uploads_are_typed_by_their_bytes(
+    http: httpx.Client, decodes: list[int], ext: str, declared: str
+) -> None:
+    """Finding 2: GIF, BMP, TIFF, WebP, JPEG 2000, PPM, HDR and Sun-raster files sent as
+    image/jpeg or image/png were searched (200). Only JPEG and PNG bytes are (415)."""
+    pixels = GOOD.astype(np.float32) / 255 if ext == ".hdr" else GOOD
+    data = cv2.imencode(ext, pixels)[1].tobytes()
+    resp = http.post(
+        "/api/search/image",
+        files={"image": ("crop.jpg", data, declared)},
+        data={"cls": "person", **WHY},
+    )
+    assert resp.status_code == 415, resp.text
+    assert decodes == []
+
+
+def test_a_png_sent_as_octet_stream_is_still_a_png(http: httpx.Client) -> None:
+    """The other side of typing by content: a real PNG is searched whatever its label."""
+    resp = http.post(
+        "/api/search/image",
+        files={"image": ("crop", png(GOOD), "application/octet-stream")},
+        data={"cls": "person", "k": "1", **WHY},
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_health_answers_while_an_upload_is_decoded(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 1: a valid 4096x4096 PNG blocked every other request for 0.5 s, because it
+    was decoded on the event loop. Here decoding is made to take a second: health must
+    answer during that second (on the event loop it could not)."""
+    real = cv2.imdecode
+    spans: list[tuple[float, float]] = []
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        start = time.monotonic()
+        time.sleep(1.0)
+        out = real(*args, **kwargs)
+        spans.append((start, time.monotonic()))
+        return out
+
+    monkeypatch.setattr("services.api.search.cv2.imdecode", slow)
+    big = np.full((4096, 4096, 3), 90, np.uint8)
+    big[::7] = 200  # some structure, still a small file
+    data = png(big)
+    assert len(data) < 2 * 1024 * 1024
+    result: dict[str, int] = {}
+
+    def upload() -> None:
+        with httpx.Client(base_url=str(http.base_url), headers=http.headers) as c:
+            result["status"] = c.post(
+                "/api/search/image",
+                files={"image": ("big.png", data, "image/png")},
+                data={"cls": "person", "k": "1", **WHY},
+                timeout=60,
+            ).status_code
+
+    answered: list[float] = []
+    with httpx.Client(base_url=str(http.base_url), timeout=30) as c:
+        thread = threading.Thread(target=upload)
+        thread.start()
+        while thread.is_alive():
+            if c.get("/api/health").status_code == 200:
+                answered.append(time.monotonic())
+            time.sleep(0.02)
+        thread.join()
+    assert result["status"] == 200
+    ((start, end),) = spans
+    assert [t for t in answered if start + 0.1 < t < end - 0.1], "health was blocked"
+
+
+def raw_request(base: str, head: str, body_parts: list[bytes], pause_s: float = 0.0) -> bytes:
+    """Sends a request over a plain socket part by part; returns what the server answered
+    (possibly before the body was complete)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_S + 8) as sock:
+        sock.sendall(head.encode())
+        for part in body_parts:
+            try:
+                sock.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(pause_s)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return answer
+
+
+def chunked_head(token: str | None) -> str:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    return (
+        "POST /api/search/image?case=C-1&purpose=chunked+upload+test HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\n"
+        f"{auth}"
+        "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def test_a_chunked_upload_without_a_token_is_refused_before_its_body(
+    server: tuple[str, str],
+) -> None:
+    """Finding 3: a chunked multipart upload without a token was read and parsed in full
+    before the token was checked, and an unfinished one held the connection. Now the
+    answer (401) comes after the first chunk, while the body is still unfinished."""
+    answer = raw_request(server[0], chunked_head(None), [chunk(b"--b0undary\r\n" + b"x" * 60_000)])
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+
+
+def test_a_chunked_upload_over_the_limit_is_413(server: tuple[str, str]) -> None:
+    """Finding 3: chunked bodies had no cap. 3 MB in 64 KB chunks: refused at the cap."""
+    parts = [chunk(b"y" * 65_536) for _ in range(48)] + [b"0\r\n\r\n"]
+    answer = raw_request(server[0], chunked_head(server[1]), parts)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_declared_length_over_the_limit_is_413_at_once(server: tuple[str, str]) -> None:
+    head = chunked_head(None).replace(
+        "Transfer-Encoding: chunked", f"Content-Length: {100 * 1024 * 1024}"
+    )
+    answer = raw_request(server[0], head, [b"z" * 1000])
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_body_that_never_finishes_times_out(server: tuple[str, str]) -> None:
+    """Finding 3: a slow body held the connection for ever. Now 408 after the timeout."""
+    head = chunked_head(server[1]).replace("Transfer-Encoding: chunked", "Content-Length: 5000")
+    started = time.monotonic()
+    answer = raw_request(server[0], head, [b"--b0undary\r\n"])
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - started >= BODY_TIMEOUT_S
+
+
+def test_a_person_image_search_with_a_bad_case_is_400_and_never_runs(
+    http: httpx.Client, trail: AuditLog, decodes: list[int]
+) -> None:
+    """Finding 5: for a person image search, ``C-1\\n`` passed the API's check, the search
+    ran, then the audit record refused it: a 500 and no audit entry."""
+    before = len(trail.entries())
+    resp = http.post(
+        "/api/search/image",
+        files=jpeg_upload(GOOD),
+        data={"cls": "person", "case": "C-1\n", "purpose": "search test"},
+    )
+    assert resp.status_code == 400 and "case" in resp.json()["detail"], resp.text
+    assert decodes == [] and len(trail.entries()) == before
