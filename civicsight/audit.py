@@ -54,7 +54,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -138,14 +138,28 @@ PurposeText = Annotated[
 ]
 
 
+PurposeCategory = Literal[
+    "missing_person", "theft", "violence", "traffic_collision", "public_safety", "other"
+]
+"""What kind of purpose a search serves: the public transparency page counts searches per
+month by these, never by case."""
+PURPOSE_CATEGORIES: tuple[str, ...] = get_args(PurposeCategory)
+
+
 class SearchPurpose(BaseModel):
-    """Why a search is made: the case it belongs to and the stated purpose. Every search
-    needs one; the same rules hold where it is checked (the API, before searching) and
-    where it is written (the audit log), so a search that ran can always be logged."""
+    """Why a search is made: the case it belongs to, the stated purpose and its category.
+    Every search needs one; the same rules hold where it is checked (the API, before
+    searching) and where it is written (the audit log), so a search that ran can always
+    be logged."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     case: CaseId
     purpose: PurposeText
+    category: PurposeCategory = "other"
+
+    def details(self) -> dict[str, str]:
+        """What every search's audit entry says of why it was made."""
+        return {"case_id": self.case, "purpose": self.purpose, "category": self.category}
 
 
 class AuditError(ValueError):
@@ -175,6 +189,7 @@ class BiometricSearch(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     case_id: CaseId
     purpose: PurposeText
+    category: PurposeCategory = "other"
     input_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the probe")
     reference_lists: tuple[str, ...] = Field(
         min_length=1, description="watchlist ids (reference databases) searched"

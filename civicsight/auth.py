@@ -31,7 +31,8 @@ MAX_TOKEN_DAYS = 366
 class Role(StrEnum):
     """Who a token or user is; ``PERMISSIONS`` says what each role may do."""
 
-    VIEWER = "viewer"
+    VIEWER = "viewer"  # a wall screen or a viewer: live tiles only
+    OPERATOR = "operator"  # a control-room operator: live tiles and watchlist alerts
     INVESTIGATOR = "investigator"
     TRAFFIC_ANALYST = "traffic_analyst"
     AUDITOR = "auditor"
@@ -39,24 +40,39 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
-    LIVE = "live"  # live camera tiles (faces blurred unless FACES too)
+    LIVE = "live"  # live camera tiles, rules and events (faces blurred unless FACES too)
     FACES = "faces"  # see faces unblurred in frames and crops
     SEARCH = "search"  # search tracks, see their detail, crops and plates (case + purpose)
     CORRECT = "correct"  # merge or split tracks
+    EXPORT = "export"  # export a track as a case file (case + purpose)
+    ALERTS = "alerts"  # see watchlist alerts with their crops; confirm or dismiss them
+    WATCHLIST = "watchlist"  # add and remove watchlist entries (with a case)
     AGGREGATES = "aggregates"  # counts and flows, small counts suppressed; no plates or ids
     AUDIT = "audit"  # read the audit log
-    MANAGE = "manage"  # users, tokens, settings
+    MANAGE = "manage"  # users, tokens, cameras, rules; retention settings (read)
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.LIVE}),
+    Role.OPERATOR: frozenset({Permission.LIVE, Permission.ALERTS}),
     Role.INVESTIGATOR: frozenset(
-        {Permission.LIVE, Permission.SEARCH, Permission.CORRECT, Permission.FACES}
+        {
+            Permission.LIVE,
+            Permission.SEARCH,
+            Permission.CORRECT,
+            Permission.EXPORT,
+            Permission.FACES,
+            Permission.ALERTS,
+            Permission.WATCHLIST,
+        }
     ),
     Role.TRAFFIC_ANALYST: frozenset({Permission.AGGREGATES}),
     Role.AUDITOR: frozenset({Permission.AUDIT}),
     Role.ADMIN: frozenset({Permission.LIVE, Permission.AGGREGATES, Permission.MANAGE}),
 }
+"""Separation of duties: the admin, who manages users and cameras, never searches or
+sees faces; the auditor, who reads the log, does nothing else; watchlist entries are
+made by investigators under a case; alerts are confirmed by two different people."""
 
 
 def may(role: Role, permission: Permission) -> bool:
@@ -70,6 +86,7 @@ class Principal:
     token_id: str
     role: Role
     label: str
+    expires_at: float | None = None  # when the token or session ends
 
 
 @dataclass(frozen=True)
@@ -138,7 +155,7 @@ class TokenStore(SqliteFile):
         at = time.time() if now is None else now
         with self._lock:
             row = self.db.execute(
-                "SELECT token_id, token_sha256, role, label FROM tokens "
+                "SELECT token_id, token_sha256, role, label, expires_at FROM tokens "
                 "WHERE token_sha256 = ? AND revoked_at IS NULL AND expires_at > ?",
                 (digest, at),
             ).fetchone()
@@ -148,7 +165,7 @@ class TokenStore(SqliteFile):
             role = Role(row[2])
         except ValueError:
             return None
-        return Principal(token_id=row[0], role=role, label=row[3])
+        return Principal(token_id=row[0], role=role, label=row[3], expires_at=row[4])
 
     def revoke(self, token_id: str, now: float | None = None) -> bool:
         """Revoke a token by its id; True if a live token was revoked."""

@@ -158,7 +158,12 @@ class UserStore(SqliteFile):
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
                 (_sha(session_id), username, csrf, now, now + SESSION_S),
             )
-        who = Principal(token_id=f"session:{_sha(session_id)[:12]}", role=role, label=username)
+        who = Principal(
+            token_id=f"session:{_sha(session_id)[:12]}",
+            role=role,
+            label=username,
+            expires_at=now + SESSION_S,
+        )
         return Session(session_id, csrf, who, must_change, now + SESSION_S)
 
     def session(self, session_id: str, now: float) -> Session | None:
@@ -175,7 +180,9 @@ class UserStore(SqliteFile):
             ).fetchone()
         if row is None or not hmac.compare_digest(row[0], digest) or row[3] <= now:
             return None
-        who = Principal(token_id=f"session:{digest[:12]}", role=Role(row[4]), label=row[1])
+        who = Principal(
+            token_id=f"session:{digest[:12]}", role=Role(row[4]), label=row[1], expires_at=row[3]
+        )
         return Session(session_id, row[2], who, bool(row[5]), row[3])
 
     def logout(self, session_id: str) -> None:

@@ -72,6 +72,8 @@ class Me(BaseModel):
     role: str
     label: str
     permissions: list[str] = Field(description="what this role may do")
+    method: str = Field(description="how the caller signed in: token or password")
+    expires_at: float | None = Field(description="when this token or session ends")
 
 
 class CameraOut(BaseModel):
@@ -198,6 +200,8 @@ def create_app(
             role=who.role.value,
             label=who.label,
             permissions=sorted(p.value for p in Permission if may(who.role, p)),
+            method="password" if who.token_id.startswith("session:") else "token",
+            expires_at=who.expires_at,
         )
 
     @app.get("/api/openapi.json", include_in_schema=False)
@@ -263,8 +267,7 @@ def create_app(
             who.role.value,
             "search.tracks",
             {
-                "case_id": why.case,
-                "purpose": why.purpose,
+                **why.details(),
                 "query": {k: v for k, v in vars(query).items() if v is not None},
                 "results": [t.track_id for t in page.items],
             },
@@ -286,7 +289,7 @@ def create_app(
         if jpeg is None:
             detail = "track has no crop" if store.get(track_id) else f"no track {track_id!r}"
             raise HTTPException(404, detail)
-        details = {"case_id": why.case, "purpose": why.purpose, "track": track_id}
+        details = {**why.details(), "track": track_id}
         audit(request, who.label, who.role.value, "thumbnail.view", details)
         return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
 

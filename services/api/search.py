@@ -183,7 +183,7 @@ def search_router(
                 400, "invalid cursor: pass the 'next' value of a previous page unchanged"
             ) from None
         asked = {"mode": mode, "pattern": pattern, "fuzzy": fuzzy, "camera": camera}
-        details = {"case_id": why.case, "purpose": why.purpose, "query": asked}
+        details = {**why.details(), "query": asked}
         results = [h.track_id or h.tracklet for h in page.items]
         audit(request, who.label, who.role.value, "search.plates", {**details, "results": results})
         return PlatePageOut(items=page.items, next=page.next)
@@ -235,6 +235,7 @@ def search_router(
             record = BiometricSearch(
                 case_id=why.case,
                 purpose=why.purpose,
+                category=why.category,
                 input_sha256=input_digest(data),
                 reference_lists=(f"appearances:{model}",),
                 started_at=started,
@@ -244,8 +245,7 @@ def search_router(
             audit_log(request).append_biometric_search(who.label, who.role.value, record)
         else:
             details = {
-                "case_id": why.case,
-                "purpose": why.purpose,
+                **why.details(),
                 "input_sha256": input_digest(data),
                 "query": {"cls": cls, "k": k, "cameras": list(cameras)},
                 "results": results,
@@ -263,7 +263,7 @@ def search_router(
         found = store.detail(track_id)
         if found is None:
             raise HTTPException(404, f"no track {track_id!r}")
-        details = {"case_id": why.case, "purpose": why.purpose, "track": track_id}
+        details = {**why.details(), "track": track_id}
         audit(request, who.label, who.role.value, "track.view", details)
         t = found.track
         return TrackDetailOut(

@@ -20,7 +20,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
-from civicsight.audit import SearchPurpose
+from civicsight.audit import PURPOSE_CATEGORIES, SearchPurpose
 from civicsight.auth import Permission, Principal, TokenStore, may
 from civicsight.users import UserStore
 
@@ -106,17 +106,22 @@ def purpose(
     purpose: Annotated[
         str | None, Query(description="stated purpose of the search (required)")
     ] = None,
+    category: Annotated[
+        str, Query(description=f"kind of purpose: {', '.join(PURPOSE_CATEGORIES)}")
+    ] = "other",
 ) -> SearchPurpose:
     """The case and purpose of a search, checked by the audit log's own rules before the
     search runs (a search that could not be logged must not run)."""
     if not case or not purpose or not purpose.strip():
         raise HTTPException(400, "a search needs a case id (case=) and a stated purpose (purpose=)")
     try:
-        return SearchPurpose(case=case, purpose=purpose)
+        return SearchPurpose(case=case, purpose=purpose, category=category)
     except ValidationError as err:
         field = str(err.errors()[0]["loc"][0])
     if field == "case":
         raise HTTPException(400, "case: 1-64 characters, letters, digits and . _ / -")
+    if field == "category":
+        raise HTTPException(400, f"category: one of {', '.join(PURPOSE_CATEGORIES)}")
     raise HTTPException(400, "purpose: 5 to 500 printable characters")
 
 

@@ -65,10 +65,11 @@ def test_verify_returns_role_and_label(store: TokenStore, role: Role) -> None:
     assert store.verify(other) != who
 
 
-def test_roles_are_the_four_documented_ones() -> None:
-    """Guards a role added without review."""
+def test_roles_are_the_documented_ones() -> None:
+    """Guards a role added without review (README: Users and roles)."""
     assert {r.value for r in Role} == {
         "viewer",
+        "operator",
         "investigator",
         "traffic_analyst",
         "auditor",

@@ -61,6 +61,7 @@ ROUTES = {
 }
 ALLOWED = {
     Role.VIEWER: {"cameras", "live"},
+    Role.OPERATOR: {"cameras", "live"},
     Role.INVESTIGATOR: {"cameras", "live", "tracks", "track", "crop"},
     Role.TRAFFIC_ANALYST: {"aggregates"},
     Role.AUDITOR: {"audit"},
