@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -118,16 +118,19 @@ class Analytics(BaseModel):
         return self
 
 
-Coordinate = Annotated[float, Field(ge=0.0, le=1.0)]
-NormPoint = tuple[Coordinate, Coordinate]
+NormPoint = tuple[float, float]
 """[x, y] as fractions of the frame's width and height, [0, 0] the top left corner: the
-same on every frame size, so rules survive ``max_width`` scaling."""
+same on every frame size, so rules survive ``max_width`` scaling. Inside the frame means
+both from 0 to 1 (checked by the line or zone, so the error names the point)."""
 MAX_RULES = 32
 
 
-def _repeated_point(points: Sequence[NormPoint], closed: bool) -> str:
-    pairs = geometry.segments(points, closed)
-    for i, (a, b) in enumerate(pairs):
+def _shape_problem(points: Sequence[NormPoint], closed: bool) -> str:
+    """A point outside the frame or a point repeated next to itself; "" when none."""
+    for i, (x, y) in enumerate(points):
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return f"point {i} [{x:g}, {y:g}] is outside the frame (x and y go from 0 to 1)"
+    for i, (a, b) in enumerate(geometry.segments(points, closed)):
         if a == b:
             return f"points {i} and {(i + 1) % len(points)} are the same point"
     return ""
@@ -161,7 +164,7 @@ class CountingLine(BaseModel):
     def _usable(self) -> CountingLine:
         if self.to_right == self.to_left:
             raise ValueError("to_right and to_left need different names")
-        problem = _repeated_point(self.points, closed=False)
+        problem = _shape_problem(self.points, closed=False)
         if problem:
             raise ValueError(f"line {self.id}: {problem}")
         crossing = geometry.self_crossing(self.points)
@@ -190,9 +193,10 @@ class Zone(BaseModel):
 
     @model_validator(mode="after")
     def _usable(self) -> Zone:
-        problem = _repeated_point(self.polygon, closed=True)
+        problem = _shape_problem(self.polygon, closed=True)
         if problem:
-            raise ValueError(f"zone {self.id}: {problem} (a zone closes itself)")
+            closes = " (a zone closes itself)" if "same point" in problem else ""
+            raise ValueError(f"zone {self.id}: {problem}{closes}")
         crossing = geometry.self_crossing(self.polygon, closed=True)
         if crossing:
             raise ValueError(f"zone {self.id}: edges {crossing[0]} and {crossing[1]} cross")

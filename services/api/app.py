@@ -36,6 +36,7 @@ from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
 from services.api.corrections import corrections_router
 from services.api.live import LiveView
+from services.api.rules_routes import rules_router
 from services.api.security import Authed, Purposed, require
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ def create_app(
     app.include_router(aggregates_router(store))
     app.include_router(audit_router())
     app.include_router(corrections_router(publisher))
+    app.include_router(rules_router(cameras, live))
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")

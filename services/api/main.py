@@ -148,6 +148,7 @@ def main() -> None:
             audit_log=audit,
             publisher=corrections,
         )
+        app.state.cameras_dir = settings.cameras_dir  # where saved camera rules go
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
             settings.api_host,

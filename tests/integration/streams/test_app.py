@@ -352,13 +352,39 @@ def read_hits(
             got.append(r.event)
 
 
+def put_rules(tmp_path: Path, camera_id: str, rules: dict[str, object]) -> None:
+    """PUT /api/cameras/{id}/rules as an administrator, on the API the hub would run."""
+    from fastapi.testclient import TestClient
+
+    from civicsight.auth import Role, TokenStore
+    from civicsight.cameras import load_cameras
+    from civicsight.store.sqlite import SqliteTrackStore
+    from services.api.app import create_app
+    from services.api.live import LiveView
+
+    store, tokens = SqliteTrackStore(tmp_path / "t.db"), TokenStore(tmp_path / "auth.db")
+    store.open()
+    tokens.open()
+    try:
+        cameras = tmp_path / "cameras"
+        app = create_app(store, tokens, load_cameras(cameras), LiveView())
+        app.state.cameras_dir = cameras
+        admin = {"Authorization": f"Bearer {tokens.issue(Role.ADMIN, 'ops')}"}
+        with TestClient(app) as http:
+            resp = http.put(f"/api/cameras/{camera_id}/rules", json=rules, headers=admin)
+            assert resp.status_code == 200, resp.text
+    finally:
+        store.close()
+        tokens.close()
+
+
 def test_a_walker_across_a_line_and_through_a_zone_makes_rule_hits(
     broker: EmbeddedBroker, start_worker: Callable[[], Worker], tmp_path: Path
 ) -> None:
     """Guards the rules path through the broker: the camera file's line and zone
     evaluated on the stream app's tracklets, hits on rule_hits in order with the
     crossing's direction and the zone's dwell, a tracklet that ends inside the zone
-    leaving it (``ended``), and rules changed in the file applying without a restart."""
+    leaving it (``ended``), and rules saved through the API applying without a restart."""
     cameras = tmp_path / "cameras"
     cameras.mkdir()
     (cameras / "plaza.yaml").write_text(PLAZA)
@@ -386,12 +412,10 @@ def test_a_walker_across_a_line_and_through_a_zone_makes_rule_hits(
         assert got[4].dwell_s == pytest.approx(0.8, abs=0.01) and got[4].ended
         assert {(h.camera_id, h.cls) for h in got} == {("plaza", "person")}
 
-        # the rules change in the file; the running worker follows within its reload time
-        from civicsight.cameras import Rules, save_rules
-
+        # an administrator replaces the rules through the API; the running worker follows
         gate = {"id": "gate", "name": "Gate", "points": [[0.5, 0.9], [0.5, 0.1]]}
-        save_rules(cameras, "plaza", Rules.model_validate({"lines": [gate], "zones": []}))
-        time.sleep(1.5)
+        put_rules(tmp_path, "plaza", {"lines": [gate]})
+        time.sleep(1.5)  # the worker reads the camera files again every 0.5 s
         # across the old kerb (gone now) and the new gate, then standing in the old zone
         walk(pub, 4, [(0.3 + 0.05 * i, 0.3 + 0.05 * i) for i in range(8)], time.time())
         more: list[RuleHit] = []
