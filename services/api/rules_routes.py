@@ -79,16 +79,16 @@ def rules_router(cameras: Sequence[CameraConfig], live: LiveView) -> APIRouter:
             raise HTTPException(503, "this API has no cameras folder: rules cannot be saved")
         with saving:
             try:
-                now = save_rules(Path(folder), camera_id, rules)
+                updated = save_rules(Path(folder), camera_id, rules)
             except CameraConfigError as err:
                 raise HTTPException(409, f"the camera file cannot be saved: {err}") from None
-            saved[camera_id] = now
+            saved[camera_id] = updated
             i, _ = camera(camera_id)
             if isinstance(cameras, MutableSequence):
-                cameras[i] = now  # GET /api/cameras serves the camera as it now is
+                cameras[i] = updated  # GET /api/cameras serves the camera as it now is
         details = {"camera": camera_id, "lines": len(rules.lines), "zones": len(rules.zones)}
         audit(request, who.label, who.role.value, "camera.rules", details)
-        return now.rules
+        return updated.rules
 
     @router.get("/api/events/rule-hits", response_model=RuleHitPage, dependencies=[live_only])
     def rule_hits(
