@@ -98,6 +98,7 @@ ACTIONS: frozenset[str] = frozenset(
         "setting.change",
         "camera.faces_enabled",
         "camera.faces_disabled",
+        "camera.rules",  # details: camera, lines, zones (how many, never where)
         "token.issue",
         "token.revoke",
         "retention.run",

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
+import os
 import socket
+import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from civicsight.config_files import load_yaml_model
-from civicsight.events import CameraId
+from civicsight import geometry
+from civicsight.config_files import load_yaml_model, problems
+from civicsight.events import CameraId, DirectionName, RuleId
 
 log = logging.getLogger(__name__)
 ALLOWED_SCHEMES = ("file", "media", "rtsp", "rtsps")
@@ -111,6 +118,121 @@ class Analytics(BaseModel):
         return self
 
 
+NormPoint = tuple[float, float]
+"""[x, y] as fractions of the frame's width and height, [0, 0] the top left corner: the
+same on every frame size, so rules survive ``max_width`` scaling. Inside the frame means
+both from 0 to 1 (checked by the line or zone, so the error names the point)."""
+MAX_RULES = 32
+
+
+def _shape_problem(points: Sequence[NormPoint], closed: bool) -> str:
+    """A point outside the frame or a point repeated next to itself; "" when none."""
+    for i, (x, y) in enumerate(points):
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return f"point {i} [{x:g}, {y:g}] is outside the frame (x and y go from 0 to 1)"
+    for i, (a, b) in enumerate(geometry.segments(points, closed)):
+        if a == b:
+            return f"points {i} and {(i + 1) % len(points)} are the same point"
+    return ""
+
+
+class CountingLine(BaseModel):
+    """A line that counts the tracklets whose box bottom-centre crosses it, per direction.
+
+    Facing along the line from its first point to its last, as seen on screen, a crossing
+    towards the right-hand side is ``to_right`` and one towards the left is ``to_left``:
+    a line drawn left to right across the frame calls a downward crossing ``to_right``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: RuleId = Field(description="line id, unique among the camera's lines and zones")
+    name: str = Field(min_length=1, max_length=120, description="human-readable name")
+    points: tuple[NormPoint, ...] = Field(
+        min_length=2,
+        max_length=32,
+        description="the line: [x, y] points as fractions of the frame (top left [0, 0]), "
+        "at least 2; more make a polyline",
+    )
+    to_right: DirectionName = Field(
+        "in",
+        description="name of a crossing to the right-hand side (facing from the first point "
+        "to the last, on screen)",
+    )
+    to_left: DirectionName = Field("out", description="name of a crossing to the left-hand side")
+
+    @model_validator(mode="after")
+    def _usable(self) -> CountingLine:
+        if self.to_right == self.to_left:
+            raise ValueError("to_right and to_left need different names")
+        problem = _shape_problem(self.points, closed=False)
+        if problem:
+            raise ValueError(f"line {self.id}: {problem}")
+        crossing = geometry.self_crossing(self.points)
+        if crossing:
+            raise ValueError(f"line {self.id}: segments {crossing[0]} and {crossing[1]} cross")
+        return self
+
+    def direction(self, side: int) -> str:
+        """The name of a crossing that ends on ``side`` (+1 right, -1 left)."""
+        return self.to_right if side > 0 else self.to_left
+
+
+class Zone(BaseModel):
+    """An area whose entries and exits (with the time spent inside) are reported for the
+    tracklets whose box bottom-centre goes in and out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: RuleId = Field(description="zone id, unique among the camera's lines and zones")
+    name: str = Field(min_length=1, max_length=120, description="human-readable name")
+    polygon: tuple[NormPoint, ...] = Field(
+        min_length=3,
+        max_length=64,
+        description="the zone's corners in order, [x, y] as fractions of the frame, at least "
+        "3; it closes itself (do not repeat the first point) and must not cross itself",
+    )
+
+    @model_validator(mode="after")
+    def _usable(self) -> Zone:
+        problem = _shape_problem(self.polygon, closed=True)
+        if problem:
+            closes = " (a zone closes itself)" if "same point" in problem else ""
+            raise ValueError(f"zone {self.id}: {problem}{closes}")
+        crossing = geometry.self_crossing(self.polygon, closed=True)
+        if crossing:
+            raise ValueError(f"zone {self.id}: edges {crossing[0]} and {crossing[1]} cross")
+        if geometry.area(self.polygon) < 1e-6:
+            raise ValueError(f"zone {self.id}: has no area")
+        return self
+
+
+class Rules(BaseModel):
+    """A camera's counting lines and zones, evaluated by the stream app (``RuleHit``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    lines: tuple[CountingLine, ...] = Field(
+        (), max_length=MAX_RULES, description="counting lines (see rules.lines[])"
+    )
+    zones: tuple[Zone, ...] = Field(
+        (), max_length=MAX_RULES, description="zones (see rules.zones[])"
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Rules:
+        seen: set[str] = set()
+        for rule_id in [line.id for line in self.lines] + [zone.id for zone in self.zones]:
+            if rule_id in seen:
+                raise ValueError(f"rule id {rule_id!r} used twice")
+            seen.add(rule_id)
+        return self
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines and not self.zones
+
+
+NO_RULES = Rules()
+
+
 class CameraConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: CameraId = Field(description="stable camera id, used as the Kafka key")
@@ -132,6 +254,9 @@ class CameraConfig(BaseModel):
         pattern=r"^(mirror|mirror-shift|mirror-crop-shift)$",
         description="view change for simulated cameras: mirror; mirror plus colour shift; "
         "mirror, central crop and colour shift",
+    )
+    rules: Rules = Field(
+        default_factory=Rules, description="counting lines and zones (see rules.*)"
     )
 
     @field_validator("source")
@@ -291,3 +416,127 @@ class CameraWatch:
         if fresh != self.ids:
             log.info("%s cameras now: %s", self.analytics, ", ".join(sorted(fresh)) or "(none)")
             self.ids = fresh
+
+
+def camera_file(folder: Path, camera_id: str) -> Path | None:
+    """The YAML file of ``folder`` whose ``id`` is ``camera_id`` (files are named freely, so
+    each is read); None if none is. Files that do not parse are skipped here."""
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(doc, dict) and doc.get("id") == camera_id:
+            return path
+    return None
+
+
+def _leading_comments(text: str) -> str:
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "".join(lines)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` all at once (a temporary file in the same folder,
+    fsynced, then renamed over it), keeping its permissions: a reader never sees half a
+    file, and a crash leaves the old file or the new one."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
+
+
+def save_rules(folder: Path, camera_id: str, rules: Rules) -> CameraConfig:
+    """Write ``rules`` into the camera's file and return the camera as now configured.
+
+    Only the ``rules`` key changes (removed when there are none): every other field of
+    the file is kept as it was, and so are the comments at its top (comments elsewhere
+    are lost in the YAML round trip). The whole file is validated before it is written.
+    """
+    path = camera_file(folder, camera_id)
+    if path is None:
+        raise CameraConfigError(f"{folder}: no camera file with id {camera_id!r}")
+    text = path.read_text()
+    doc: dict[str, Any] = yaml.safe_load(text)
+    doc.pop("rules", None)
+    if not rules.empty:
+        doc["rules"] = rules.model_dump(mode="json")
+    try:
+        camera = CameraConfig.model_validate(doc)
+    except ValidationError as err:
+        raise CameraConfigError(f"{path}: {problems(err)}") from None
+    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    write_atomically(path, _leading_comments(text) + body)
+    return camera
+
+
+class RulesWatch:
+    """Each camera's rules from the camera files, read again when a file changed (checked
+    at most every ``every_s`` seconds; a change is a file added, removed, or with a new
+    modification time or size). Rules saved through the API so take effect without a
+    restart. A folder that no longer loads keeps the last good rules and says why in the
+    log; a camera without rules, or unknown, has none."""
+
+    def __init__(self, folder: Path, every_s: float = 5.0) -> None:
+        self.folder, self.every_s = folder, every_s
+        self._rules: dict[str, Rules] = {}
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._due = -math.inf
+        self.refresh()
+
+    def __call__(self, camera_id: str) -> Rules:
+        return self._rules.get(camera_id, NO_RULES)
+
+    def _files(self) -> tuple[tuple[str, int, int], ...]:
+        out = []
+        for path in sorted(self.folder.glob("*.yaml")) if self.folder.is_dir() else []:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((path.name, st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def refresh(self) -> bool:
+        """Re-read the files if due and changed; True when the rules were reloaded."""
+        now = time.monotonic()
+        if now < self._due:
+            return False
+        self._due = now + self.every_s
+        stamp = self._files()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            cameras = load_cameras(self.folder) if self.folder.is_dir() else []
+        except CameraConfigError as err:
+            log.warning("camera rules not reloaded: %s", err)
+            return False
+        fresh = {c.id: c.rules for c in cameras if not c.rules.empty}
+        if fresh != self._rules:
+            log.info(
+                "rules now: %s",
+                ", ".join(
+                    f"{c}: {len(r.lines)} lines, {len(r.zones)} zones" for c, r in fresh.items()
+                )
+                or "(none)",
+            )
+        self._rules = fresh
+        return True

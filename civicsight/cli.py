@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -140,7 +141,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             log.error("%s", err)
             return 2
         env["CIVICSIGHT_MEDIA_MIRROR"] = str(media.resolve())
-        cameras_dir = DEMO_CAMERAS
+        cameras_dir = demo_cameras(data_dir)
     elif settings.media_mirror:
         env["CIVICSIGHT_MEDIA_MIRROR"] = str(settings.media_mirror.resolve())
     env["CIVICSIGHT_CAMERAS_DIR"] = str(cameras_dir.resolve())
@@ -173,6 +174,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         if broker is not None:
             broker.stop()
     return 0
+
+
+def demo_cameras(data_dir: Path) -> Path:
+    """The demo's cameras folder, ``<data_dir>/cameras``: the demo camera files are copied
+    there when missing, and files already there are kept. Rules saved through the API so
+    survive restarts, and the API never writes into the source checkout."""
+    folder = data_dir / "cameras"
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in sorted(DEMO_CAMERAS.glob("*.yaml")):
+        dst = folder / src.name
+        if not dst.exists():
+            shutil.copyfile(src, dst)
+    return folder
 
 
 def welcome(data_dir: Path, url: str, demo: bool, demo_token_hours: float) -> str:

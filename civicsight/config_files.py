@@ -19,7 +19,11 @@ def load_yaml_model(path: Path, model: type[M], error: type[Exception]) -> M:
     except (OSError, yaml.YAMLError) as err:
         raise error(f"{path}: {err}") from err
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in err.errors()
-        )
-        raise error(f"{path}: {problems}") from None
+        raise error(f"{path}: {problems(err)}") from None
+
+
+def problems(err: ValidationError) -> str:
+    """Where and what is wrong, without the values (which may be secrets)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in err.errors()
+    )

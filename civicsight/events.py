@@ -14,15 +14,20 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-CameraId = Annotated[
-    str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="camera id, lower case slug")
-]
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+CameraId = Annotated[str, Field(pattern=SLUG, description="camera id, lower case slug")]
 Seconds = Annotated[float, Field(ge=0, description="Unix time in seconds")]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 ObjectClass = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
 VehicleColour = Literal["white", "gray", "yellow", "red", "green", "blue", "black"]
 VehicleType = Literal["car", "van", "truck", "bus"]
 TRACKED_CLASSES: tuple[str, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+RuleId = Annotated[
+    str, Field(pattern=SLUG, description="id of a counting line or zone, unique per camera")
+]
+DirectionName = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="name of a crossing direction")
+]
 
 
 class DecodeError(ValueError):
@@ -214,6 +219,56 @@ class FaceObservation(TrackObservation):
     threshold: Score
 
 
+class RuleHit(TrackObservation):
+    """A tracklet crossed a counting line, or entered or left a zone, of its camera.
+
+    The stream app evaluates the camera file's rules on the bottom-centre of each box
+    (``streams.rules``). A hit says which rule, which way, when and which class: enough
+    for counts per rule, direction and class, for zone occupancy and dwell, and, ordered
+    by ``seq``, for the lines one tracklet crossed in turn (turning movements). It never
+    says who: no plate, face, appearance or position beyond the rule itself.
+
+    ``(camera_id, track_id, seq)`` identifies a hit: a hit sent again after a restart
+    repeats it, so consumers drop the repeat.
+    """
+
+    kind: ClassVar[str] = "rule_hit"
+    rule_id: RuleId
+    rule_kind: Literal["line", "zone"]
+    action: Literal["cross", "enter", "leave"] = Field(
+        description="line: cross; zone: enter or leave"
+    )
+    direction: DirectionName | None = Field(
+        None, description="line crossings only: the direction's name in the camera file"
+    )
+    cls: ObjectClass = Field(description="the tracklet's majority class")
+    seq: int = Field(
+        ge=1,
+        description="increases along the tracklet in capture-time order (not always by "
+        "one: a crossing taken back before it cleared the line uses a number up)",
+    )
+    dwell_s: float | None = Field(
+        None, ge=0, description="zone leaves only: seconds between entering and leaving"
+    )
+    ended: bool = Field(
+        False,
+        description="a leave sent because the tracklet ended inside the zone (lost, "
+        "occluded or left the view there) rather than seen leaving",
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> RuleHit:
+        if (self.rule_kind == "line") != (self.action == "cross"):
+            raise ValueError("lines are crossed; zones are entered and left")
+        if (self.action == "cross") != (self.direction is not None):
+            raise ValueError("a crossing, and only a crossing, names its direction")
+        if (self.action == "leave") != (self.dwell_s is not None):
+            raise ValueError("a leave, and only a leave, carries dwell_s")
+        if self.ended and self.action != "leave":
+            raise ValueError("only a leave can be sent because the tracklet ended")
+        return self
+
+
 class TrackletRef(BaseModel):
     """One single-camera tracklet that belongs to a global track."""
 
@@ -375,6 +430,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     FaceObservation,
     TrackUpdate,
     TrackCorrection,
+    RuleHit,
 )
 """Event types of the hub's public topics (see civicsight.topics)."""
 

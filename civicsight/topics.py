@@ -23,6 +23,7 @@ from civicsight.events import (
     Frame,
     FrameDetections,
     PlateRead,
+    RuleHit,
     TrackCorrection,
     TrackUpdate,
 )
@@ -59,6 +60,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic("track_updates", "track_id", 6, "tracks", 2 * 1024 * 1024, TrackUpdate),
     # operators' merge / split decisions; one partition keeps them in the order made
     Topic("track_corrections", "track_id", 1, "tracks", 64 * 1024, TrackCorrection),
+    # line crossings and zone visits: where and when one tracklet went, so kept like its
+    # track; co-partitioned with detections (the stream app sends each hit to the
+    # partition its camera's frames came from)
+    Topic("rule_hits", "camera_id", 6, "tracks", 64 * 1024, RuleHit),
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}

@@ -28,6 +28,12 @@ reads topics in no set order), and a partition with frames still waiting on the 
 lets no wall-time tick close its tracklets or move its clocks: decisions then follow
 capture time, whatever the interleaving.
 
+Counting lines and zones. Each camera's rules come from its camera file
+(``civicsight.cameras.RulesWatch``, read again when a file changes, so rules saved
+through the API apply within ``rules_reload_s``). ``streams.tracklets`` evaluates them as
+frames arrive and when tracklets close; the ``RuleHit`` events go to ``rule_hits``, each
+to the partition its camera's detections came from.
+
 Batches. Inputs are taken up to ``streams_batch`` at a time; a camera's state is encoded
 and written once per batch, and what the batch sends goes out after it. Table writes name
 their changelog partition themselves (a batch has no current event).
@@ -62,7 +68,7 @@ from faust.types import TP
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from civicsight.cameras import load_cameras
+from civicsight.cameras import NO_RULES, Rules, RulesWatch, load_cameras
 from civicsight.events import (
     Appearance,
     Crop,
@@ -73,6 +79,7 @@ from civicsight.events import (
     ObjectClass,
     PartitionClock,
     PlateRead,
+    RuleHit,
     TrackCorrection,
     TrackletClosed,
     TrackletRef,
@@ -94,6 +101,7 @@ APPEARANCES = "appearances"
 PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
 TRACK_CORRECTIONS = "track_corrections"
+RULE_HITS = "rule_hits"
 JOIN_KEY = b"join"
 EVIDENCE: dict[str, tuple[str, type[Appearance] | type[PlateRead]]] = {
     APPEARANCES: (Appearance.kind, Appearance),
@@ -165,6 +173,12 @@ class StreamSettings(HubSettings):
     streams_batch: int = Field(
         500, ge=1, le=10_000, description="most input events handled as one batch"
     )
+    rules_reload_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="how often the camera files are checked for changed counting lines and zones",
+    )
 
     @property
     def streams_dir(self) -> Path:
@@ -234,6 +248,7 @@ class TrackletProcessor:
         clock_interval: float = 2.0,
         partitions: int | None = None,
         write: Writer = write_mapping,
+        rules: Callable[[str], Rules] = lambda _camera_id: NO_RULES,
     ) -> None:
         self._states = states
         self._crops = crops
@@ -251,8 +266,11 @@ class TrackletProcessor:
         self._clock_sent: dict[int, float] = {}
         self._partition_clock: dict[int, tuple[float, float]] = {}
         """partition -> (capture time of its newest frame, wall time it came)"""
+        self._rules = rules
         self.closed: list[TrackletClosed] = []
         self.clocks: list[PartitionClock] = []
+        self.hits: list[tuple[int, RuleHit]] = []
+        """(partition, hit) of the counting lines and zones, in order, until taken"""
         self.counters = Counters()
 
     # state access: writes wait in a buffer while a batch is processed (``flush``)
@@ -390,7 +408,9 @@ class TrackletProcessor:
             update_interval=self._update_interval,
         )
         if new is not old:
-            new, closed = self._expire(new, now)
+            new, hits = tl.observe_rules(new, event, self._rules(event.camera_id))
+            self.hits.extend((partition, hit) for hit in hits)
+            new, closed = self._expire(new, now, partition)
             updates.extend(closed)
         clock = self._partition_clock.get(partition)
         if clock is None or event.captured_at >= clock[0]:
@@ -400,9 +420,12 @@ class TrackletProcessor:
         return updates
 
     def _expire(
-        self, state: tl.CameraState, now: float
+        self, state: tl.CameraState, now: float, partition: int
     ) -> tuple[tl.CameraState, list[TrackUpdate]]:
         new, closed = tl.expire(state, now, self._timeout, keep_closed=self._keep_closed)
+        if new is not state:
+            new, hits = tl.close_rules(state, new, self._rules(state.camera_id))
+            self.hits.extend((partition, hit) for hit in hits)
         for update in closed:
             t = state.tracklets[update.tracklets[0].track_id]
             self.closed.append(
@@ -440,7 +463,7 @@ class TrackletProcessor:
             # the camera's clock at ``at``: the same instant for every camera of the partition
             base = old.clock_wall if old.clock_wall is not None else now
             capture = old.clock_capture if old.clock_capture is not None else at
-            new, closed = self._expire(old, base + max(0.0, at - capture))
+            new, closed = self._expire(old, base + max(0.0, at - capture), partition)
             self._save(partition, old, new)
             updates.extend(closed)
         self._send_clock(partition, min(hold, at))
@@ -460,6 +483,11 @@ class TrackletProcessor:
         out: list[TrackletClosed | PartitionClock] = [*self.closed, *self.clocks]
         self.closed.clear()
         self.clocks.clear()
+        return out
+
+    def take_hits(self) -> list[tuple[int, RuleHit]]:
+        """(partition, hit) of the counting lines and zones since last taken, in order."""
+        out, self.hits = self.hits, []
         return out
 
     def on_crop(self, raw: bytes | None, partition: int, where: str = "") -> None:
@@ -487,7 +515,7 @@ class TrackletProcessor:
             for camera_id in list(self.cameras_in(partition)):
                 loaded = self._load(camera_id.encode())
                 if loaded is not None:
-                    new, closed = self._expire(loaded[1], now)
+                    new, closed = self._expire(loaded[1], now, partition)
                     self._save(partition, loaded[1], new)
                     updates.extend(closed)
             self.counters.updates += len(updates)
@@ -601,6 +629,8 @@ def create_app(settings: StreamSettings) -> StreamApp:
     if len({t.partitions for t in inputs_meta}) != 1:
         raise ValueError("detections, crops, appearances, plate_reads need one partition count")
     partitions = detections.partitions
+    if topic(RULE_HITS).partitions != partitions:
+        raise ValueError("rule_hits needs as many partitions as detections (hits follow cameras)")
     session = settings.streams_session_timeout
     graph = camera_graph(settings)
     app = faust.App(
@@ -622,6 +652,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
     )
     inputs = _raw_topic(app, DETECTIONS, CROPS, APPEARANCES, PLATE_READS)
     out = _raw_topic(app, TRACK_UPDATES)
+    hits_out = _raw_topic(app, RULE_HITS)
     ticks = _raw_topic(
         app,
         f"{settings.streams_app_id}-expiry-ticks",
@@ -665,6 +696,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
             ftable.data[key] = value
             ftable.send_changelog(partition, key, value)
 
+    rules = RulesWatch(settings.cameras_dir, settings.rules_reload_s)
     processor = TrackletProcessor(
         states,
         best_crops,
@@ -674,6 +706,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         keep_closed=settings.tracklet_keep_closed,
         write=write_table,
         partitions=partitions,
+        rules=rules,
     )
     join = JoinProcessor(
         join_log, lambda: Associator(graph, Settings(dim=settings.join_embedding_dim))
@@ -682,6 +715,13 @@ def create_app(settings: StreamSettings) -> StreamApp:
     async def publish(updates: list[TrackUpdate]) -> None:
         for update in updates:
             await out.send(key=update.track_id.encode(), value=update.to_bytes())
+
+    async def send_hits() -> None:
+        """The rule hits found so far, each to its camera's detections partition."""
+        for partition, hit in processor.take_hits():
+            await hits_out.send(
+                key=hit.camera_id.encode(), value=hit.to_bytes(), partition=partition
+            )
 
     async def forward(items: list[tuple[str, bytes]]) -> None:
         """Send join inputs in order, as few ``JoinBatch`` messages as their size allows."""
@@ -741,6 +781,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
                 await handle(batch)
 
     async def handle(batch: Sequence[faust.types.EventT[bytes]]) -> None:
+        rules.refresh()
         processor.batching = True
         updates: list[TrackUpdate] = []
         items: list[tuple[str, bytes]] = []
@@ -766,6 +807,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
         processor.flush()
         await forward(items)
         await publish(updates)
+        await send_hits()
 
     @app.agent(ticks, name="expiry")
     async def on_tick(stream: faust.StreamT[bytes]) -> None:
@@ -773,9 +815,11 @@ def create_app(settings: StreamSettings) -> StreamApp:
             p = event.message.partition
             async with in_order:  # a clock must never overtake the closures before it
                 if not backlog(p):  # else its frames close tracklets and move clocks
+                    rules.refresh()
                     updates = processor.on_tick(p, time.time(), hold(p))
                     await forward(taken())
                     await publish(updates)
+                    await send_hits()
 
     corrections = _raw_topic(app, TRACK_CORRECTIONS)
 

@@ -26,6 +26,12 @@ wall time elapsed since that frame was processed. Camera clock skew and processi
 therefore never close a track early, and a camera that goes silent still closes its
 tracks ``timeout`` seconds after its last frame.
 
+Counting lines and zones (``streams.rules``) are evaluated here too, on the bottom-centre
+of each tracklet's box (``observe_rules`` after ``observe``, ``close_rules`` after
+``expire``). Each tracklet keeps its rule memory in its state. Hits of a tracklet not yet
+confirmed are held and sent when it is confirmed, or dropped with it, so flicker never
+counts.
+
 Cross-camera linking is not done here: one tracklet is one track.
 """
 
@@ -39,16 +45,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from civicsight.cameras import Rules
 from civicsight.events import (
     Box,
     Crop,
     FrameDetections,
     ObjectClass,
+    RuleHit,
     TrackletRef,
     TrackUpdate,
     global_track_id,
     tracklet_id,
 )
+from streams import rules as rl
 
 MAX_PATH = 64
 """Most points in an emitted path (the ``TrackUpdate.path`` limit)."""
@@ -119,6 +128,10 @@ class Tracklet:
     """Capture time of the newest detection in the last emitted version."""
     emitted_at: float | None = None
     """Wall time of the last emission."""
+    rules: rl.Memory = rl.FRESH
+    """Where the counting lines and zones last saw it (``streams.rules``)."""
+    held: tuple[rl.Hit, ...] = ()
+    """Rule hits waiting for the tracklet to be confirmed."""
 
     @property
     def cls(self) -> str:
@@ -145,6 +158,8 @@ class Closed:
     version: int
     first_seen: float
     last_seen: float
+    hits: int = 0
+    """The last rule hit number used, so a reappearance goes on numbering."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +212,7 @@ class CameraState:
                 _tracklet_to_json(t, include_crops) for _, t in sorted(self.tracklets.items())
             ],
             "closed": [
-                [tid, c.version, c.first_seen, c.last_seen]
+                [tid, c.version, c.first_seen, c.last_seen, *([c.hits] if c.hits else [])]
                 for tid, c in sorted(self.closed.items())
             ],
         }
@@ -216,8 +231,10 @@ class CameraState:
             clock_capture, clock_wall = doc["clock"]
             tracklets = [_tracklet_from_json(t) for t in doc["tracklets"]]
             closed = {
-                int(tid): Closed(int(version), float(first), float(last))
-                for tid, version, first, last in doc["closed"]
+                int(tid): Closed(int(version), float(first), float(last), int(hits))
+                for tid, version, first, last, hits in (
+                    (*c, 0) if len(c) == 4 else c for c in doc["closed"]
+                )
             }
             return cls(
                 camera_id=str(doc["camera_id"]),
@@ -259,6 +276,8 @@ def _tracklet_to_json(t: Tracklet, include_crop: bool) -> dict[str, Any]:
         "confirmed": t.confirmed,
         "dirty": t.dirty,
         "emitted": [t.version, t.emitted_seen, t.emitted_at],
+        **({"rules": t.rules.to_json()} if t.rules != rl.FRESH else {}),
+        **({"held": [h.to_json() for h in t.held]} if t.held else {}),
     }
 
 
@@ -290,6 +309,8 @@ def _tracklet_from_json(d: Mapping[str, Any]) -> Tracklet:
         version=int(version),
         emitted_seen=None if emitted_seen is None else float(emitted_seen),
         emitted_at=None if emitted_at is None else float(emitted_at),
+        rules=rl.Memory.from_json(d["rules"]) if "rules" in d else rl.FRESH,
+        held=tuple(rl.Hit.from_json(h) for h in d.get("held", ())),
     )
 
 
@@ -372,6 +393,18 @@ def _emit(t: Tracklet, camera_id: str, now: float, closed: bool) -> tuple[Trackl
     )
 
 
+def _boxes_by_track(detections: FrameDetections) -> dict[int, Box]:
+    """The most confident box of each tracker id (boxes without one are not tracked)."""
+    boxes: dict[int, Box] = {}
+    for box in detections.boxes:
+        if box.track_id is None:
+            continue
+        seen = boxes.get(box.track_id)
+        if seen is None or box.conf > seen.conf:
+            boxes[box.track_id] = box
+    return boxes
+
+
 def _is_redelivery(state: CameraState, captured_at: float) -> bool:
     last = state.clock_capture
     return last is not None and captured_at <= last and last - captured_at <= REPLAY_WINDOW
@@ -399,13 +432,7 @@ def observe(
     t = detections.captured_at
     if _is_redelivery(state, t):
         return state, []
-    boxes: dict[int, Box] = {}
-    for box in detections.boxes:
-        if box.track_id is None:
-            continue
-        seen = boxes.get(box.track_id)
-        if seen is None or box.conf > seen.conf:
-            boxes[box.track_id] = box
+    boxes = _boxes_by_track(detections)
     if not boxes and state.is_idle:
         return state, []
 
@@ -421,6 +448,7 @@ def observe(
                 first_seen=t if gone is None else gone.first_seen,
                 last_seen=t,
                 version=0 if gone is None else gone.version,
+                rules=rl.FRESH if gone is None else rl.Memory(seq=gone.hits),
             )
         tracklet = _add_detection(tracklet, boxes[tid], t, detections.width, detections.height)
         due = False
@@ -493,7 +521,7 @@ def expire(
             t, update = _emit(t, state.camera_id, now, closed=True)
             updates.append(update)
         if t.version > 0:
-            closed[tid] = Closed(version=t.version, first_seen=t.first_seen, last_seen=t.last_seen)
+            closed[tid] = Closed(t.version, t.first_seen, t.last_seen, t.rules.seq)
     for tid, c in state.closed.items():
         if camera_now - c.last_seen >= keep_closed:
             del closed[tid]
@@ -506,3 +534,92 @@ def expire(
 def crop_key(camera_id: str, track_id: int) -> str:
     """Where a tracklet's best crop is stored apart from the camera state."""
     return tracklet_id(camera_id, track_id)
+
+
+# -- counting lines and zones -------------------------------------------------------------
+
+
+def bottom_centre(box: Box, width: int, height: int) -> Point:
+    """Where the object meets the ground, in frame fractions: the middle of the box's
+    bottom edge (a box's centre would cross a line on the ground too early or too late,
+    by half its height)."""
+    return (_clamp01((box.x1 + box.x2) / 2 / width), _clamp01(box.y2 / height))
+
+
+def _rule_hit(camera_id: str, t: Tracklet, hit: rl.Hit) -> RuleHit:
+    return RuleHit(
+        camera_id=camera_id,
+        track_id=t.track_id,
+        captured_at=max(0.0, hit.at),
+        rule_id=hit.rule_id,
+        rule_kind=hit.rule_kind,
+        action=hit.action,
+        direction=hit.direction,
+        cls=cast(ObjectClass, t.cls),
+        seq=hit.seq,
+        dwell_s=hit.dwell_s,
+        ended=hit.ended,
+    )
+
+
+def observe_rules(
+    state: CameraState,
+    detections: FrameDetections,
+    rules: Rules,
+    *,
+    margin: float = rl.CLEAR_MARGIN,
+) -> tuple[CameraState, list[RuleHit]]:
+    """Move the rule memory of every tracklet in this frame to its box's bottom-centre;
+    the hits of confirmed tracklets, in order (call it after ``observe`` folded the frame
+    in, and only if that changed the state: a redelivered frame must not move anything).
+
+    Without rules (and nothing held) the state is returned as it is: cameras without
+    rules keep no rule memory.
+    """
+    if detections.camera_id != state.camera_id:
+        raise ValueError(f"frame of {detections.camera_id} given to {state.camera_id}'s state")
+    boxes = _boxes_by_track(detections)
+    if rules.empty and not any(
+        state.tracklets[tid].held for tid in boxes if tid in state.tracklets
+    ):
+        return state, []
+    tracklets = dict(state.tracklets)
+    out: list[RuleHit] = []
+    for tid in sorted(boxes):
+        t = tracklets.get(tid)
+        if t is None:
+            continue
+        point = bottom_centre(boxes[tid], detections.width, detections.height)
+        memory, hits = rl.step(rules, t.rules, point, detections.captured_at, margin)
+        held = (*t.held, *hits)
+        if t.confirmed:
+            out.extend(_rule_hit(state.camera_id, t, h) for h in held)
+            held = ()
+        tracklets[tid] = replace(t, rules=memory, held=held)
+    return replace(state, tracklets=tracklets), out
+
+
+def close_rules(
+    before: CameraState, after: CameraState, rules: Rules
+) -> tuple[CameraState, list[RuleHit]]:
+    """The zone leaves of the tracklets that ``expire`` closed between ``before`` and
+    ``after`` (a confirmed tracklet that ends inside a zone leaves it at its last
+    detection); their hit numbers are remembered with their closed ids. Held hits of
+    tracklets that were never confirmed are dropped with them."""
+    gone = sorted(before.tracklets.keys() - after.tracklets.keys())
+    if not gone:
+        return after, []
+    closed = dict(after.closed)
+    out: list[RuleHit] = []
+    for tid in gone:
+        t = before.tracklets[tid]
+        memory = t.rules
+        if t.confirmed:
+            memory, hits = rl.finish(rules, t.rules)
+            out.extend(_rule_hit(before.camera_id, t, h) for h in hits)
+        remembered = closed.get(tid)
+        if remembered is not None and remembered.hits != memory.seq:
+            closed[tid] = replace(remembered, hits=memory.seq)
+    if closed == after.closed:
+        return after, out
+    return replace(after, closed=closed), out

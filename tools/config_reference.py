@@ -12,7 +12,15 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
-from civicsight.cameras import Analytics, CameraConfig, CameraNetworkSettings, Position
+from civicsight.cameras import (
+    Analytics,
+    CameraConfig,
+    CameraNetworkSettings,
+    CountingLine,
+    Position,
+    Rules,
+    Zone,
+)
 from civicsight.cli import TokenSettings, UpSettings
 from civicsight.settings import HubSettings
 from services.api.main import ApiSettings
@@ -48,6 +56,8 @@ def _default(model: type[BaseModel], name: str) -> str:
     value = field.get_default(call_default_factory=True)
     if isinstance(value, BaseModel):
         return "see below"
+    if value == ():
+        return "none"
     if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(REPO):
         value = value.relative_to(REPO)  # the same on every checkout
     return f"`{value}`" if value not in (None, "") else "unset"
@@ -71,7 +81,15 @@ def settings_table() -> str:
 
 def camera_table() -> str:
     rows = ["| field | default | meaning |", "| --- | --- | --- |"]
-    for model, prefix in ((CameraConfig, ""), (Position, "position."), (Analytics, "analytics.")):
+    models: list[tuple[type[BaseModel], str]] = [
+        (CameraConfig, ""),
+        (Position, "position."),
+        (Analytics, "analytics."),
+        (Rules, "rules."),
+        (CountingLine, "rules.lines[]."),
+        (Zone, "rules.zones[]."),
+    ]
+    for model, prefix in models:
         for name, field in model.model_fields.items():
             rows.append(
                 f"| `{prefix}{name}` | {_default(model, name)} | {field.description or ''} |"

@@ -40,6 +40,7 @@ from services.api.body_guard import BodyGuard
 from services.api.corrections import corrections_router
 from services.api.live import LiveView
 from services.api.params import MAX_PAGE, SearchLimits, Since, Until, window
+from services.api.rules_routes import rules_router
 from services.api.security import Authed, Purposed, known_caller, require
 
 if TYPE_CHECKING:
@@ -130,10 +131,12 @@ def create_app(
     allowed_hosts: Sequence[str] = ("*",),
     limits: SearchLimits | None = None,
     body_timeout_s: float = 10.0,
+    cameras_dir: Path | None = None,
 ) -> FastAPI:
     """The API. ``allowed_hosts``: Host header values served (``*``: any; the service
     passes ``CIVICSIGHT_ALLOWED_HOSTS``); ``body_timeout_s``: how long a request body may
-    take to arrive."""
+    take to arrive; ``cameras_dir``: where the camera files are (rules and analytics are
+    saved there; None: read-only)."""
     lim = limits or SearchLimits()
     app = FastAPI(
         title="CivicSight API",
@@ -145,6 +148,7 @@ def create_app(
     app.state.tokens = tokens
     app.state.users = users
     app.state.audit = audit_log
+    app.state.cameras_dir = cameras_dir
     # outermost first: the Host check, then the body guard (credentials and size before
     # any body is read); the security headers (below) wrap both
     app.add_middleware(
@@ -159,6 +163,7 @@ def create_app(
     app.include_router(aggregates_router(store))
     app.include_router(audit_router())
     app.include_router(corrections_router(publisher))
+    app.include_router(rules_router(cameras, live))
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")

@@ -1,8 +1,10 @@
-"""Live tiles: the latest frame of each camera with its boxes drawn on.
+"""Live tiles: the latest frame of each camera with its boxes drawn on, and the latest
+rule hits (counting lines crossed, zones entered and left).
 
 ``LiveView`` is pure and thread-safe: it is offered frames and detections in any order
-and pairs them by camera, sequence number and capture time. ``LiveFeed`` feeds it from
-the ``frames`` and ``detections`` topics in a background thread.
+and pairs them by camera, sequence number and capture time; it keeps the newest rule
+hits in a numbered ring (``rule_hits``) for pages that poll. ``LiveFeed`` feeds it from
+the ``frames``, ``detections`` and ``rule_hits`` topics in a background thread.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import cv2
 import numpy as np
 
 from civicsight.bus import Subscriber
-from civicsight.events import Box, Frame, FrameDetections
+from civicsight.events import Box, Frame, FrameDetections, RuleHit
+from services.api.recent import Recent
 from services.api.redact import redact_faces
 
 log = logging.getLogger("api.live")
@@ -63,17 +66,26 @@ def _push(ring: OrderedDict[FrameKey, V], key: FrameKey, value: V, size: int) ->
         ring.popitem(last=False)
 
 
+RULE_HITS_KEPT = 200
+
+
 class LiveView:
-    """Latest frame and detections per camera, kept in small rings (``ring`` frames)."""
+    """Latest frame and detections per camera, kept in small rings (``ring`` frames), and
+    the newest ``hits`` rule hits of all cameras."""
 
     def __init__(
-        self, ring: int = 16, jpeg_quality: int = 80, redactor: Redactor | None = None
+        self,
+        ring: int = 16,
+        jpeg_quality: int = 80,
+        redactor: Redactor | None = None,
+        hits: int = RULE_HITS_KEPT,
     ) -> None:
         if ring < 1:
             raise ValueError("ring must be at least 1")
         self.ring = ring
         self.jpeg_quality = jpeg_quality
         self.redactor = redactor
+        self.rule_hits: Recent[RuleHit] = Recent(hits)
         self._cameras: dict[str, _Camera] = {}
         self._lock = threading.Lock()
 
@@ -199,12 +211,12 @@ def draw_detections(
 class LiveFeed:
     """Feeds a LiveView from the bus in a background thread. Lifecycle: start() ... stop().
 
-    ``subscribe`` builds the subscriber (in main: a KafkaSubscriber on ``frames`` and
-    ``detections`` in a consumer group of its own, reading from "latest"); live tiles need
-    no offsets, so none are stored.
+    ``subscribe`` builds the subscriber (in main: a KafkaSubscriber on ``TOPICS`` in a
+    consumer group of its own, reading from "latest"); live tiles need no offsets, so
+    none are stored.
     """
 
-    TOPICS = ("frames", "detections")
+    TOPICS = ("frames", "detections", "rule_hits")
 
     def __init__(
         self, subscribe: Callable[[], Subscriber], live: LiveView, retry_s: float = 2.0
@@ -240,6 +252,8 @@ class LiveFeed:
             self._live.offer_frame(event)
         elif isinstance(event, FrameDetections):
             self._live.offer_detections(event)
+        elif isinstance(event, RuleHit):
+            self._live.rule_hits.add(event)
 
     def _run(self) -> None:
         while not self._stop.is_set():

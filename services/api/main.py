@@ -169,6 +169,7 @@ def main() -> None:
             users=users,
             publisher=corrections,
             allowed_hosts=settings.listed(settings.allowed_hosts),
+            cameras_dir=settings.cameras_dir,
         )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",

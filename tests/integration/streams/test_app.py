@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, ensure_topics
-from civicsight.events import Box, Crop, FrameDetections, TrackUpdate, global_track_id
+from civicsight.events import Box, Crop, FrameDetections, RuleHit, TrackUpdate, global_track_id
 from civicsight.stack import EmbeddedBroker
 
 pytestmark = pytest.mark.broker
@@ -78,6 +78,8 @@ def start_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Callable[[]
         "CIVICSIGHT_TRACKLET_TIMEOUT": str(TIMEOUT),
         "CIVICSIGHT_TRACKLET_UPDATE_INTERVAL": "0.5",
         "CIVICSIGHT_STREAMS_EXPIRE_INTERVAL": "0.5",
+        "CIVICSIGHT_CAMERAS_DIR": str(tmp_path / "cameras"),
+        "CIVICSIGHT_RULES_RELOAD_S": "0.5",
     }
     workers: list[Worker] = []
 
@@ -286,3 +288,147 @@ def test_an_operator_merge_through_the_api_reaches_the_join(
         pub.close()
         for part in (store, tokens, audit):
             part.close()
+
+
+PLAZA = """id: plaza
+name: Plaza
+source: media:plaza.mp4
+rules:
+  lines:
+    - {id: kerb, name: Kerb, points: [[0.1, 0.5], [0.9, 0.5]], to_right: south, to_left: north}
+  zones:
+    - {id: bench, name: Bench, polygon: [[0.3, 0.6], [0.7, 0.6], [0.7, 0.8], [0.3, 0.8]]}
+"""
+
+
+def walk(pub: KafkaPublisher, track: int, feet: list[tuple[float, float]], start: float) -> None:
+    """A person whose feet (box bottom-centre, frame fractions) go through ``feet``, one
+    frame of plaza (640x480) every 0.2 s."""
+    for i, (x, y) in enumerate(feet):
+        t = start + 0.2 * i
+        box = Box(
+            x1=640 * x - 20,
+            y1=480 * y - 90,
+            x2=640 * x + 20,
+            y2=480 * y,
+            cls="person",
+            conf=0.9,
+            track_id=track,
+        )
+        pub.publish(
+            "detections",
+            "plaza",
+            FrameDetections(
+                camera_id="plaza",
+                seq=i,
+                captured_at=t,
+                width=640,
+                height=480,
+                model="test",
+                boxes=(box,),
+                detected_at=t,
+            ),
+        )
+    pub.flush()
+
+
+def read_hits(
+    sub: KafkaSubscriber,
+    got: list[RuleHit],
+    worker: Worker,
+    until: Callable[[], bool] | None = None,
+    seconds: float = 40.0,
+) -> None:
+    """Read rule_hits into ``got`` until ``until()`` holds (failing after ``seconds``), or,
+    without ``until``, for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while until is None or not until():
+        assert worker.proc.poll() is None, f"worker exited:\n{worker.output()[-4000:]}"
+        if time.monotonic() > deadline:
+            assert until is None, f"timed out; got {got}\n{worker.output()[-4000:]}"
+            return
+        for r in sub.poll_batch(100, 0.2):
+            assert isinstance(r.event, RuleHit)
+            got.append(r.event)
+
+
+def put_rules(tmp_path: Path, camera_id: str, rules: dict[str, object]) -> None:
+    """PUT /api/cameras/{id}/rules as an administrator, on the API the hub would run."""
+    from fastapi.testclient import TestClient
+
+    from civicsight.audit import AuditLog
+    from civicsight.auth import Role, TokenStore
+    from civicsight.cameras import load_cameras
+    from civicsight.store.sqlite import SqliteTrackStore
+    from services.api.app import create_app
+    from services.api.live import LiveView
+
+    store, tokens = SqliteTrackStore(tmp_path / "t.db"), TokenStore(tmp_path / "auth.db")
+    trail = AuditLog(tmp_path)
+    store.open()
+    tokens.open()
+    trail.open()
+    try:
+        cameras = tmp_path / "cameras"
+        app = create_app(
+            store, tokens, load_cameras(cameras), LiveView(), trail, cameras_dir=cameras
+        )
+        admin = {"Authorization": f"Bearer {tokens.issue(Role.ADMIN, 'ops')}"}
+        with TestClient(app) as http:
+            resp = http.put(f"/api/cameras/{camera_id}/rules", json=rules, headers=admin)
+            assert resp.status_code == 200, resp.text
+    finally:
+        store.close()
+        tokens.close()
+        trail.close()
+
+
+def test_a_walker_across_a_line_and_through_a_zone_makes_rule_hits(
+    broker: EmbeddedBroker, start_worker: Callable[[], Worker], tmp_path: Path
+) -> None:
+    """Guards the rules path through the broker: the camera file's line and zone
+    evaluated on the stream app's tracklets, hits on rule_hits in order with the
+    crossing's direction and the zone's dwell, a tracklet that ends inside the zone
+    leaving it (``ended``), and rules saved through the API applying without a restart."""
+    cameras = tmp_path / "cameras"
+    cameras.mkdir()
+    (cameras / "plaza.yaml").write_text(PLAZA)
+    cfg = {"bootstrap.servers": broker.bootstrap}
+    pub = KafkaPublisher(cfg, "streams-test")
+    sub = KafkaSubscriber(cfg, f"reader-{uuid.uuid4().hex[:8]}", ["rule_hits"], pub)
+    try:
+        now = time.time()
+        # down across the kerb, through the bench zone and out below it
+        walk(pub, 3, [(0.5, 0.3 + 0.05 * i) for i in range(13)], now)
+        # then someone who sits down on the bench until the tracker loses them
+        walk(pub, 5, [(0.5, 0.7)] * 5, now + 3)
+        worker = start_worker()
+        got: list[RuleHit] = []
+        read_hits(sub, got, worker, lambda: len(got) >= 5)
+        assert [(h.track_id, h.rule_id, h.direction or h.action, h.seq) for h in got] == [
+            (3, "kerb", "south", 1),
+            (3, "bench", "enter", 2),
+            (3, "bench", "leave", 3),
+            (5, "bench", "enter", 1),
+            (5, "bench", "leave", 2),
+        ]
+        assert got[0].captured_at == pytest.approx(now + 0.2 * 4, abs=0.01)  # at y = 0.5
+        assert got[2].dwell_s == pytest.approx(0.8, abs=0.01) and not got[2].ended
+        assert got[4].dwell_s == pytest.approx(0.8, abs=0.01) and got[4].ended
+        assert {(h.camera_id, h.cls) for h in got} == {("plaza", "person")}
+
+        # an administrator replaces the rules through the API; the running worker follows
+        gate = {"id": "gate", "name": "Gate", "points": [[0.5, 0.9], [0.5, 0.1]]}
+        put_rules(tmp_path, "plaza", {"lines": [gate]})
+        time.sleep(1.5)  # the worker reads the camera files again every 0.5 s
+        # across the old kerb (gone now) and the new gate, then standing in the old zone
+        walk(pub, 4, [(0.3 + 0.05 * i, 0.3 + 0.05 * i) for i in range(8)], time.time())
+        more: list[RuleHit] = []
+        read_hits(sub, more, worker, lambda: len(more) >= 1)
+        # the tracklet times out: a leave would come now if the zone had stayed
+        read_hits(sub, more, worker, seconds=3)
+        assert [(h.track_id, h.rule_id, h.direction) for h in more] == [(4, "gate", "in")]
+        assert worker.stop() == 0, worker.output()[-4000:]
+    finally:
+        sub.close()
+        pub.close()

@@ -5,17 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from civicsight.cameras import (
     CameraConfig,
     CameraConfigError,
     CameraWatch,
+    Rules,
+    RulesWatch,
     cameras_with,
     check_network_source,
     load_camera,
     load_cameras,
     redact_url,
     resolve_media_path,
+    save_rules,
 )
 
 GOOD = "id: cam-1\nname: Gate\nsource: rtsp://admin:hunter2@10.0.0.5:554/stream1\nfps: 5\n"
@@ -269,3 +274,124 @@ def test_an_unknown_network_kind_is_a_clear_error(
     monkeypatch.setenv("CIVICSIGHT_CAMERA_NETWORKS", "private,everything")
     with pytest.raises(CameraConfigError, match="everything"):
         load_camera(write(tmp_path, GOOD))
+
+
+RULED = """# Gate camera: keep this comment
+id: gate
+name: Gate
+source: rtsp://admin:hunter2@10.0.0.5:554/stream1
+fps: 4
+position: {x_m: 12.5, y_m: -3}
+analytics: {detect: true, reid: true}
+rules:
+  lines:
+    - id: kerb
+      name: Kerb
+      points: [[0.1, 0.6], [0.9, 0.55]]
+      to_right: inbound
+      to_left: outbound
+  zones:
+    - id: bay
+      name: Loading bay
+      polygon: [[0.2, 0.2], [0.4, 0.2], [0.4, 0.4], [0.2, 0.4]]
+"""
+
+
+def test_rules_read_from_a_camera_file(tmp_path: Path) -> None:
+    cam = load_camera(write(tmp_path, RULED))
+    (line,) = cam.rules.lines
+    assert line.points == ((0.1, 0.6), (0.9, 0.55))
+    assert (line.direction(+1), line.direction(-1)) == ("inbound", "outbound")
+    assert cam.rules.zones[0].polygon[2] == (0.4, 0.4)
+    assert load_camera(write(tmp_path, GOOD, "plain.yaml")).rules.empty
+
+
+LINE = {"id": "l1", "name": "Line", "points": [[0.1, 0.5], [0.9, 0.5]]}
+ZONE = {"id": "z1", "name": "Zone", "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]]}
+
+
+@pytest.mark.parametrize(
+    ("rules", "problem"),
+    [
+        ({"lines": [LINE], "zones": [ZONE]}, None),
+        ({"lines": [{**LINE, "points": [[0.1, 0.5], [1.2, 0.5]]}]},
+         r"point 1 \[1.2, 0.5\] is outside the frame"),
+        ({"lines": [{**LINE, "points": [[-0.1, 0.5], [0.5, 0.5]]}]}, "point 0 .* outside"),
+        ({"lines": [{**LINE, "points": [[0.1, 0.5]]}]}, "at least 2 items"),
+        ({"lines": [{**LINE, "points": [[0.1, 0.5], [0.1, 0.5]]}]}, "same point"),
+        ({"lines": [{**LINE, "points": [[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]}]},
+         "segments 0 and 2 cross"),
+        ({"lines": [{**LINE, "points": [[0.1, 0.5], [0.9, 0.5], [0.5, 0.5]]}]}, "cross"),
+        ({"lines": [{**LINE, "to_right": "in", "to_left": "in"}]}, "different names"),
+        ({"lines": [{**LINE, "to_right": "In Bound"}]}, "pattern"),
+        ({"lines": [{**LINE, "id": "Line 1"}]}, "pattern"),
+        ({"zones": [{**ZONE, "polygon": [[0.1, 0.1], [0.3, 0.1]]}]}, "at least 3 items"),
+        ({"zones": [{**ZONE, "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3], [0.1, 0.1]]}]},
+         "closes itself"),
+        ({"zones": [{**ZONE, "polygon": [[0.1, 0.1], [0.3, 0.3], [0.3, 0.1], [0.1, 0.3]]}]},
+         "edges 0 and 2 cross"),
+        ({"zones": [{**ZONE, "polygon": [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]}]}, "no area|cross"),
+        ({"zones": [{**ZONE, "polygon": [[0.1, 0.1], [0.3, 0.1], [1.3, 0.3]]}]}, "outside"),
+        ({"lines": [LINE], "zones": [{**ZONE, "id": "l1"}]}, "'l1' used twice"),
+        ({"lines": [LINE, LINE]}, "'l1' used twice"),
+        ({"lines": [{**LINE, "colour": "red"}]}, "Extra inputs"),
+        ({"counts": []}, "Extra inputs"),
+    ],
+    ids=["good", "x>1", "x<0", "one-point-line", "repeated-point", "self-crossing-line",
+         "folded-line", "same-direction-names", "direction-not-a-slug", "id-not-a-slug",
+         "two-point-zone", "closing-point-repeated", "bow-tie-zone", "flat-zone",
+         "zone-out-of-frame", "id-shared-by-line-and-zone", "duplicate-line", "unknown-field",
+         "unknown-section"],
+)  # fmt: skip
+def test_rules_are_validated(rules: dict[str, object], problem: str | None) -> None:
+    """Guards rules the stream app cannot evaluate, or evaluates wrongly: points outside
+    the frame, lines or zones too short to have a side or an inside, a line or zone that
+    crosses itself (no clear side), and ids a hit could not name uniquely."""
+    if problem is None:
+        assert Rules.model_validate(rules).lines[0].id == "l1"
+    else:
+        with pytest.raises(ValidationError, match=problem):
+            Rules.model_validate(rules)
+
+
+def test_saving_rules_rewrites_only_the_rules(tmp_path: Path) -> None:
+    """Guards the API's rule editor losing the rest of a camera file (its source, its
+    credentials, its analytics) or the comment at its top, or leaving half a file."""
+    (tmp_path / "other.yaml").write_text("id: other\nname: Other\nsource: media:x.mp4\n")
+    path = write(tmp_path, RULED, "z-gate.yaml")
+    before = yaml.safe_load(path.read_text())
+    path.chmod(0o640)
+    new = Rules.model_validate({"lines": [LINE]})
+    cam = save_rules(tmp_path, "gate", new)
+    assert cam.rules == new and load_camera(path).rules == new
+    after = yaml.safe_load(path.read_text())
+    assert {k: v for k, v in after.items() if k != "rules"} == {
+        k: v for k, v in before.items() if k != "rules"
+    }
+    assert path.read_text().startswith("# Gate camera: keep this comment\n")
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.yaml", "z-gate.yaml"]
+    save_rules(tmp_path, "gate", Rules())
+    assert "rules" not in yaml.safe_load(path.read_text())
+    with pytest.raises(CameraConfigError, match="no camera file with id 'nope'"):
+        save_rules(tmp_path, "nope", new)
+    path.write_text(RULED.replace("fps: 4", "fps: 99"))
+    with pytest.raises(CameraConfigError, match="fps") as err:
+        save_rules(tmp_path, "gate", new)  # a file already broken is not written
+    assert "hunter2" not in str(err.value) and "fps: 99" in path.read_text()
+
+
+def test_rules_watch_reads_changed_files_and_keeps_the_last_good_rules(tmp_path: Path) -> None:
+    """Guards rules saved through the API needing a stream app restart, and one broken
+    camera file dropping every camera's rules."""
+    path = write(tmp_path, RULED, "gate.yaml")
+    watch = RulesWatch(tmp_path, every_s=0.0)
+    assert [z.id for z in watch("gate").zones] == ["bay"] and watch("other").empty
+    save_rules(tmp_path, "gate", Rules.model_validate({"lines": [LINE]}))
+    assert watch.refresh()
+    assert [line.id for line in watch("gate").lines] == ["l1"] and not watch("gate").zones
+    assert not watch.refresh()  # nothing changed: not read again
+    path.write_text(RULED + "race: x\n")
+    assert not watch.refresh()
+    assert [line.id for line in watch("gate").lines] == ["l1"]
+    assert RulesWatch(tmp_path / "missing")("gate").empty

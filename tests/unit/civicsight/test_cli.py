@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from civicsight.auth import TokenStore
-from civicsight.cli import SERVICES, TOOLS, build_parser
+from civicsight.cli import DEMO_CAMERAS, SERVICES, TOOLS, build_parser, demo_cameras
 from civicsight.topics import render_yaml
 
 REPO = Path(__file__).resolve().parents[3]
@@ -229,3 +229,18 @@ def test_up_audits_the_first_admin_and_the_demo_token_which_expires(tmp_path: Pa
     assert entries[0][1]["first_admin"] is True
     assert {d["token_id"] for _, d in entries[1:]} == {t.token_id for t in demo}
     assert token.encode() not in (tmp_path / "audit.db").read_bytes()
+
+
+def test_the_demo_runs_on_copies_of_its_camera_files(tmp_path: Path) -> None:
+    """Guards the API saving rules into the source checkout's config/demo, and a restart
+    of the demo throwing away the rules saved in its data folder."""
+    folder = demo_cameras(tmp_path)
+    assert folder == tmp_path / "cameras"
+    names = sorted(p.name for p in DEMO_CAMERAS.glob("*.yaml"))
+    assert sorted(p.name for p in folder.iterdir()) == names
+    assert (folder / "walkway.yaml").read_text() == (DEMO_CAMERAS / "walkway.yaml").read_text()
+    (folder / "walkway.yaml").write_text("id: walkway\nname: Saved\nsource: media:x.mp4\n")
+    (folder / "plaza.yaml").unlink()
+    assert demo_cameras(tmp_path) == folder
+    assert (folder / "walkway.yaml").read_text().startswith("id: walkway\nname: Saved")
+    assert (folder / "plaza.yaml").read_text() == (DEMO_CAMERAS / "plaza.yaml").read_text()

@@ -193,7 +193,14 @@ def test_crop_knows_its_frame_size() -> None:
 
 def _samples() -> dict[type, dict[str, object]]:
     """One valid payload (JSON form) per event type."""
-    from civicsight.events import Appearance, Crop, FaceObservation, PlateRead, TrackCorrection
+    from civicsight.events import (
+        Appearance,
+        Crop,
+        FaceObservation,
+        PlateRead,
+        RuleHit,
+        TrackCorrection,
+    )
 
     box = Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4)
     track = {"camera_id": "cam-1", "track_id": 4, "captured_at": 1.0}
@@ -212,6 +219,15 @@ def _samples() -> dict[type, dict[str, object]]:
             user="ines",
             reason="same van",
             decided_at=5.0,
+        ),
+        RuleHit(
+            **track,  # type: ignore[arg-type]
+            rule_id="gate",
+            rule_kind="line",
+            action="cross",
+            direction="in",
+            cls="person",
+            seq=1,
         ),
     ]
     return {type(e): e.model_dump(mode="json") for e in events}
@@ -247,3 +263,39 @@ def test_a_race_field_is_refused_by_every_event_type(cls: type, field: str) -> N
         doc = {**raw, key: bad if key == "box" else [bad]}
         with pytest.raises(DecodeError):
             cls.from_bytes(json.dumps(doc).encode())
+
+
+HIT = {"camera_id": "cam-1", "track_id": 4, "captured_at": 1.0, "cls": "car", "seq": 2}
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"rule_kind": "line", "action": "cross", "direction": "in"}, None),
+        ({"rule_kind": "zone", "action": "enter"}, None),
+        ({"rule_kind": "zone", "action": "leave", "dwell_s": 3.5}, None),
+        ({"rule_kind": "zone", "action": "leave", "dwell_s": 0.0, "ended": True}, None),
+        ({"rule_kind": "line", "action": "enter"}, "lines are crossed"),
+        ({"rule_kind": "zone", "action": "cross", "direction": "in"}, "lines are crossed"),
+        ({"rule_kind": "line", "action": "cross"}, "names its direction"),
+        ({"rule_kind": "zone", "action": "enter", "direction": "in"}, "names its direction"),
+        ({"rule_kind": "zone", "action": "leave"}, "carries dwell_s"),
+        ({"rule_kind": "zone", "action": "enter", "dwell_s": 1.0}, "carries dwell_s"),
+        ({"rule_kind": "zone", "action": "enter", "ended": True}, "tracklet ended"),
+        ({"rule_kind": "zone", "action": "leave", "dwell_s": -1.0}, "greater than or equal"),
+        ({"rule_kind": "line", "action": "cross", "direction": "In Bound"}, "pattern"),
+    ],
+)
+def test_rule_hit_shape(fields: dict[str, object], problem: str | None) -> None:
+    """Guards against a hit a traffic consumer cannot count: a crossing without its
+    direction, a zone leave without its dwell, or fields of one kind on the other."""
+    from civicsight.events import RuleHit
+
+    data = {**HIT, "rule_id": "r1", **fields}
+    if problem is None:
+        hit = RuleHit.model_validate(data)
+        assert RuleHit.from_bytes(hit.to_bytes()) == hit
+        assert hit.tracklet_id == "cam-1/4"
+    else:
+        with pytest.raises(ValidationError, match=problem):
+            RuleHit.model_validate(data)

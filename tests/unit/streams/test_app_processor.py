@@ -9,6 +9,7 @@ import logging
 import pytest
 from pydantic import SecretStr
 
+from civicsight.cameras import NO_RULES, CountingLine, Rules, Zone
 from civicsight.events import Box, Crop, FrameDetections, TrackUpdate, global_track_id
 from streams.app import (
     StreamSettings,
@@ -168,6 +169,56 @@ def test_closed_tracklets_leave_no_crop_and_idle_cameras_leave_the_table() -> No
     assert states == {}
     assert p.on_detections(det("cam-a", T0 + 11), 1, T0 + 11) == []
     assert states == {}  # frames without tracks write nothing
+
+
+def feet(camera: str, t: float, y: float, track: int = 4) -> bytes:
+    """A frame whose one box stands with its feet at (0.5, y)."""
+    box = Box(x1=45, y1=100 * y - 30, x2=55, y2=100 * y, cls="car", conf=0.9, track_id=track)
+    return FrameDetections(
+        camera_id=camera,
+        seq=0,
+        captured_at=t,
+        width=100,
+        height=100,
+        model="m",
+        boxes=(box,),
+        detected_at=t,
+    ).to_bytes()
+
+
+RULES = Rules(
+    lines=(CountingLine(id="gate", name="Gate", points=((0.0, 0.5), (1.0, 0.5))),),
+    zones=(Zone(id="yard", name="Yard", polygon=((0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (0.0, 0.5))),),
+)
+
+
+def test_rule_hits_follow_the_camera_file_the_partition_and_the_tables() -> None:
+    """Guards: a redelivered frame counting a crossing twice, hits sent for a camera
+    without rules, a restarted worker (tables rebuilt from changelogs) forgetting a zone
+    visit, and a visit never closed when its tracklet times out."""
+    states: dict[bytes, bytes] = {}
+    p = TrackletProcessor(states, {}, rules=lambda c: RULES if c == "cam-a" else NO_RULES)
+    for i, y in enumerate([0.3, 0.35, 0.4, 0.6]):
+        p.on_detections(feet("cam-a", T0 + 0.2 * i, y), 4, T0 + 0.2 * i)
+        p.on_detections(feet("cam-b", T0 + 0.2 * i, y), 5, T0 + 0.2 * i)
+    p.on_detections(feet("cam-a", T0 + 0.6, 0.6), 4, T0 + 0.7)  # redelivered
+    hits = p.take_hits()
+    assert [(part, h.camera_id, h.rule_id, h.direction or h.action, h.seq) for part, h in hits] == [
+        (4, "cam-a", "yard", "enter", 1),
+        (4, "cam-a", "gate", "in", 2),
+        (4, "cam-a", "yard", "leave", 3),
+    ]
+    assert hits[-1][1].dwell_s == pytest.approx(0.6) and p.take_hits() == []
+
+    p.on_detections(feet("cam-a", T0 + 1.0, 0.3, track=6), 4, T0 + 1.0)
+    restarted = TrackletProcessor(dict(states), {}, rules=lambda c: RULES)
+    for i in range(1, 3):
+        restarted.on_detections(
+            feet("cam-a", T0 + 1.0 + 0.2 * i, 0.3, track=6), 4, T0 + 1.0 + 0.2 * i
+        )
+    restarted.on_tick(4, T0 + 10)
+    visit = [(h.track_id, h.action, h.ended, h.dwell_s) for _, h in restarted.take_hits()]
+    assert visit == [(6, "enter", False, None), (6, "leave", True, pytest.approx(0.4))]
 
 
 @pytest.mark.parametrize(

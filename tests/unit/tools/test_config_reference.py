@@ -18,3 +18,12 @@ def test_every_setting_is_described() -> None:
     for _, cls in SERVICES:
         for name, field in cls.model_fields.items():
             assert field.description, f"{cls.__name__}.{name} has no description"
+
+
+def test_every_camera_file_field_is_described() -> None:
+    """Guards a camera file field (a rule's, say) that the reference lists without saying
+    what it means."""
+    from tools.config_reference import camera_table
+
+    for row in camera_table().splitlines()[2:]:
+        assert not row.endswith("|  |"), row

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from civicsight.bus import Received
-from civicsight.events import Box, Frame, FrameDetections
+from civicsight.events import Box, Frame, FrameDetections, RuleHit
 from services.api.live import CLASS_COLOURS, LiveFeed, LiveView, draw_detections
 
 from .conftest import BUS_BOXES, T0, bus_image, make_detections, make_frame
@@ -302,9 +302,20 @@ def test_live_feed_fills_the_view_and_survives_bus_errors(bus: np.ndarray) -> No
     live = LiveView()
     f1 = make_frame("cam-a", 1, bus)
     f2 = make_frame("cam-a", 2, bus, T0 + 1)
+    hit = RuleHit(
+        camera_id="cam-a",
+        track_id=7,
+        captured_at=T0 + 1,
+        rule_id="kerb",
+        rule_kind="line",
+        action="cross",
+        direction="in",
+        cls="person",
+        seq=1,
+    )
     subs = [
         FakeSubscriber([[f1], RuntimeError("broker went away")]),
-        FakeSubscriber([[f2, make_detections(f2, BUS_BOXES)]]),
+        FakeSubscriber([[hit, f2, make_detections(f2, BUS_BOXES)]]),
     ]
     made: list[FakeSubscriber] = []
 
@@ -321,7 +332,8 @@ def test_live_feed_fills_the_view_and_survives_bus_errors(bus: np.ndarray) -> No
         feed.stop()
     shown = live.latest("cam-a")
     assert shown is not None and shown.frame == f2
-    assert feed.received == 3
+    assert live.rule_hits.after(0).items == [hit]
+    assert feed.received == 4
     assert [s.closed for s in made] == [True, True]
 
 
@@ -348,4 +360,4 @@ def test_live_feed_uses_a_fresh_consumer_group_each_time() -> None:
     """Guards API replicas sharing a group, which would split the cameras between them."""
     groups = {LiveFeed.group_id() for _ in range(20)}
     assert len(groups) == 20 and all(g.startswith("api-live-") for g in groups)
-    assert set(LiveFeed.TOPICS) == {"frames", "detections"}
+    assert set(LiveFeed.TOPICS) == {"frames", "detections", "rule_hits"}
