@@ -1,0 +1,7 @@
+// Placeholder: this workspace is being built.
+import { el } from "../dom.js";
+
+export async function render(root) {
+  root.replaceChildren(el("section", { class: "panel" }, el("h1", { text: "alerts" }),
+    el("p", { class: "hint", text: "This workspace is not built yet." })));
+}

@@ -1,0 +1,119 @@
+// Hash routes (#/live, #/track/g-0123?tab=x): which page shows, and whether the role may
+// open it. A page the role may not open says so in words; the API refuses it too (403).
+
+import { ForbiddenError } from "./api.js";
+import { el, errorBox, loading } from "./dom.js";
+import { PAGES } from "./pages/index.js";
+
+let current = { cleanup: null, token: 0 };
+
+export function parseHash(hash = window.location.hash) {
+  const text = hash.replace(/^#\/?/, "");
+  const [path, query = ""] = text.split("?");
+  const [name = "", ...rest] = path.split("/");
+  return { name, param: rest.map(decodeURIComponent).join("/"), query: new URLSearchParams(query) };
+}
+
+export function href(name, param, query) {
+  let out = "#/" + name + (param ? "/" + encodeURIComponent(param) : "");
+  if (query) {
+    const q = new URLSearchParams(query).toString();
+    if (q) out += "?" + q;
+  }
+  return out;
+}
+
+export function navigate(name, param, query) {
+  const target = href(name, param, query);
+  if (window.location.hash === target) showRoute();
+  else window.location.hash = target;
+}
+
+export function allowedPages(me) {
+  return PAGES.filter((p) => p.permission === null || me.permissions.includes(p.permission));
+}
+
+export function homePage(me) {
+  const first = allowedPages(me).find((p) => p.nav);
+  return first ? first.name : null;
+}
+
+export function renderNav(me) {
+  const nav = document.getElementById("nav");
+  const { name } = parseHash();
+  nav.replaceChildren(...allowedPages(me).filter((p) => p.nav).map((p) =>
+    el("a", { href: href(p.name), class: "nav-link" + (p.name === name ? " active" : ""),
+      "aria-current": p.name === name ? "page" : null, dataset: { page: p.name } }, p.title)));
+  nav.hidden = false;
+}
+
+function notAllowed(root, page, me) {
+  root.replaceChildren(el("section", { class: "panel not-allowed", role: "alert" },
+    el("h1", { text: "Not allowed" }),
+    el("p", { text: `Your role (${me.role}) may not open ${page.title}. `
+      + "Ask an administrator if you need it for your work." })));
+}
+
+/** Shows the page the address names (or the role's first page). */
+export async function showRoute(ctxBase) {
+  if (ctxBase) current.ctxBase = ctxBase;
+  const base = current.ctxBase;
+  if (!base || !base.me) return;
+  const root = document.getElementById("view");
+  const route = parseHash();
+  const me = base.me;
+  if (!route.name) {
+    const home = homePage(me);
+    if (home) {
+      window.location.replace(href(home));
+      return;
+    }
+    root.replaceChildren(el("section", { class: "panel" },
+      el("h1", { text: "Nothing to show" }),
+      el("p", { text: `Your role (${me.role}) has no workspace in this app.` })));
+    return;
+  }
+  if (current.cleanup) {
+    try { current.cleanup(); } catch (_err) { /* a page's own problem */ }
+    current.cleanup = null;
+  }
+  const token = ++current.token;
+  renderNav(me);
+  const page = PAGES.find((p) => p.name === route.name);
+  if (!page) {
+    root.replaceChildren(el("section", { class: "panel" }, el("h1", { text: "Not found" }),
+      el("p", { text: "There is no page called " + route.name + "." })));
+    return;
+  }
+  document.title = page.title + " · CivicSight";
+  if (page.permission && !me.permissions.includes(page.permission)) {
+    notAllowed(root, page, me);
+    return;
+  }
+  root.replaceChildren(loading());
+  root.dataset.page = page.name;
+  const ctx = { ...base, param: route.param, query: route.query, navigate, href,
+    alive: () => token === current.token };
+  try {
+    const module = await page.load();
+    if (token !== current.token) return;
+    const cleanup = await module.render(root, ctx);
+    if (token !== current.token) {
+      if (typeof cleanup === "function") cleanup();
+      return;
+    }
+    current.cleanup = typeof cleanup === "function" ? cleanup : null;
+  } catch (err) {
+    if (token !== current.token) return;
+    if (err instanceof ForbiddenError) notAllowed(root, page, me);
+    else root.replaceChildren(errorBox(err.message || String(err), () => showRoute()));
+  }
+}
+
+export function stopPage() {
+  current.token += 1;
+  if (current.cleanup) {
+    try { current.cleanup(); } catch (_err) { /* ignore */ }
+    current.cleanup = null;
+  }
+}
