@@ -35,6 +35,7 @@ from confluent_kafka.admin import (
 )
 
 from civicsight.events import DecodeError, Event
+from civicsight.heartbeat import Heartbeats
 from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
 from civicsight.topics import all_topic_configs, topic
 
@@ -250,6 +251,19 @@ class KafkaSubscriber:
             touched.add(tp)
         self._store(touched)
 
+    def lag(self) -> dict[str, int]:
+        """Messages waiting per topic on this member's partitions: the high watermark
+        (from the last fetch) minus the position. Partitions not fetched yet count 0."""
+        out: dict[str, int] = {}
+        assigned = self._consumer.assignment()
+        if not assigned:
+            return out
+        for tp in self._consumer.position(assigned):
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            waiting = high - tp.offset if high >= 0 and tp.offset >= 0 else 0
+            out[tp.topic] = out.get(tp.topic, 0) + max(0, waiting)
+        return out
+
     def close(self) -> None:
         self._consumer.close()
 
@@ -338,9 +352,11 @@ def run_loop(
     max_messages: int = 64,
     timeout: float = 0.2,
     every_poll: Callable[[], None] | None = None,
+    heartbeat: Heartbeats | None = None,
 ) -> None:
     """Poll, handle, then mark done: at-least-once processing until ``stop`` is set.
-    ``every_poll`` runs after each poll, batch or not (housekeeping such as retention)."""
+    ``every_poll`` runs after each poll, batch or not (housekeeping such as retention);
+    ``heartbeat`` is told how many events each poll handled."""
     while not stop.is_set():
         batch = subscriber.poll_batch(max_messages, timeout)
         if batch:
@@ -348,3 +364,17 @@ def run_loop(
             subscriber.done(batch)
         if every_poll is not None:
             every_poll()
+        if heartbeat is not None:
+            heartbeat.beat(len(batch))
+
+
+def heartbeats(
+    service: str, publisher: Publisher, subscriber: KafkaSubscriber | None = None
+) -> Heartbeats:
+    """A service's heartbeats, sent on the ``heartbeats`` topic by its own publisher, with
+    its subscriber's lag."""
+    return Heartbeats(
+        service,
+        lambda beat: publisher.publish("heartbeats", service, beat),
+        subscriber.lag if subscriber is not None else None,
+    )

@@ -314,6 +314,26 @@ class TrackUpdate(Event):
         return self
 
 
+class Heartbeat(Event):
+    """A service process saying it is alive, what it has done and how far behind it is.
+
+    Every process of the hub sends one every few seconds (``civicsight.heartbeat``); the
+    API shows the newest of each as service health. Nothing about any camera's content:
+    counts and lags only."""
+
+    kind: ClassVar[str] = "heartbeat"
+    service: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="detect, plates, ...")
+    instance: str = Field(min_length=1, max_length=80, description="which process: host and pid")
+    at: Seconds = Field(description="when this heartbeat was sent")
+    started_at: Seconds = Field(description="when the process started")
+    processed: int = Field(ge=0, description="events handled since the process started")
+    lag: dict[str, int] = Field(
+        default_factory=dict,
+        description="messages waiting per input topic (its consumer group's share)",
+    )
+    interval_s: float = Field(gt=0, le=3600, description="seconds until the next heartbeat")
+
+
 class TrackletClosed(TrackObservation):
     """A single-camera tracklet ended (``captured_at`` is its last detection): the stream
     app's input to the cross-camera join."""
@@ -431,6 +451,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TrackUpdate,
     TrackCorrection,
     RuleHit,
+    Heartbeat,
 )
 """Event types of the hub's public topics (see civicsight.topics)."""
 

@@ -22,6 +22,7 @@ from civicsight.events import (
     FaceObservation,
     Frame,
     FrameDetections,
+    Heartbeat,
     PlateRead,
     RuleHit,
     TrackCorrection,
@@ -64,6 +65,8 @@ TOPICS: tuple[Topic, ...] = (
     # track; co-partitioned with detections (the stream app sends each hit to the
     # partition its camera's frames came from)
     Topic("rule_hits", "camera_id", 6, "tracks", 64 * 1024, RuleHit),
+    # service health: counts and lags only, worthless after a minute: the shortest class
+    Topic("heartbeats", "service", 1, "frames", 16 * 1024, Heartbeat),
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}

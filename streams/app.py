@@ -75,6 +75,7 @@ from civicsight.events import (
     DecodeError,
     Event,
     FrameDetections,
+    Heartbeat,
     JoinBatch,
     ObjectClass,
     PartitionClock,
@@ -85,6 +86,7 @@ from civicsight.events import (
     TrackletRef,
     TrackUpdate,
 )
+from civicsight.heartbeat import Heartbeats
 from civicsight.settings import HubSettings
 from civicsight.topics import topic
 from streams import tracklets as tl
@@ -102,6 +104,8 @@ PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
 TRACK_CORRECTIONS = "track_corrections"
 RULE_HITS = "rule_hits"
+HEARTBEATS = "heartbeats"
+HEARTBEAT_S = 5.0
 JOIN_KEY = b"join"
 EVIDENCE: dict[str, tuple[str, type[Appearance] | type[PlateRead]]] = {
     APPEARANCES: (Appearance.kind, Appearance),
@@ -744,6 +748,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
     two agents never interleave."""
     evidence_read: dict[TP, tuple[int, float]] = {}
     frames_read: dict[int, int] = {}
+    processed = [0]  # events handled since the last heartbeat
     """partition -> offset of the last detections message handled"""
 
     def backlog(partition: int) -> bool:
@@ -781,6 +786,7 @@ def create_app(settings: StreamSettings) -> StreamApp:
                 await handle(batch)
 
     async def handle(batch: Sequence[faust.types.EventT[bytes]]) -> None:
+        processed[0] += len(batch)
         rules.refresh()
         processor.batching = True
         updates: list[TrackUpdate] = []
@@ -847,6 +853,28 @@ def create_app(settings: StreamSettings) -> StreamApp:
     @app.on_partitions_revoked.connect
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         join.reset()  # the join partition may move: rebuild from the log when it comes back
+
+    beats_out = _raw_topic(app, HEARTBEATS)
+    due: list[Heartbeat] = []
+    beats = Heartbeats("stream", due.append, lambda: {DETECTIONS: detections_waiting()})
+
+    def detections_waiting() -> int:
+        waiting = 0
+        for tp in app.consumer.assignment():
+            if tp.topic != DETECTIONS:
+                continue
+            high = app.consumer.highwater(tp)
+            if high is not None:
+                waiting += max(0, high - frames_read.get(tp.partition, -1) - 1)
+        return waiting
+
+    @app.timer(HEARTBEAT_S, name="heartbeat")
+    async def send_heartbeat() -> None:
+        beats.beat(processed[0])
+        processed[0] = 0
+        while due:
+            beat = due.pop(0)
+            await beats_out.send(key=beat.service.encode(), value=beat.to_bytes())
 
     @app.timer(settings.streams_expire_interval, name="expiry-ticks")
     async def send_ticks() -> None:

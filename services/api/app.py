@@ -38,7 +38,9 @@ from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
 from services.api.body_guard import BodyGuard
 from services.api.corrections import corrections_router
+from services.api.feed import Feed, ServiceHealth
 from services.api.live import LiveView
+from services.api.live_ws import CameraState, camera_states, live_router
 from services.api.params import MAX_PAGE, SearchLimits, Since, Until, window
 from services.api.rules_routes import rules_router
 from services.api.security import Authed, Purposed, known_caller, require
@@ -66,6 +68,12 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 class Health(BaseModel):
     status: str = "ok"
+    services: list[ServiceHealth] | None = Field(
+        None, description="each service's newest heartbeat and input lag (signed-in callers)"
+    )
+    cameras: list[CameraState] | None = Field(
+        None, description="each camera's newest frame: live, stale, offline (signed-in callers)"
+    )
 
 
 class Me(BaseModel):
@@ -132,11 +140,13 @@ def create_app(
     limits: SearchLimits | None = None,
     body_timeout_s: float = 10.0,
     cameras_dir: Path | None = None,
+    feed: Feed | None = None,
 ) -> FastAPI:
     """The API. ``allowed_hosts``: Host header values served (``*``: any; the service
     passes ``CIVICSIGHT_ALLOWED_HOSTS``); ``body_timeout_s``: how long a request body may
     take to arrive; ``cameras_dir``: where the camera files are (rules and analytics are
-    saved there; None: read-only)."""
+    saved there; None: read-only); ``feed``: the control room's event feed and service
+    health (the live feed fills it)."""
     lim = limits or SearchLimits()
     app = FastAPI(
         title="CivicSight API",
@@ -145,6 +155,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    events = feed or Feed()
     app.state.tokens = tokens
     app.state.users = users
     app.state.audit = audit_log
@@ -163,6 +174,7 @@ def create_app(
     app.include_router(aggregates_router(store))
     app.include_router(audit_router())
     app.include_router(corrections_router(publisher))
+    app.include_router(live_router(cameras, live, events))
     app.include_router(rules_router(cameras, live))
     by_id = {cam.id: cam for cam in cameras}
 
@@ -194,9 +206,16 @@ def create_app(
         )
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    @app.get("/api/health", response_model=Health)
-    def health() -> Health:
-        return Health()
+    @app.get("/api/health", response_model=Health, response_model_exclude_none=True)
+    def health(request: Request) -> Health:
+        """Public: whether the API answers. Signed in: also each service's heartbeat and
+        lag and each camera's state (what the control room shows)."""
+        if not known_caller(request):
+            return Health()
+        now = time.time()
+        return Health(
+            services=events.health.services(now), cameras=camera_states(cameras, live, now)
+        )
 
     @app.get("/api/me", response_model=Me)
     def me(who: Authed) -> Me:

@@ -4,7 +4,9 @@ rule hits (counting lines crossed, zones entered and left).
 ``LiveView`` is pure and thread-safe: it is offered frames and detections in any order
 and pairs them by camera, sequence number and capture time; it keeps the newest rule
 hits in a numbered ring (``rule_hits``) for pages that poll. ``LiveFeed`` feeds it from
-the ``frames``, ``detections`` and ``rule_hits`` topics in a background thread.
+the ``frames``, ``detections`` and ``rule_hits`` topics in a background thread, and the
+control room's event feed (``services.api.feed``) from those and ``track_updates``,
+``face_matches`` and ``heartbeats``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import cv2
 import numpy as np
 
 from civicsight.bus import Subscriber
-from civicsight.events import Box, Frame, FrameDetections, RuleHit
+from civicsight.events import Box, Event, Frame, FrameDetections, RuleHit
+from services.api.feed import Feed
 from services.api.recent import Recent
 from services.api.redact import redact_faces
 
@@ -104,6 +107,14 @@ class LiveView:
         with self._lock:
             cam = self._camera(detections.camera_id)
             _push(cam.detections, _key(detections), detections, self.ring)
+
+    def last_captured_at(self, camera_id: str) -> float | None:
+        """Capture time of the camera's newest frame; None before any."""
+        with self._lock:
+            cam = self._cameras.get(camera_id)
+            if cam is None or not cam.frames:
+                return None
+            return max(f.captured_at for f in cam.frames.values())
 
     def cameras(self) -> list[str]:
         with self._lock:
@@ -216,13 +227,18 @@ class LiveFeed:
     none are stored.
     """
 
-    TOPICS = ("frames", "detections", "rule_hits")
+    TOPICS = ("frames", "detections", "rule_hits", "track_updates", "face_matches", "heartbeats")
 
     def __init__(
-        self, subscribe: Callable[[], Subscriber], live: LiveView, retry_s: float = 2.0
+        self,
+        subscribe: Callable[[], Subscriber],
+        live: LiveView,
+        retry_s: float = 2.0,
+        feed: Feed | None = None,
     ) -> None:
         self._subscribe = subscribe
         self._live = live
+        self._feed = feed
         self._retry_s = retry_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -254,6 +270,8 @@ class LiveFeed:
             self._live.offer_detections(event)
         elif isinstance(event, RuleHit):
             self._live.rule_hits.add(event)
+        if self._feed is not None and isinstance(event, Event):
+            self._feed.offer(event)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -25,6 +25,7 @@ from civicsight.users import UserStore
 from models.registry import ModelUnavailableError, resolve
 from services.api.app import create_app
 from services.api.embedder import ReidImageEmbedder
+from services.api.feed import Feed
 from services.api.live import LiveFeed, LiveView
 from services.api.redact import YuNetFaces, redact_faces
 from services.api.server import api_server
@@ -145,7 +146,12 @@ def main() -> None:
     audit = AuditLog(settings.data_dir)
     faces = face_finder(settings)
     live = LiveView(redactor=(lambda im, boxes: redact_faces(im, boxes, faces)) if faces else None)
-    feed = LiveFeed(lambda: live_subscriber(settings), live) if settings.live_feed else None
+    events = Feed()
+    feed = (
+        LiveFeed(lambda: live_subscriber(settings), live, feed=events)
+        if settings.live_feed
+        else None
+    )
     store.open()
     tokens.open()
     users.open()
@@ -170,6 +176,7 @@ def main() -> None:
             publisher=corrections,
             allowed_hosts=settings.listed(settings.allowed_hosts),
             cameras_dir=settings.cameras_dir,
+            feed=events,
         )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",

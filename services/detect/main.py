@@ -12,7 +12,14 @@ from pathlib import Path
 import cv2
 from pydantic import Field
 
-from civicsight.bus import KafkaPublisher, KafkaSubscriber, Publisher, Received, stop_on_signals
+from civicsight.bus import (
+    KafkaPublisher,
+    KafkaSubscriber,
+    Publisher,
+    Received,
+    heartbeats,
+    stop_on_signals,
+)
 from civicsight.cameras import load_cameras
 from civicsight.events import Box, Crop, Frame, FrameDetections
 from civicsight.logs import setup_logging
@@ -192,6 +199,7 @@ def main() -> None:
     sub = KafkaSubscriber(settings.kafka_config(), "detect", ["frames"], bus, offset_reset="latest")
     skip = {c.id for c in load_cameras(settings.cameras_dir) if not c.analytics.detect}
     in_flight: deque[list[Received]] = deque()
+    beats = heartbeats("detect", bus, sub)
     log.info(
         "detect ready: %s, input %d px, batches of up to %d frames / %d ms",
         pipeline.model_label,
@@ -226,6 +234,7 @@ def main() -> None:
                 publisher.flush(30)
                 bad = set(out.undecodable)
                 sub.done(r for i, r in enumerate(done) if i not in bad)
+            beats.beat(len(done))
     finally:
         sub.close()
         bus.close()

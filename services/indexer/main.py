@@ -16,7 +16,14 @@ from pathlib import Path
 
 from pydantic import Field
 
-from civicsight.bus import KafkaPublisher, KafkaSubscriber, Received, run_loop, stop_on_signals
+from civicsight.bus import (
+    KafkaPublisher,
+    KafkaSubscriber,
+    Received,
+    heartbeats,
+    run_loop,
+    stop_on_signals,
+)
 from civicsight.events import Appearance, PlateRead, TrackUpdate
 from civicsight.logs import setup_logging
 from civicsight.retention import enforce
@@ -85,7 +92,15 @@ def main() -> None:
 
     log.info("indexer writing to %s", describe(settings.store_backend, path, settings.es_prefix))
     try:
-        run_loop(sub, handle, stop, max_messages=256, timeout=0.2, every_poll=enforce_retention)
+        run_loop(
+            sub,
+            handle,
+            stop,
+            max_messages=256,
+            timeout=0.2,
+            every_poll=enforce_retention,
+            heartbeat=heartbeats("indexer", dlq, sub),
+        )
     finally:
         sub.close()
         dlq.close()

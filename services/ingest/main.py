@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 from pydantic import Field
 
-from civicsight.bus import KafkaPublisher, Publisher, stop_on_signals
+from civicsight.bus import KafkaPublisher, Publisher, heartbeats, stop_on_signals
 from civicsight.cameras import CameraConfig, CameraConfigError, load_cameras
 from civicsight.events import Frame
 from civicsight.logs import setup_logging
@@ -32,6 +33,7 @@ def run_camera(
     bus: Publisher,
     lock: threading.Lock,
     stop: threading.Event,
+    on_sent: Callable[[], None] = lambda: None,
 ) -> None:
     if stop.wait(cam.start_delay_s):
         return
@@ -68,6 +70,7 @@ def run_camera(
         )
         with lock:
             bus.publish("frames", cam.id, frame)
+            on_sent()
         seq += 1
 
 
@@ -84,10 +87,15 @@ def main() -> None:
     bus = KafkaPublisher(settings.kafka_config(), "ingest")
     lock = threading.Lock()
     failed: list[str] = []
+    beats = heartbeats("ingest", bus)
+    sent = [0]
+
+    def count() -> None:  # called under ``lock``
+        sent[0] += 1
 
     def guarded(cam: CameraConfig) -> None:
         try:
-            run_camera(cam, settings.media_mirror, bus, lock, stop)
+            run_camera(cam, settings.media_mirror, bus, lock, stop, count)
         except SourceError as err:
             log.error("camera %s stopped: %s", cam.id, err)
             failed.append(cam.id)
@@ -98,6 +106,8 @@ def main() -> None:
     while not stop.is_set() and any(th.is_alive() for th in threads):
         stop.wait(1.0)
         with lock:
+            beats.beat(sent[0])
+            sent[0] = 0
             bus.flush(30)
     stop.set()
     for th in threads:

@@ -21,6 +21,7 @@ from civicsight.bus import (
     KafkaSubscriber,
     Publisher,
     Received,
+    heartbeats,
     run_loop,
     stop_on_signals,
 )
@@ -192,6 +193,7 @@ def main() -> None:
             max_messages=settings.plate_batch_max,
             timeout=settings.plate_batch_wait_ms / 1000,
             every_poll=cameras.refresh,
+            heartbeat=heartbeats("plates", bus, sub),
         )
     finally:
         sub.close()

@@ -26,6 +26,7 @@ from civicsight.bus import (
     KafkaSubscriber,
     Publisher,
     Received,
+    heartbeats,
     run_loop,
     stop_on_signals,
 )
@@ -258,6 +259,7 @@ def main() -> None:
             max_messages=settings.reid_batch_max,
             timeout=settings.reid_batch_wait_ms / 1000,
             every_poll=cameras.refresh,
+            heartbeat=heartbeats("reid", bus, sub),
         )
     finally:
         sub.close()

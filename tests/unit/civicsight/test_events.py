@@ -197,6 +197,7 @@ def _samples() -> dict[type, dict[str, object]]:
         Appearance,
         Crop,
         FaceObservation,
+        Heartbeat,
         PlateRead,
         RuleHit,
         TrackCorrection,
@@ -228,6 +229,15 @@ def _samples() -> dict[type, dict[str, object]]:
             direction="in",
             cls="person",
             seq=1,
+        ),
+        Heartbeat(
+            service="detect",
+            instance="host:1",
+            at=2.0,
+            started_at=1.0,
+            processed=5,
+            lag={"frames": 3},
+            interval_s=5.0,
         ),
     ]
     return {type(e): e.model_dump(mode="json") for e in events}

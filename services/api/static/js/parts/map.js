@@ -64,6 +64,15 @@ export function cameraMap(cameras, opts = {}) {
     return { node: root, setState() {}, flash() {} };
   }
   const { place, scale } = project(cameras, width, height);
+  // markers closer than a label's width: names show on hover or focus only
+  const points = [...place.values()];
+  let closest = Infinity;
+  for (let a = 0; a < points.length; a++) {
+    for (let b = a + 1; b < points.length; b++) {
+      closest = Math.min(closest, Math.hypot(points[a].x - points[b].x, points[a].y - points[b].y));
+    }
+  }
+  if (closest < 90) root.classList.add("dense");
   root.append(svg("rect", { class: "map-bg", x: 0, y: 0, width, height, rx: 8 }));
   root.append(svg("text", { class: "map-north", x: width - 16, y: 22, "text-anchor": "middle",
     text: "N ↑" }));
@@ -92,7 +101,7 @@ export function cameraMap(cameras, opts = {}) {
       "aria-label": cam.name });
     const dot = svg("circle", { class: "map-dot", r: 9 });
     const ring = svg("circle", { class: "map-ring", r: 15 });
-    group.append(ring, dot,
+    group.append(svg("title", { text: cam.name }), ring, dot,
       svg("text", { class: "map-label", y: 28, "text-anchor": "middle", text: cam.name }));
     if (opts.label) {
       const extra = opts.label(cam);
