@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
-from civicsight.cameras import CameraConfig
+from civicsight.cameras import CameraConfig, Position
 from civicsight.events import (
     Box,
     Frame,
@@ -28,7 +28,9 @@ from civicsight.events import (
 )
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
+from services.api import live_ws
 from services.api.app import create_app
+from services.api.feed import Feed
 from services.api.live import LiveView
 from tests.support import media_file, serving
 
@@ -276,6 +278,9 @@ class Hub:
     cameras: list[CameraConfig]
     tokens: TokenStore
     users: UserStore
+    live: LiveView | None = None
+    feed: Feed | None = None
+    trail: AuditLog | None = None
 
 
 @pytest.fixture(scope="module")
@@ -296,6 +301,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             name="Junction North",
             source=f"rtsp://viewer:{SECRET}@192.0.2.10:554/h264",
             fps=5,
+            position=Position(x_m=0.0, y_m=120.0),
         ),
         CameraConfig(
             id="harbour-sim",
@@ -304,18 +310,24 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             simulated=True,
             transform="mirror",
             fps=5,
+            position=Position(x_m=340.0, y_m=0.0),
         ),
     ]
     live = LiveView()
+    feed = Feed()
+    # a revoked token closes a live wall at the next check: soon, in these tests
+    checks = pytest.MonkeyPatch()
+    checks.setattr(live_ws, "RECHECK_S", 1.0)
     feeder = Feeder(live, clip)
     feeder.thread.start()
     trail = AuditLog(tmp)
     trail.open()
-    app = create_app(store, tokens, cameras, live, trail, users=users)
+    app = create_app(store, tokens, cameras, live, trail, users=users, feed=feed)
     try:
         with serving(app) as url:
-            yield Hub(url, token, track_ids, cameras, tokens, users)
+            yield Hub(url, token, track_ids, cameras, tokens, users, live, feed, trail)
     finally:
+        checks.undo()
         feeder.stop.set()
         feeder.thread.join(5)
         store.close()

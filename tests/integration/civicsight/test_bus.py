@@ -128,3 +128,65 @@ def test_unsent_messages_at_shutdown_are_an_error() -> None:
     pub.publish("frames", "cam", frame("cam", 0))
     with pytest.raises(UnsentMessagesError, match="1 messages"):
         pub.close(timeout=1.0)
+
+
+def test_lag_counts_what_waits_on_the_members_partitions(kafka: dict[str, str]) -> None:
+    """Guards the service health showing no backlog while frames pile up (or a backlog
+    that does not shrink as they are read)."""
+    camera = f"cam-{uuid.uuid4().hex[:8]}"
+    pub = KafkaPublisher(kafka, "test")
+    sub = KafkaSubscriber(kafka, f"g-{uuid.uuid4()}", ["frames"], pub)
+    while drain(sub, 10_000, timeout=3.0):  # read all there is
+        pass
+    for i in range(30):
+        pub.publish("frames", camera, frame(camera, i))
+    pub.flush()
+    read: list[Received] = []
+    deadline = time.monotonic() + 20
+    while len(read) < 10 and time.monotonic() < deadline:
+        batch = sub.poll_batch(10 - len(read), 0.5)
+        read += batch
+        sub.done(batch)
+    assert len(read) == 10
+    assert sub.lag() == {"frames": 20}
+    drain(sub, 20)
+    assert sub.lag() == {"frames": 0}
+    sub.close()
+
+
+def test_run_loop_sends_heartbeats_with_counts_and_lag(kafka: dict[str, str]) -> None:
+    import threading
+
+    from civicsight.bus import heartbeats, run_loop
+    from civicsight.events import Heartbeat
+
+    service = f"svc{uuid.uuid4().hex[:6]}"
+    camera = f"cam-{uuid.uuid4().hex[:8]}"
+    pub = KafkaPublisher(kafka, "test")
+    for i in range(5):
+        pub.publish("frames", camera, frame(camera, i))
+    pub.flush()
+    sub = KafkaSubscriber(kafka, f"g-{uuid.uuid4()}", ["frames"], pub, offset_reset="latest")
+    beats = heartbeats(service, pub, sub)
+    beats.interval_s = 0.5
+    stop = threading.Event()
+    loop = threading.Thread(target=run_loop, args=(sub, lambda _b: None, stop), kwargs={
+        "heartbeat": beats})  # fmt: skip
+    loop.start()
+    time.sleep(2.0)
+    stop.set()
+    loop.join(10)
+    sub.close()
+    pub.flush()
+    watch = KafkaSubscriber(kafka, f"g-{uuid.uuid4()}", ["heartbeats"], pub)
+    got: list[Heartbeat] = []
+    deadline = time.monotonic() + 30
+    while len(got) < 2 and time.monotonic() < deadline:
+        got += [
+            r.event
+            for r in watch.poll_batch(100, 0.5)
+            if isinstance(r.event, Heartbeat) and r.event.service == service
+        ]
+    watch.close()
+    assert len(got) >= 2 and got[0].instance == beats.instance
+    assert all(set(b.lag) <= {"frames"} for b in got)

@@ -98,11 +98,11 @@ function show(bar, editing = false) {
       onclick: () => show(bar, true) }, "Change case"));
 }
 
-/** Shows the bar for roles that search; hides it for the others. */
+/** Fills the bar for roles that search (the router shows it on pages that search). */
 export function mountCaseBar(me) {
   const bar = $("casebar");
   const searches = me && me.permissions.includes("search");
-  bar.hidden = !searches;
+  bar.hidden = true;
   if (!searches) {
     bar.replaceChildren();
     return;

@@ -86,6 +86,7 @@ export async function showRoute(ctxBase) {
     return;
   }
   document.title = page.title + " · CivicSight";
+  document.getElementById("casebar").hidden = !(page.casebar && me.permissions.includes("search"));
   if (page.permission && !me.permissions.includes(page.permission)) {
     notAllowed(root, page, me);
     return;

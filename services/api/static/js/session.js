@@ -153,7 +153,8 @@ export function may(permission) {
 }
 
 export function signInView(message) {
-  const error = el("p", { class: "error", role: "alert", hidden: !message, text: message || "" });
+  const error = el("p", { id: "login-error", class: "error", role: "alert", hidden: !message,
+    text: message || "" });
   const show = (text) => { error.hidden = false; error.textContent = text; };
   const user = el("input", { id: "user-input", name: "username", type: "text",
     autocomplete: "username", spellcheck: "false", required: true });

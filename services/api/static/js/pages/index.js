@@ -7,14 +7,15 @@
 //   title       shown in the navigation and as the page title
 //   permission  what the role needs (see /api/me permissions); null: any signed-in role
 //   nav         listed in the navigation
+//   casebar     the page searches: the case bar shows above it
 //   load        the module
 
 export const PAGES = [
   { name: "live", title: "Control room", permission: "live", nav: true,
     load: () => import("./live.js") },
-  { name: "investigate", title: "Investigation", permission: "search", nav: true,
+  { name: "investigate", title: "Investigation", permission: "search", nav: true, casebar: true,
     load: () => import("./investigate.js") },
-  { name: "track", title: "Track", permission: "search", nav: false,
+  { name: "track", title: "Track", permission: "search", nav: false, casebar: true,
     load: () => import("./track.js") },
   { name: "alerts", title: "Alerts", permission: "alerts", nav: true,
     load: () => import("./alerts.js") },
