@@ -49,6 +49,7 @@ TOOLS = {
     ("bench", "gpu"): "bench.detect_gpu",
     ("bench", "search"): "bench.search",
     ("bench", "uploads"): "bench.uploads",
+    ("bench", "wall"): "bench.wall",
     ("models", ""): "models.cli",
     ("eval", "plates"): "services.plates.eval",
     ("eval", "faces"): "services.faces.eval",
