@@ -183,7 +183,9 @@ def live_router(cameras: Sequence[CameraConfig], live: LiveView, feed: Feed) -> 
                         continue
                     jpeg, shown = found
                     sent[cam] = (shown.frame.seq, shown.frame.captured_at)
-                    next_at[cam] = now + 1.0 / fps
+                    # keep the cadence (not "now + period": the tick would slow it down)
+                    due = next_at.get(cam, now) + 1.0 / fps
+                    next_at[cam] = due if due > now else now + 1.0 / fps
                     header = {
                         "camera_id": cam,
                         "seq": shown.frame.seq,
