@@ -186,7 +186,7 @@ function imageForm(query, cameras, go) {
   const cls = query.get("cls") || "person";
   const form = el("form", { id: "image-form", class: "search-form image-search" },
     zone,
-    el("div", { class: "form-row" },
+    el("div", { class: "image-fields" }, el("div", { class: "form-row" },
       el("label", { class: "field", for: "image-cls" }, el("span", { text: "It shows a" }),
         el("select", { id: "image-cls", name: "cls" }, IMAGE_CLASSES.map((c) =>
           el("option", { value: c, text: c, selected: c === cls })))),
@@ -199,7 +199,7 @@ function imageForm(query, cameras, go) {
       el("button", { type: "submit", class: "button", id: "image-submit" }, "Search by image")),
     el("p", { class: "hint form-hint", text: "The image goes through the hub's own re-ID "
       + "models and is not kept; the audit log records its SHA-256. A person search is "
-      + "logged as a biometric search." }));
+      + "logged as a biometric search." })));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!image) {
@@ -240,6 +240,12 @@ function tracksForm(query, cameras, go) {
 
 // ---- searches --------------------------------------------------------------------------
 
+/** Results per page: the address may ask for fewer or more (1 to 100). */
+function pageSize(query) {
+  const n = Number.parseInt(query.get("limit") || "", 10);
+  return Number.isFinite(n) ? Math.min(100, Math.max(1, n)) : PAGE;
+}
+
 function pick(query, names) {
   const out = {};
   for (const name of names) if (query.get(name)) out[name] = query.get(name);
@@ -251,14 +257,14 @@ async function runSearch(query) {
   const kind = query.get("kind");
   if (kind === "plates") {
     const q = { ...why, ...pick(query, ["pattern", "since", "until", "camera", "cursor"]),
-      limit: PAGE };
+      limit: pageSize(query) };
     if (query.get("mode") === "fuzzy") q.fuzzy = query.get("fuzzy") || "1";
     const page = await getJson("/api/search/plates", q);
     return { next: page.next, items: page.items.map((h) => ({ kind, id: h.track_id, hit: h })) };
   }
   if (kind === "tracks") {
     const q = { ...why, ...pick(query, ["cls", "camera", "since", "until", "cursor"]),
-      limit: PAGE };
+      limit: pageSize(query) };
     const page = await getJson("/api/tracks", q);
     return { next: page.next, items: page.items.map((t) => ({ kind, id: t.track_id, hit: t })) };
   }
