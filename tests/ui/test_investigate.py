@@ -466,6 +466,33 @@ def test_an_investigator_merges_two_tracks_with_a_reason(
     assert problems == []
 
 
+def test_an_investigator_splits_a_camera_visit_off_with_a_reason(
+    page: Page, investigation: Investigation
+) -> None:
+    """Guards splitting from the track page: the visits are ticked, all of them cannot
+    be, a reason is required, and the correction goes out with exactly those visits."""
+    hub = investigation
+    sign_in(page, hub.url, hub.token)
+    page.goto(f"{hub.url}/#/track/{WALKER}")
+    expect(page.locator("#visits .visit")).to_have_count(2)
+    page.click("#split")
+    boxes = page.locator(".track-dialog input[name=tracklet]")
+    expect(boxes).to_have_count(2)
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.fill("#correction-reason", "two different people in similar coats")
+    page.click(".track-dialog button[type=submit]")
+    expect(page.locator(".track-dialog .error")).to_contain_text("Leave at least one visit")
+    boxes.nth(0).uncheck()
+    page.click(".track-dialog button[type=submit]")
+    expect(page.locator(".track-dialog")).to_have_count(0)
+    expect(page.locator("#track-notice")).to_contain_text("Split sent")
+    sent = correction_sent(hub, WALKER)
+    assert (sent.action, sent.tracklets) == ("split", ("junction-north/12",))
+    assert sent.reason == "two different people in similar coats"
+    assert actions(hub, "track.split")[-1]["tracklets"] == ["junction-north/12"]
+
+
 def test_the_export_downloads_a_case_file_that_names_its_audit_entry(
     page: Page, investigation: Investigation
 ) -> None:
