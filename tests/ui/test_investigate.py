@@ -448,6 +448,7 @@ def test_an_investigator_merges_two_tracks_with_a_reason(
     page.click(".track-dialog button[type=submit]")
     expect(dialog).to_be_visible()  # no reason yet: the form refuses
     page.fill("#correction-reason", "same van: plate AB123CD on both, 5 minutes apart")
+    page.screenshot(path=str(ARTIFACTS / "track-merge-dialog-1366.png"))
     page.click(".track-dialog button[type=submit]")
     expect(dialog).to_have_count(0)
     notice = page.locator("#track-notice")
@@ -522,6 +523,7 @@ def test_without_a_case_nothing_is_searched(page: Page, investigation: Investiga
     sign_in(page, hub.url, hub.token, case=False)
     page.goto(f"{hub.url}/#/investigate?kind=plates&pattern=AB123CD&mode=exact")
     expect(page.locator(".case-prompt")).to_be_visible()
+    shoot(page, "investigate-no-case")
     page.goto(f"{hub.url}/#/track/{VAN}")
     expect(page.locator(".case-prompt")).to_be_visible()
     searched = [r.url for r in requests if "/api/search" in r.url or "/api/tracks" in r.url]
