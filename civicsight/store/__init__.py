@@ -17,7 +17,14 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from civicsight.events import Appearance, ObjectClass, PlateRead, TrackUpdate
+from civicsight.events import (
+    Appearance,
+    ObjectClass,
+    PlateRead,
+    TrackUpdate,
+    global_track_id,
+    tracklet_id,
+)
 
 Indexed = TrackUpdate | PlateRead | Appearance
 
@@ -35,8 +42,15 @@ class StoredTrack(BaseModel):
     last_seen: float
     closed: bool
     path: tuple[tuple[float, float], ...] = ()
-    has_crop: bool = False
+    has_crop: bool = Field(
+        False,
+        description="a best crop is stored: the track's own, or one of its tracklets' "
+        "(``crop.jpg`` answers)",
+    )
     stored_at: float
+    merged_into: str | None = Field(
+        None, description="the track this one's tracklets now belong to (its last version)"
+    )
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,7 @@ class Sighting(BaseModel):
     camera_id: str
     first_seen: float
     last_seen: float
+    has_crop: bool = Field(False, description="the tracklet's best crop is stored")
 
 
 class PlateReadOut(BaseModel):
@@ -240,6 +255,31 @@ def appearance_rank(quality: float, captured_at: float) -> int:
     return round(quality * 1_000_000) * 10**12 + round(captured_at * 1000) % 10**12
 
 
+def tracklet_crop_of(update: TrackUpdate) -> tuple[str, bytes] | None:
+    """(tracklet id, JPEG) when ``update`` carries the best crop of one tracklet.
+
+    The stream app publishes each single-camera tracklet as its own track
+    (``global_track_id``: ``t-…``, one tracklet), and sends the tracklet's best crop in a
+    version whenever a better one arrived; so the newest version of that track with a
+    crop holds the tracklet's best crop, and the track version orders them. Any other
+    update's crop (a cross-camera track) is not one tracklet's and is not kept as one."""
+    if update.best_crop_jpeg is None or len(update.tracklets) != 1:
+        return None
+    ref = update.tracklets[0]
+    if update.track_id != global_track_id(ref.camera_id, ref.track_id):
+        return None
+    return tracklet_id(ref.camera_id, ref.track_id), update.best_crop_jpeg
+
+
+def crop_stand_in(legs: Sequence[Sighting]) -> Sighting | None:
+    """The tracklet whose crop stands for a track that has no crop of its own (a
+    cross-camera track): the longest visit with a crop, then the earliest."""
+    with_crop = [leg for leg in legs if leg.has_crop]
+    if not with_crop:
+        return None
+    return min(with_crop, key=lambda leg: (leg.first_seen - leg.last_seen, leg.first_seen))
+
+
 def plate_rank(conf: float) -> int:
     """The external version of a (tracklet, text) plate read: its best confidence."""
     return round(conf * 1_000_000)
@@ -257,7 +297,16 @@ class TrackStore(Protocol):
         ...
 
     def get(self, track_id: str) -> StoredTrack | None: ...
-    def crop(self, track_id: str) -> bytes | None: ...
+    def crop(self, track_id: str) -> bytes | None:
+        """The track's best crop; for a track without its own (a cross-camera track),
+        the crop of its tracklet ``crop_stand_in`` names; None when it has neither."""
+        ...
+
+    def tracklet_crop(self, tracklet: str) -> bytes | None:
+        """The best crop of one tracklet (``camera/id``), kept from its own track's
+        updates (``tracklet_crop_of``); purged with the tracks."""
+        ...
+
     def search(self, query: TrackQuery) -> Page: ...
     def search_plates(self, query: PlateQuery) -> PlatePage: ...
     def search_similar(self, query: SimilarQuery) -> list[SimilarHit]: ...

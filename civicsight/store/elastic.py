@@ -33,6 +33,7 @@ from civicsight.store import (
     TrackDetail,
     TrackQuery,
     WriteResult,
+    crop_stand_in,
     encode_cursor,
     history,
     plate_page,
@@ -156,6 +157,7 @@ class ElasticTrackStore:
             path=tuple(tuple(p) for p in src["path"]),
             has_crop=src["has_crop"],
             stored_at=src["stored_at"],
+            merged_into=src.get("merged_into"),
         )
 
     def _source(self, kind: str, doc_id: str) -> dict[str, Any] | None:
@@ -164,13 +166,23 @@ class ElasticTrackStore:
         except NotFoundError:
             return None
 
+    def _found(self, kind: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` have a document in the index (no sources fetched)."""
+        if not ids:
+            return set()
+        got = self.es.mget(index=self._index(kind), ids=list(ids), source=False)
+        return {d["_id"] for d in got["docs"] if d.get("found")}
+
     def _with_crops(self, sources: list[dict[str, Any]]) -> list[StoredTrack]:
-        """A later version without a crop keeps the earlier crop (its own index)."""
-        ask = [s["track_id"] for s in sources if not s["has_crop"]]
-        if ask:
-            got = self.es.mget(index=self._index("crops"), ids=ask, source=False)
-            have = {d["_id"] for d in got["docs"] if d.get("found")}
-            sources = [{**s, "has_crop": s["has_crop"] or s["track_id"] in have} for s in sources]
+        """A later version without a crop keeps the earlier crop (its own index); a track
+        without one of its own has a crop when one of its tracklets has."""
+        have = self._found("crops", [s["track_id"] for s in sources if not s["has_crop"]])
+        sources = [{**s, "has_crop": s["has_crop"] or s["track_id"] in have} for s in sources]
+        legs = sorted({t for s in sources if not s["has_crop"] for t in s["tracklets"]})
+        cropped = self._found("tracklet-crops", legs)
+        sources = [
+            {**s, "has_crop": s["has_crop"] or bool(cropped & set(s["tracklets"]))} for s in sources
+        ]
         return [self._track(s) for s in sources]
 
     def get(self, track_id: str) -> StoredTrack | None:
@@ -179,7 +191,20 @@ class ElasticTrackStore:
 
     def crop(self, track_id: str) -> bytes | None:
         src = self._source("crops", track_id)
+        if src:
+            return base64.b64decode(src["jpeg"])
+        stand_in = crop_stand_in(self._legs(self._source("tracks", track_id) or {}))
+        return None if stand_in is None else self.tracklet_crop(stand_in.tracklet)
+
+    def tracklet_crop(self, tracklet: str) -> bytes | None:
+        src = self._source("tracklet-crops", tracklet)
         return base64.b64decode(src["jpeg"]) if src else None
+
+    def _legs(self, src: dict[str, Any]) -> list[Sighting]:
+        """A stored track's tracklets in time order, each with whether its crop is stored."""
+        legs = sorted(src.get("legs", []), key=lambda leg: (leg["first_seen"], leg["tracklet"]))
+        cropped = self._found("tracklet-crops", [leg["tracklet"] for leg in legs])
+        return [Sighting(**leg, has_crop=leg["tracklet"] in cropped) for leg in legs]
 
     def _hits(self, kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         return [
@@ -209,13 +234,12 @@ class ElasticTrackStore:
         track = self.get(track_id)
         if track is None:
             return None
-        src = self._source("tracks", track_id) or {}
-        legs = sorted(src.get("legs", []), key=lambda leg: (leg["first_seen"], leg["tracklet"]))
-        reads = self._hits("plate-reads", rq.reads_of([leg["tracklet"] for leg in legs]))
+        legs = self._legs(self._source("tracks", track_id) or {})
+        reads = self._hits("plate-reads", rq.reads_of([leg.tracklet for leg in legs]))
         versions = self._hits("track-versions", rq.versions_of(track_id))
         return TrackDetail(
             track=track,
-            trajectory=[Sighting(**leg) for leg in legs],
+            trajectory=legs,
             plate_reads=[PlateReadOut(**r) for r in reads],
             history=history(
                 [(v["version"], v["emitted_at"], tuple(v["tracklets"])) for v in versions]
@@ -267,7 +291,7 @@ class ElasticTrackStore:
     def purge(self, data_class: str, before: float) -> int:
         """Retention by delete-by-query (ILM deletes whole indices on top of this)."""
         kinds = {
-            "tracks": ("tracks", "track-versions", "crops"),
+            "tracks": ("tracks", "track-versions", "crops", "tracklet-crops"),
             "plates_non_hit": ("plate-reads",),
             "appearances": ("sightings",),
         }.get(data_class)

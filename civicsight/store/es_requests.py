@@ -13,6 +13,7 @@ regressing a document:
 | tracks | track id | track version |
 | track-versions | track id:version | track version |
 | crops | track id | track version (only updates that carry a crop) |
+| tracklet-crops | tracklet id | version of the tracklet's own track (``tracklet_crop_of``) |
 | sightings | tracklet id | ``appearance_rank`` (best crop wins) |
 | plate-reads | tracklet id:text | ``plate_rank`` (best confidence wins) |
 """
@@ -36,11 +37,12 @@ from civicsight.store import (
     appearance_rank,
     decode_cursor,
     plate_rank,
+    tracklet_crop_of,
 )
 from civicsight.store.plates import MAX_FUZZY, PlatePattern, check_plate, skeleton
 
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "elasticsearch"
-INDICES = ("tracks", "track-versions", "crops", "sightings", "plate-reads")
+INDICES = ("tracks", "track-versions", "crops", "tracklet-crops", "sightings", "plate-reads")
 POLICIES = ("civicsight-data", "civicsight-audit")
 MAX_HITS = 10_000  # a plate query with more matching reads is too broad
 OVERSAMPLE = 10
@@ -112,6 +114,7 @@ def actions(event: Indexed, prefix: str, stored_at: float) -> list[tuple[Body, B
                     "has_crop": event.best_crop_jpeg is not None,
                     "emitted_at": event.emitted_at,
                     "stored_at": stored_at,
+                    "merged_into": event.merged_into,
                 },
             ),
             (
@@ -139,6 +142,20 @@ def actions(event: Indexed, prefix: str, stored_at: float) -> list[tuple[Body, B
                         "track_id": event.track_id,
                         "last_seen": event.last_seen,
                         "jpeg": base64.b64encode(event.best_crop_jpeg).decode(),
+                    },
+                )
+            )
+        own = tracklet_crop_of(event)
+        if own is not None:
+            tracklet, jpeg = own
+            out.append(
+                (
+                    _action(index_name(prefix, "tracklet-crops"), tracklet, event.version),
+                    {
+                        "tracklet": tracklet,
+                        "track_id": event.track_id,
+                        "last_seen": event.last_seen,
+                        "jpeg": base64.b64encode(jpeg).decode(),
                     },
                 )
             )
@@ -355,7 +372,6 @@ def reads_of(tracklets: Sequence[str]) -> Body:
 
 def purge(kind: str, cutoff: float) -> Body:
     """Retention: the delete-by-query body for one index."""
-    field = {"tracks": "last_seen", "track-versions": "last_seen", "crops": "last_seen"}.get(
-        kind, "seen_at"
-    )
+    by_last_seen = ("tracks", "track-versions", "crops", "tracklet-crops")
+    field = "last_seen" if kind in by_last_seen else "seen_at"
     return {"query": {"range": {field: {"lt": cutoff}}}}

@@ -2,11 +2,12 @@
 
 Every write is idempotent: a track by (track, version), a plate read by (tracklet, text)
 with its best confidence, an appearance by tracklet with its best crop
-(``appearance_rank``), so a replay never duplicates or regresses anything. Partial and
-fuzzy plates are found through a trigram index of plate skeletons (``plates.py``);
-similar appearances through an HNSW graph (``vectors.py``) whose candidates are
-re-ranked exactly. Retention deletes tracks, plate reads (and plate texts nobody read
-any more) and appearance vectors.
+(``appearance_rank``), a tracklet's best crop by tracklet with the version of its own
+track (``tracklet_crop_of``), so a replay never duplicates or regresses anything.
+Partial and fuzzy plates are found through a trigram index of plate skeletons
+(``plates.py``); similar appearances through an HNSW graph (``vectors.py``) whose
+candidates are re-ranked exactly. Retention deletes tracks (with their tracklets' crops),
+plate reads (and plate texts nobody read any more) and appearance vectors.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from civicsight.store import (
     TrackQuery,
     WriteResult,
     appearance_rank,
+    crop_stand_in,
     decode_cursor,
     encode_cursor,
     history,
     plate_page,
     plate_rank,
+    tracklet_crop_of,
 )
 from civicsight.store.plates import (
     PatternError,
@@ -135,9 +138,24 @@ CREATE TABLE IF NOT EXISTS sightings_gone (
 );
 """
 
+MIGRATION_2 = """
+ALTER TABLE tracks ADD COLUMN merged_into TEXT;
+CREATE TABLE IF NOT EXISTS tracklet_crops (
+  tracklet_id TEXT PRIMARY KEY,
+  track_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_seen REAL NOT NULL,
+  jpeg BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tracklet_crops_seen ON tracklet_crops(last_seen);
+"""
+"""Step 2: the track a merged track went into, and each tracklet's best crop (keyed by
+tracklet; ``track_id``/``version``: the tracklet's own track version that carried it)."""
+
 COLUMNS = (
     "track_id, version, cls, cameras, tracklets, first_seen, last_seen, closed, path, "
-    "best_crop IS NOT NULL, stored_at"
+    "best_crop IS NOT NULL OR EXISTS (SELECT 1 FROM track_tracklets tt JOIN tracklet_crops c "
+    "USING (tracklet_id) WHERE tt.track_id = tracks.track_id), stored_at, merged_into"
 )
 
 
@@ -151,7 +169,7 @@ def _marks(n: int) -> str:
 
 
 class SqliteTrackStore(SqliteFile):
-    migrations = (SCHEMA,)
+    migrations = (SCHEMA, MIGRATION_2)
 
     def __init__(self, path: Path, vector_threads: int = 0) -> None:
         super().__init__(path)
@@ -193,14 +211,15 @@ class SqliteTrackStore(SqliteFile):
             ),
         )
         cur = self.db.execute(
-            """INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+            """INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(track_id) DO UPDATE SET
                  version=excluded.version, cls=excluded.cls, cameras=excluded.cameras,
                  tracklets=excluded.tracklets, first_seen=excluded.first_seen,
                  last_seen=excluded.last_seen, closed=excluded.closed,
                  path=excluded.path,
                  best_crop=COALESCE(excluded.best_crop, tracks.best_crop),
-                 emitted_at=excluded.emitted_at, stored_at=excluded.stored_at
+                 emitted_at=excluded.emitted_at, stored_at=excluded.stored_at,
+                 merged_into=excluded.merged_into
                WHERE excluded.version > tracks.version""",
             (
                 u.track_id,
@@ -215,8 +234,10 @@ class SqliteTrackStore(SqliteFile):
                 u.best_crop_jpeg,
                 u.emitted_at,
                 stored_at,
+                u.merged_into,
             ),
         )
+        self._tracklet_crop(u)
         if not cur.rowcount:
             return False
         self.db.execute("DELETE FROM track_cameras WHERE track_id = ?", (u.track_id,))
@@ -238,6 +259,20 @@ class SqliteTrackStore(SqliteFile):
             ],
         )
         return True
+
+    def _tracklet_crop(self, u: TrackUpdate) -> None:
+        found = tracklet_crop_of(u)
+        if found is None:
+            return
+        tracklet, jpeg = found
+        self.db.execute(
+            """INSERT INTO tracklet_crops VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT(tracklet_id) DO UPDATE SET
+                 track_id=excluded.track_id, version=excluded.version,
+                 last_seen=excluded.last_seen, jpeg=excluded.jpeg
+               WHERE excluded.version > tracklet_crops.version""",
+            (tracklet, u.track_id, u.version, u.last_seen, jpeg),
+        )
 
     def _text_id(self, text: str) -> int:
         row = self.db.execute("SELECT text_id FROM plate_texts WHERE text = ?", (text,)).fetchone()
@@ -311,6 +346,7 @@ class SqliteTrackStore(SqliteFile):
             path=tuple(tuple(p) for p in json.loads(row[8])),
             has_crop=bool(row[9]),
             stored_at=row[10],
+            merged_into=row[11],
         )
 
     def get(self, track_id: str) -> StoredTrack | None:
@@ -325,7 +361,33 @@ class SqliteTrackStore(SqliteFile):
             row = self.db.execute(
                 "SELECT best_crop FROM tracks WHERE track_id = ?", (track_id,)
             ).fetchone()
-        return bytes(row[0]) if row and row[0] is not None else None
+        if row is None:
+            return None
+        if row[0] is not None:
+            return bytes(row[0])
+        stand_in = crop_stand_in(self._legs(track_id))
+        return None if stand_in is None else self.tracklet_crop(stand_in.tracklet)
+
+    def tracklet_crop(self, tracklet: str) -> bytes | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT jpeg FROM tracklet_crops WHERE tracklet_id = ?", (tracklet,)
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def _legs(self, track_id: str) -> list[Sighting]:
+        """The track's tracklets in time order, each with whether its crop is stored."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT t.tracklet_id, t.camera_id, t.first_seen, t.last_seen, "
+                "c.tracklet_id IS NOT NULL FROM track_tracklets t LEFT JOIN tracklet_crops c "
+                "USING (tracklet_id) WHERE t.track_id = ? ORDER BY t.first_seen, t.tracklet_id",
+                (track_id,),
+            ).fetchall()
+        return [
+            Sighting(tracklet=a, camera_id=b, first_seen=c, last_seen=d, has_crop=bool(e))
+            for a, b, c, d, e in rows
+        ]
 
     def search(self, query: TrackQuery) -> Page:
         where: list[str] = []
@@ -361,13 +423,9 @@ class SqliteTrackStore(SqliteFile):
         track = self.get(track_id)
         if track is None:
             return None
+        legs = self._legs(track_id)
+        names = [leg.tracklet for leg in legs]
         with self._lock:
-            legs = self.db.execute(
-                "SELECT tracklet_id, camera_id, first_seen, last_seen FROM track_tracklets "
-                "WHERE track_id = ? ORDER BY first_seen, tracklet_id",
-                (track_id,),
-            ).fetchall()
-            names = [leg[0] for leg in legs]
             reads = self.db.execute(
                 "SELECT r.tracklet_id, r.camera_id, t.text, r.conf, r.seen_at FROM plate_reads r "
                 f"JOIN plate_texts t USING (text_id) WHERE r.tracklet_id IN ({_marks(len(names))})"
@@ -380,9 +438,7 @@ class SqliteTrackStore(SqliteFile):
             ).fetchall()
         return TrackDetail(
             track=track,
-            trajectory=[
-                Sighting(tracklet=a, camera_id=b, first_seen=c, last_seen=d) for a, b, c, d in legs
-            ],
+            trajectory=legs,
             plate_reads=[
                 PlateReadOut(tracklet=a, camera_id=b, text=c, conf=d, seen_at=e)
                 for a, b, c, d, e in reads
@@ -600,6 +656,8 @@ class SqliteTrackStore(SqliteFile):
             self.db.executemany("DELETE FROM track_tracklets WHERE track_id = ?", chunk)
         self.db.execute("DELETE FROM tracks WHERE last_seen < ?", (cutoff,))
         self.db.execute("DELETE FROM track_versions WHERE last_seen < ?", (cutoff,))
+        # a tracklet's crop goes with its own track (same last_seen), whatever holds it now
+        self.db.execute("DELETE FROM tracklet_crops WHERE last_seen < ?", (cutoff,))
         return len(ids)
 
     def _purge_plates(self, cutoff: float) -> int:

@@ -39,6 +39,7 @@ from services.api.auth_routes import router as auth_router
 from services.api.body_guard import BodyGuard
 from services.api.corrections import corrections_router
 from services.api.feed import Feed, ServiceHealth
+from services.api.investigation import investigation_router
 from services.api.live import LiveView
 from services.api.live_ws import CameraState, camera_states, live_router
 from services.api.params import MAX_PAGE, SearchLimits, Since, Until, window
@@ -301,6 +302,7 @@ def create_app(
     from services.api.search import search_router  # it imports this module
 
     app.include_router(search_router(store, embedder, lim))
+    app.include_router(investigation_router(store, cameras))
 
     @app.get(
         "/api/tracks/{track_id}/crop.jpg",

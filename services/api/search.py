@@ -9,7 +9,8 @@ track's detail.
   through the same embedding model as the re-ID service, then the k nearest tracks of
   the class, optionally within a time window and on some cameras.
 - ``GET /api/tracks/{id}``: the track, its trajectory across cameras in time order, its
-  thumbnail, plate reads with confidences, and its merge/split history.
+  best crop and one thumbnail per tracklet (camera visit), plate reads with confidences,
+  and its merge/split history.
 
 Every route here needs the ``search`` permission (investigators) and a ``case`` id and a
 ``purpose`` (else 400), and lands in the audit log with its results (for an image, the
@@ -29,6 +30,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Annotated, Literal, Protocol
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -88,14 +90,44 @@ class SimilarOut(BaseModel):
     items: list[SimilarHit]
 
 
+class Thumbnail(BaseModel):
+    """The best crop of one tracklet: what the camera saw on that visit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    tracklet: str = Field(description="camera_id/tracker id")
+    camera_id: str
+    first_seen: float
+    last_seen: float
+    url: str = Field(description="the JPEG; send case and purpose (audited as thumbnail.view)")
+
+
 class TrackDetailOut(StoredTrack):
     """A track with its trajectory, thumbnails, plate reads and merge/split history."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     trajectory: list[Sighting] = Field(description="tracklets across cameras, in time order")
-    thumbnails: list[str] = Field(description="URLs of the track's crops")
+    crop: str | None = Field(description="URL of the track's best crop; null: none stored")
+    thumbnails: list[Thumbnail] = Field(
+        description="one per tracklet whose best crop is stored, in time order"
+    )
     plate_reads: list[PlateReadOut]
     history: list[HistoryEntry]
+
+
+def thumbnails(track_id: str, legs: list[Sighting]) -> list[Thumbnail]:
+    """The thumbnail of each tracklet that has a stored crop, in the trajectory's order."""
+    base = f"/api/tracks/{quote(track_id, safe='')}/tracklets"
+    return [
+        Thumbnail(
+            tracklet=leg.tracklet,
+            camera_id=leg.camera_id,
+            first_seen=leg.first_seen,
+            last_seen=leg.last_seen,
+            url=f"{base}/{leg.tracklet}/crop.jpg",  # camera slug / tracker number
+        )
+        for leg in legs
+        if leg.has_crop
+    ]
 
 
 def decode_image(data: bytes, limits: SearchLimits) -> np.ndarray:
@@ -269,7 +301,8 @@ def search_router(
         return TrackDetailOut(
             **t.model_dump(),
             trajectory=found.trajectory,
-            thumbnails=[f"/api/tracks/{t.track_id}/crop.jpg"] if t.has_crop else [],
+            crop=f"/api/tracks/{quote(t.track_id, safe='')}/crop.jpg" if t.has_crop else None,
+            thumbnails=thumbnails(t.track_id, found.trajectory),
             plate_reads=found.plate_reads,
             history=found.history,
         )

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
+from civicsight.events import (
+    Appearance,
+    PlateRead,
+    TrackletRef,
+    TrackUpdate,
+    global_track_id,
+)
 from civicsight.store import (
     BadCursorError,
     PlateQuery,
@@ -26,6 +32,8 @@ def track(
     version: int,
     legs: tuple[tuple[str, int, float, float], ...],
     cls: str = "car",
+    crop: bytes | None = None,
+    merged_into: str | None = None,
 ) -> TrackUpdate:
     refs = tuple(
         TrackletRef(camera_id=c, track_id=n, first_seen=f, last_seen=last) for c, n, f, last in legs
@@ -38,7 +46,19 @@ def track(
         first_seen=min(r.first_seen for r in refs),
         last_seen=max(r.last_seen for r in refs),
         emitted_at=max(r.last_seen for r in refs) + 1 + version,
+        best_crop_jpeg=crop,
+        closed=merged_into is not None,
+        merged_into=merged_into,
     )
+
+
+def own(leg: tuple[str, int, float, float], version: int, crop: bytes | None) -> TrackUpdate:
+    """A version of the tracklet's own track (``t-…``), as the stream app publishes it."""
+    return track(global_track_id(leg[0], leg[1]), version, (leg,), crop=crop)
+
+
+def jpeg(tag: str) -> bytes:
+    return b"\xff\xd8" + tag.encode()
 
 
 def read(camera: str, n: int, text: str, conf: float, at: float) -> PlateRead:
@@ -366,3 +386,94 @@ def test_retention_deletes_tracks_plates_and_vectors(store: TrackStore) -> None:
     assert [h.tracklet for h in store.search_similar(SimilarQuery(basis(0), "car", MODEL))] == [
         "cam-a/2"
     ]
+
+
+# ---- per-tracklet crops ----------------------------------------------------------------
+
+A_LEG = ("cam-a", 1, T0, T0 + 5)
+B_LEG = ("cam-b", 4, T0 + 30, T0 + 50)
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [
+        ([(1, "v1"), (2, "v2"), (3, "v3")], "v3"),
+        ([(1, "v1"), (3, "v3"), (2, "v2")], "v3"),  # a late, older version never wins
+        ([(2, "v2"), (2, "v2")], "v2"),  # a replay is a no-op
+        ([(1, "v1"), (2, None), (3, None)], "v1"),  # later versions without a crop keep it
+    ],
+)
+def test_a_tracklet_keeps_the_crop_of_its_own_tracks_newest_version(
+    store: TrackStore, versions: list[tuple[int, str | None]], expected: str
+) -> None:
+    """Guards a late or replayed version regressing a tracklet's thumbnail, and updates
+    without a crop erasing it."""
+    for v, tag in versions:
+        store.write([own(A_LEG, v, jpeg(tag) if tag else None)], T0)
+    assert store.tracklet_crop("cam-a/1") == jpeg(expected)
+    assert store.tracklet_crop("cam-a/2") is None
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        track("g-1", 1, (A_LEG,), crop=b"\xff\xd8g"),  # a cross-camera track of one tracklet
+        track("t-other", 1, (A_LEG,), crop=b"\xff\xd8o"),
+        track(global_track_id("cam-a", 1), 1, (A_LEG, B_LEG), crop=b"\xff\xd8two"),
+    ],
+    ids=["global-track", "other-id", "two-tracklets"],
+)
+def test_only_a_tracklets_own_track_names_its_crop(store: TrackStore, update: TrackUpdate) -> None:
+    """Guards a crop of a whole track (maybe of another camera) shown as one tracklet's."""
+    store.write([update], T0)
+    assert store.tracklet_crop("cam-a/1") is None
+    assert store.tracklet_crop("cam-b/4") is None
+
+
+def test_a_cross_camera_track_shows_its_tracklets_crops(store: TrackStore) -> None:
+    """Guards the track page losing its per-camera thumbnails, and cross-camera tracks
+    (which carry no crop of their own) listed without any picture."""
+    store.write(
+        [
+            own(A_LEG, 1, jpeg("a")),
+            own(B_LEG, 2, jpeg("b")),
+            track("g-ab", 3, (A_LEG, B_LEG)),
+            track("g-bare", 1, (("cam-c", 9, T0, T0 + 1),)),
+        ],
+        T0,
+    )
+    d = store.detail("g-ab")
+    assert d is not None
+    assert [(s.tracklet, s.has_crop) for s in d.trajectory] == [
+        ("cam-a/1", True),
+        ("cam-b/4", True),
+    ]
+    assert d.track.has_crop
+    assert store.crop("g-ab") == jpeg("b")  # the longest visit stands in
+    found = {t.track_id: t.has_crop for t in store.search(TrackQuery(limit=10)).items}
+    assert found["g-ab"] and not found["g-bare"]
+    assert store.crop("g-bare") is None and store.crop("g-none") is None
+
+
+def test_a_tracks_own_crop_comes_before_its_tracklets(store: TrackStore) -> None:
+    """Guards the stand-in replacing a crop the track has."""
+    store.write([own(A_LEG, 1, jpeg("a")), track("g-a", 1, (A_LEG,), crop=jpeg("g"))], T0)
+    assert store.crop("g-a") == jpeg("g")
+
+
+def test_retention_deletes_tracklet_crops_with_their_tracks(store: TrackStore) -> None:
+    """Guards thumbnails (pictures of people) outliving the tracks' retention limit."""
+    late = ("cam-a", 2, T0 + 500, T0 + 505)
+    store.write([own(A_LEG, 1, jpeg("old")), own(late, 1, jpeg("new"))], T0)
+    assert store.purge("tracks", T0 + 100) >= 1
+    assert store.tracklet_crop("cam-a/1") is None
+    assert store.tracklet_crop("cam-a/2") == jpeg("new")
+
+
+def test_a_merged_track_says_where_it_went(store: TrackStore) -> None:
+    """Guards the track page showing a merged-away track as if it were still whole."""
+    store.write([track("g-x", 1, (A_LEG,)), track("g-x", 2, (A_LEG,), merged_into="g-y")], T0)
+    got = store.get("g-x")
+    assert got is not None and got.merged_into == "g-y" and got.closed
+    store.write([track("g-z", 1, (B_LEG,))], T0)
+    assert store.get("g-z").merged_into is None  # type: ignore[union-attr]

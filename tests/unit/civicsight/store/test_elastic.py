@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 import pytest
+from elasticsearch import NotFoundError
 
-from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
+from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate, global_track_id
 from civicsight.store import PlateQuery, SimilarQuery, TrackQuery, encode_cursor
 from civicsight.store import es_requests as rq
 from civicsight.store.elastic import ElasticTrackStore, StoreUnavailableError
@@ -41,6 +42,17 @@ def update(version: int = 2, crop: bytes | None = None) -> TrackUpdate:
     )
 
 
+OWN = TrackUpdate(
+    track_id=global_track_id("cam-a", 1),
+    version=3,
+    cls="car",
+    tracklets=(TrackletRef(camera_id="cam-a", track_id=1, first_seen=T0, last_seen=T0 + 5),),
+    first_seen=T0,
+    last_seen=T0 + 5,
+    best_crop_jpeg=b"\xff\xd8own",
+    emitted_at=T0 + 6,
+)
+"""A version of a tracklet's own track carrying the tracklet's best crop."""
 PLATE = PlateRead(camera_id="cam-a", track_id=1, captured_at=T0 + 2, text="AB123CD", conf=0.875)
 LOOK = Appearance(
     camera_id="cam-a",
@@ -89,8 +101,8 @@ def test_ilm_policies_load_and_are_renamed(name: str) -> None:
 
 @pytest.mark.parametrize(
     "event",
-    [update(), update(crop=b"\xff\xd8jpeg"), PLATE, LOOK],
-    ids=["track", "track+crop", "plate", "appearance"],
+    [update(), update(crop=b"\xff\xd8jpeg"), OWN, PLATE, LOOK],
+    ids=["track", "track+crop", "own-track+crop", "plate", "appearance"],
 )
 def test_documents_only_use_mapped_fields(event: Any) -> None:
     """Guards a document field the strict mapping would refuse (every write failing)."""
@@ -121,6 +133,29 @@ def test_bulk_lines_have_deterministic_ids_and_external_versions() -> None:
     assert track["tracklets"] == ["cam-a/1", "cam-b/4"] and track["cameras"] == ["cam-a", "cam-b"]
     assert plate["skeleton"] == "A8123C0"
     assert look["embedding"][:2] == [0.6, 0.8]  # stored unit length, like SQLite
+
+
+def test_a_tracklets_own_track_also_writes_the_tracklets_crop() -> None:
+    """Guards per-tracklet thumbnails keyed by something a replay changes, or ordered by
+    anything but the version of the tracklet's own track."""
+    plan = rq.bulk_plan([OWN, update(4, b"\xff\xd8")], "civicsight", T0)
+    heads = [line["index"] for line in plan.lines[::2]]
+    assert [(h["_index"], h["_id"], h["version"]) for h in heads] == [
+        ("civicsight-tracks", OWN.track_id, 3),
+        ("civicsight-track-versions", f"{OWN.track_id}:3", 3),
+        ("civicsight-crops", OWN.track_id, 3),
+        ("civicsight-tracklet-crops", "cam-a/1", 3),
+        ("civicsight-tracks", "t-1", 4),
+        ("civicsight-track-versions", "t-1:4", 4),
+        ("civicsight-crops", "t-1", 4),  # two tracklets: no tracklet's crop
+    ]
+    assert plan.owner == [0, 0, 0, 0, 1, 1, 1]
+    assert plan.lines[7] == {
+        "tracklet": "cam-a/1",
+        "track_id": OWN.track_id,
+        "last_seen": T0 + 5,
+        "jpeg": "/9hvd24=",
+    }
 
 
 def test_a_better_appearance_has_a_higher_version() -> None:
@@ -307,6 +342,7 @@ def test_knn_body_filters_inside_the_graph_search() -> None:
     [
         ("tracks", "last_seen"),
         ("crops", "last_seen"),
+        ("tracklet-crops", "last_seen"),
         ("plate-reads", "seen_at"),
         ("sightings", "seen_at"),
         ("track-versions", "last_seen"),
@@ -372,3 +408,48 @@ def test_knn_hits_are_reranked_exactly_and_one_per_track() -> None:
         ("t-1", "cam-b/1", 1.0),
         (None, "cam-c/7", 0.8),
     ]
+
+
+class CannedDocs:
+    """Network boundary fake for document reads: ``get`` and ``mget`` over canned
+    documents per index; records which ids were asked for."""
+
+    def __init__(self, docs: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self.docs = docs
+        self.asked: list[tuple[str, list[str]]] = []
+
+    def _index(self, index: str) -> dict[str, dict[str, Any]]:
+        return self.docs.get(index.removeprefix("civicsight-"), {})
+
+    def get(self, index: str, id: str) -> dict[str, Any]:
+        found = self._index(index).get(id)
+        if found is None:
+            raise NotFoundError("not found", None, {})  # type: ignore[arg-type]
+        return {"_id": id, "_source": found}
+
+    def mget(self, index: str, ids: list[str], source: bool) -> dict[str, Any]:
+        self.asked.append((index, ids))
+        return {"docs": [{"_id": i, "found": i in self._index(index)} for i in ids]}
+
+
+def test_a_cross_camera_track_borrows_its_longest_tracklets_crop() -> None:
+    """Guards cross-camera tracks (no crop of their own) listed without a picture, and
+    the stand-in being a short glimpse when a longer visit was seen."""
+    legs = [
+        {"tracklet": "cam-a/1", "camera_id": "cam-a", "first_seen": T0, "last_seen": T0 + 5},
+        {"tracklet": "cam-b/4", "camera_id": "cam-b", "first_seen": T0 + 30, "last_seen": T0 + 50},
+    ]
+    track = {
+        "track_id": "g-1", "version": 2, "cls": "car", "cameras": ["cam-a", "cam-b"],
+        "tracklets": ["cam-a/1", "cam-b/4"], "tracklet_count": 2, "legs": legs,
+        "first_seen": T0, "last_seen": T0 + 50, "closed": False, "path": [],
+        "has_crop": False, "emitted_at": T0 + 51, "stored_at": T0 + 52,
+    }  # fmt: skip
+    crops = {t: {"tracklet": t, "jpeg": "/9g" + t[4] + "AA=="} for t in ("cam-a/1", "cam-b/4")}
+    client = CannedDocs({"tracks": {"g-1": track}, "tracklet-crops": crops})
+    store = ElasticTrackStore("http://es", client=client)
+    got = store.get("g-1")
+    assert got is not None and got.has_crop and got.merged_into is None
+    assert ("civicsight-tracklet-crops", ["cam-a/1", "cam-b/4"]) in client.asked
+    assert store.crop("g-1") == store.tracklet_crop("cam-b/4") is not None
+    assert store.tracklet_crop("cam-z/1") is None

@@ -182,9 +182,9 @@ def test_graph_path_finds_what_exact_search_finds(
 @pytest.mark.parametrize(
     ("data_class", "left"),
     [
-        ("tracks", {"tracks": 0, "plate_reads": 1, "sightings": 1}),
-        ("plates_non_hit", {"tracks": 1, "plate_reads": 0, "sightings": 1}),
-        ("appearances", {"tracks": 1, "plate_reads": 1, "sightings": 0}),
+        ("tracks", {"tracks": 0, "tracklet_crops": 0, "plate_reads": 1, "sightings": 1}),
+        ("plates_non_hit", {"tracks": 1, "tracklet_crops": 1, "plate_reads": 0, "sightings": 1}),
+        ("appearances", {"tracks": 1, "tracklet_crops": 1, "plate_reads": 1, "sightings": 0}),
     ],
 )
 def test_retention_purges_one_data_class_at_a_time(
@@ -192,20 +192,21 @@ def test_retention_purges_one_data_class_at_a_time(
 ) -> None:
     """Guards the per-class retention periods: purging non-hit plate reads (days) must not
     delete tracks (a month), nor the reverse."""
-    from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
+    from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate, global_track_id
 
     s = SqliteTrackStore(tmp_path / "t.db")
     s.open()
     ref = TrackletRef(camera_id="cam-a", track_id=1, first_seen=10.0, last_seen=20.0)
     events = [
         TrackUpdate(
-            track_id="t-1",
+            track_id=global_track_id("cam-a", 1),  # the tracklet's own track, with its crop
             version=1,
             cls="car",
             tracklets=(ref,),
             first_seen=10.0,
             last_seen=20.0,
             emitted_at=21.0,
+            best_crop_jpeg=b"\xff\xd8crop",
         ),
         PlateRead(
             camera_id="cam-a",
@@ -230,3 +231,43 @@ def test_retention_purges_one_data_class_at_a_time(
     counts = {t: s.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in left}
     s.close()
     assert counts == left
+
+
+def test_a_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    """Guards an existing tracks.db (before per-tracklet crops and ``merged_into``)
+    failing to open or losing its tracks on upgrade."""
+    from civicsight.events import TrackletRef, global_track_id
+    from civicsight.store.sqlite import SCHEMA
+
+    class Version1(SqliteTrackStore):
+        migrations = (SCHEMA,)
+
+    old = Version1(tmp_path / "t.db")
+    old.open()
+    old.db.execute(
+        "INSERT INTO tracks VALUES ('t-old', 3, 'car', '[\"cam-a\"]', 1, 1.0, 2.0, 1, '[]', "
+        "NULL, 3.0, 4.0)"
+    )
+    old.db.commit()
+    old.close()
+    s = SqliteTrackStore(tmp_path / "t.db")
+    s.open()
+    got = s.get("t-old")
+    assert got is not None and got.version == 3 and got.merged_into is None
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(s.migrations) == 2
+    ref = TrackletRef(camera_id="cam-a", track_id=5, first_seen=1.0, last_seen=2.0)
+    s.upsert(
+        TrackUpdate(
+            track_id=global_track_id("cam-a", 5),
+            version=1,
+            cls="car",
+            tracklets=(ref,),
+            first_seen=1.0,
+            last_seen=2.0,
+            emitted_at=3.0,
+            best_crop_jpeg=b"\xff\xd8c",
+        ),
+        5.0,
+    )
+    assert s.tracklet_crop("cam-a/5") == b"\xff\xd8c"
+    s.close()

@@ -183,7 +183,9 @@ def test_log_lines_never_contain_tokens(
     ("path", "kind"),
     [
         ("/", "text/html"),
-        ("/static/app.js", "javascript"),
+        ("/static/js/main.js", "javascript"),
+        ("/static/js/pages/investigate.js", "javascript"),
+        ("/static/js/pages/track.js", "javascript"),
         ("/static/style.css", "text/css"),
         ("/static/index.html", "text/html"),
         ("/static/favicon.svg", "image/svg+xml"),

@@ -360,4 +360,11 @@ def test_live_feed_uses_a_fresh_consumer_group_each_time() -> None:
     """Guards API replicas sharing a group, which would split the cameras between them."""
     groups = {LiveFeed.group_id() for _ in range(20)}
     assert len(groups) == 20 and all(g.startswith("api-live-") for g in groups)
-    assert set(LiveFeed.TOPICS) == {"frames", "detections", "rule_hits"}
+    assert set(LiveFeed.TOPICS) == {
+        "frames",
+        "detections",
+        "rule_hits",
+        "track_updates",
+        "face_matches",
+        "heartbeats",
+    }

@@ -57,6 +57,11 @@ ROUTES: dict[tuple[str, str], Permission | str] = {
     ("POST", "/api/search/image"): Permission.SEARCH,
     ("GET", "/api/tracks/{track_id}"): Permission.SEARCH,
     ("GET", "/api/tracks/{track_id}/crop.jpg"): Permission.SEARCH,
+    (
+        "GET",
+        "/api/tracks/{track_id}/tracklets/{camera_id}/{tracker_id}/crop.jpg",
+    ): Permission.SEARCH,
+    ("GET", "/api/tracks/{track_id}/export"): Permission.EXPORT,
 }
 SEARCHES = {
     ("GET", "/api/tracks"),
@@ -64,9 +69,11 @@ SEARCHES = {
     ("POST", "/api/search/image"),
     ("GET", "/api/tracks/{track_id}"),
     ("GET", "/api/tracks/{track_id}/crop.jpg"),
+    ("GET", "/api/tracks/{track_id}/tracklets/{camera_id}/{tracker_id}/crop.jpg"),
+    ("GET", "/api/tracks/{track_id}/export"),
 }
 SEARCH_ACTIONS = {"search.tracks", "search.plates", "search.image", "search.biometric"}
-SEARCH_ACTIONS |= {"track.view", "thumbnail.view"}
+SEARCH_ACTIONS |= {"track.view", "thumbnail.view", "export"}
 
 HOSTILE = st.sampled_from(
     [
