@@ -27,11 +27,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from civicsight.audit import AuditError, AuditLog
-from models.registry import ModelUnavailableError
-from services.faces.logic import EnrolmentError
-from services.faces.main import FacesSettings
-from services.faces.pipeline import FaceEncoder, read_image
-from services.faces.watchlist import (
+from civicsight.faces import EnrolmentError
+from civicsight.images import read_image
+from civicsight.watchlist import (
     DAY_S,
     MAX_DAYS,
     WatchlistEntry,
@@ -39,6 +37,9 @@ from services.faces.watchlist import (
     WatchlistStore,
     enrol,
 )
+from models.registry import ModelUnavailableError
+from models.runtimes.face_encoder import FaceEncoder
+from services.faces.main import FacesSettings
 
 CLI_ROLE = "local"
 
