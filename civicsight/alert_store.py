@@ -187,6 +187,18 @@ class AlertStore(SqliteFile):
             rows = self.db.execute(sql + " ORDER BY first_at, alert_id", args).fetchall()
         return [Alert.model_validate(json.loads(r[0])) for r in rows]
 
+    def with_face(self) -> set[str]:
+        """The ids of the alerts that keep a face."""
+        with self._lock:
+            rows = self.db.execute("SELECT alert_id FROM alerts WHERE face IS NOT NULL").fetchall()
+        return {str(r[0]) for r in rows}
+
+    def counts(self) -> dict[str, int]:
+        """How many alerts there are in each state."""
+        with self._lock:
+            rows = self.db.execute("SELECT state, COUNT(*) FROM alerts GROUP BY state").fetchall()
+        return {str(state): int(n) for state, n in rows}
+
     def purge(self, data_class: str, before: float) -> int:
         """Retention: delete alerts last seen before ``before``."""
         if data_class != "alerts":

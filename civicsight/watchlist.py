@@ -234,8 +234,17 @@ class WatchlistStore(SqliteFile):
                 "first"
             ) from None
 
-    def remove(self, watchlist_id: str, entry_id: str, *, actor: str, role: str) -> bool:
-        """Delete an entry and its embeddings; True if it existed (then audited)."""
+    def remove(
+        self,
+        watchlist_id: str,
+        entry_id: str,
+        *,
+        actor: str,
+        role: str,
+        reason: str | None = None,
+    ) -> bool:
+        """Delete an entry, its embeddings and its reference photo; True if it existed
+        (then audited, with ``reason`` when one is given)."""
         with self._lock, self.db:
             row = self.db.execute(
                 "SELECT case_id FROM entries WHERE watchlist_id = ? AND entry_id = ?",
@@ -254,7 +263,12 @@ class WatchlistStore(SqliteFile):
                     actor,
                     role,
                     "watchlist.remove",
-                    {"watchlist_id": watchlist_id, "entry_id": entry_id, "case_id": row[0]},
+                    {
+                        "watchlist_id": watchlist_id,
+                        "entry_id": entry_id,
+                        "case_id": row[0],
+                        **({"reason": reason} if reason is not None else {}),
+                    },
                 )
         self._checkpoint()
         return row is not None
