@@ -4,6 +4,7 @@ watchlist enrols with the same models. Users sign in with passwords."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import time
 from collections.abc import Callable, Iterator
@@ -249,6 +250,24 @@ def wait_for_faces(page: Page, alert_id: str) -> None:
     )
 
 
+def drop_file(page: Page, target: str, path: Path) -> None:
+    """Drops a file on ``target`` as a browser does when one is dragged from the desktop
+    (a real ``drop`` event carrying the file's bytes)."""
+    page.evaluate(
+        """([selector, name, b64]) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], name, { type: "image/jpeg" }));
+          const zone = document.querySelector(selector);
+          for (const kind of ["dragenter", "dragover", "drop"]) {
+            zone.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true,
+              cancelable: true }));
+          }
+        }""",
+        [target, path.name, base64.b64encode(path.read_bytes()).decode()],
+    )
+
+
 def shoot(page: Page, name: str, top: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     if top:
@@ -391,7 +410,8 @@ def test_watchlist_add_and_remove_with_a_real_photo(
     expect(page.locator("#wl-error")).to_be_in_viewport()
     shoot(page, "watchlist-refused", top=False)
 
-    page.set_input_files("#wl-photo", str(media_file("faces/train_rose_leslie_img1.jpg")))
+    drop_file(page, ".wl-drop", media_file("faces/train_rose_leslie_img1.jpg"))
+    expect(page.locator("#wl-preview .wl-file")).to_have_text("train_rose_leslie_img1.jpg")
     expect(page.locator("#wl-preview img")).to_be_visible()
     page.fill("#wl-label", "Rose Example")
     page.fill("#wl-reason", "missing person report 5120")
