@@ -41,6 +41,9 @@ class Alert(BaseModel):
     watchlist_id: str = Field(min_length=1, max_length=64)
     entry_id: str = Field(min_length=1, max_length=64)
     score: Score
+    threshold: Score | None = Field(
+        None, description="the match threshold the faces service used (None: not recorded)"
+    )
     first_at: Seconds
     last_at: Seconds
     state: AlertState = "new"
@@ -75,20 +78,32 @@ def raise_alert(obs: FaceObservation) -> Alert:
         watchlist_id=obs.watchlist_id,
         entry_id=obs.entry_id,
         score=obs.score,
+        threshold=obs.threshold,
         first_at=obs.captured_at,
         last_at=obs.captured_at,
     )
 
 
 def seen_again(alert: Alert, obs: FaceObservation) -> Alert:
-    """The alert after another match of the same track and entry."""
+    """The alert after another match of the same track and entry: seen over a longer
+    time, and with the better match's score and threshold (``better_match``)."""
+    best = better_match(alert, obs)
     return alert.model_copy(
         update={
-            "score": max(alert.score, obs.score),
+            "score": obs.score if best else alert.score,
+            "threshold": obs.threshold if best else alert.threshold,
             "first_at": min(alert.first_at, obs.captured_at),
             "last_at": max(alert.last_at, obs.captured_at),
         }
     )
+
+
+def better_match(alert: Alert, obs: FaceObservation) -> bool:
+    """Whether ``obs`` replaces the alert's evidence (its score, threshold and the face
+    kept for review): a better match, while nobody has reviewed the alert yet. Once
+    someone has confirmed or dismissed it, the evidence they saw stays as it was, so a
+    second reviewer decides on the same face as the first."""
+    return obs.score > alert.score and alert.state == "new" and not alert.confirmations
 
 
 def _check_reviewer(alert: Alert, user: str) -> None:

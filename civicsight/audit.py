@@ -95,6 +95,8 @@ ACTIONS: frozenset[str] = frozenset(
         "alert.raised",
         "alert.confirm",
         "alert.dismiss",
+        "alert.view",  # details: alert_id, image (crop | reference); never the person's name
+        "watchlist.view",  # details: entries (how many); never names
         "setting.change",
         "camera.faces_enabled",
         "camera.faces_disabled",

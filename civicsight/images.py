@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -86,6 +87,16 @@ def decode_jpeg(data: bytes, min_side: int = 1) -> np.ndarray | None:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0 or min(image.shape[:2]) < min_side:
         return None
+    return image
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A BGR image from a file; a clear error for anything that is not one."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    image = decode_jpeg(path.read_bytes())
+    if image is None:
+        raise ValueError(f"{path}: not an image OpenCV can read")
     return image
 
 

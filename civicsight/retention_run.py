@@ -2,9 +2,10 @@
 periodic run inside ``civicsight up``.
 
 ``retainers(data_dir)`` opens the stores retention reaches; each run's counts go to the
-audit log (``retention.run``). The watchlist (``services.faces.watchlist``) is a
-``Retainer`` too; the faces service runs it at every refresh (expired entries are
-deleted at their expiry), so it is not opened here (the kernel never imports services).
+audit log (``retention.run``). The watchlist (``civicsight.watchlist``) is a
+``Retainer`` too; the faces service purges it at every refresh and the API whenever it
+lists it (expired entries are deleted at their expiry), so it is not opened here (its
+file may also lie outside the data folder, ``CIVICSIGHT_WATCHLIST_PATH``).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from civicsight.cameras import CameraConfig, CameraConfigError, load_cameras
 from civicsight.cli import parse_time
 from civicsight.retention import DATA_CLASSES, RetentionPolicy
 from civicsight.topics import TOPICS
+from civicsight.watchlist import WatchlistEntry, WatchlistStore
 from services.faces.main import FacesSettings
-from services.faces.watchlist import WatchlistEntry, WatchlistStore
 
 SEARCH_ACTIONS = ("search.tracks", "search.biometric", "export", "thumbnail.view")
 ANALYTICS = ("detect", "plates", "reid", "faces")

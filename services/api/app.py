@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from civicsight.alert_store import AlertStore
 from civicsight.audit import AuditLog
 from civicsight.auth import Permission, TokenStore, may
 from civicsight.bus import Publisher
@@ -32,7 +33,9 @@ from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
 from civicsight.users import UserStore
+from civicsight.watchlist import WatchlistStore
 from services.api.aggregates import aggregates_router
+from services.api.alerts_routes import alerts_router
 from services.api.audit_routes import audit_router
 from services.api.auth_routes import audit
 from services.api.auth_routes import router as auth_router
@@ -45,6 +48,7 @@ from services.api.live_ws import CameraState, camera_states, live_router
 from services.api.params import MAX_PAGE, SearchLimits, Since, Until, window
 from services.api.rules_routes import rules_router
 from services.api.security import Authed, Purposed, known_caller, require
+from services.api.watchlist_routes import Enrolment, watchlist_router
 
 if TYPE_CHECKING:
     from services.api.search import ImageEmbedder
@@ -142,12 +146,17 @@ def create_app(
     body_timeout_s: float = 10.0,
     cameras_dir: Path | None = None,
     feed: Feed | None = None,
+    alerts: AlertStore | None = None,
+    watchlist: WatchlistStore | None = None,
+    enrolment: Enrolment | None = None,
 ) -> FastAPI:
     """The API. ``allowed_hosts``: Host header values served (``*``: any; the service
     passes ``CIVICSIGHT_ALLOWED_HOSTS``); ``body_timeout_s``: how long a request body may
     take to arrive; ``cameras_dir``: where the camera files are (rules and analytics are
     saved there; None: read-only); ``feed``: the control room's event feed and service
-    health (the live feed fills it)."""
+    health (the live feed fills it); ``alerts``, ``watchlist``, ``enrolment``: the alert
+    store, the face watchlist and the face models that enrol into it (None: those routes
+    answer 503)."""
     lim = limits or SearchLimits()
     app = FastAPI(
         title="CivicSight API",
@@ -166,7 +175,10 @@ def create_app(
     app.add_middleware(
         BodyGuard,
         known=known_caller,
-        limits={"/api/search/image": lim.upload_body_bytes},
+        limits={
+            "/api/search/image": lim.upload_body_bytes,
+            "/api/watchlist": lim.upload_body_bytes,
+        },
         open_paths={"/api/auth/login"},
         timeout_s=body_timeout_s,
     )
@@ -177,6 +189,8 @@ def create_app(
     app.include_router(corrections_router(publisher))
     app.include_router(live_router(cameras, live, events))
     app.include_router(rules_router(cameras, live))
+    app.include_router(alerts_router(alerts, watchlist, cameras))
+    app.include_router(watchlist_router(watchlist, enrolment, lim))
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")

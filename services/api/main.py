@@ -1,7 +1,11 @@
-"""API service: the track store, tokens, cameras and live tiles behind uvicorn.
+"""API service: the track store, tokens, cameras, live tiles, watchlist alerts and the
+watchlist behind uvicorn.
 
 ``python -m services.api.main``. Stops cleanly on SIGTERM/SIGINT: uvicorn drains the
-open requests, then the live feed, the store and the token store are closed.
+open requests, then the live feed and the stores are closed. The alert store and the
+watchlist are the files the faces service writes (``<data_dir>/alerts.db``,
+``CIVICSIGHT_WATCHLIST_PATH`` or ``<data_dir>/watchlist.db``); enrolment uses the faces
+service's models and threshold (``CIVICSIGHT_FACE_*``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from civicsight.alert_store import AlertStore
 from civicsight.audit import AuditLog
 from civicsight.auth import TokenStore, auth_db_path
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_signals
@@ -22,13 +27,17 @@ from civicsight.logs import setup_logging
 from civicsight.store import TrackStore
 from civicsight.store.config import StoreSettings, build_store, describe
 from civicsight.users import UserStore
+from civicsight.watchlist import FaceMatchSettings, WatchlistStore
 from models.registry import ModelUnavailableError, resolve
+from models.runtimes.face_encoder import ModelChoice
 from services.api.app import create_app
 from services.api.embedder import ReidImageEmbedder
+from services.api.face_models import LazyFaceEncoder
 from services.api.feed import Feed
 from services.api.live import LiveFeed, LiveView
 from services.api.redact import YuNetFaces, redact_faces
 from services.api.server import api_server
+from services.api.watchlist_routes import Enrolment
 
 log = logging.getLogger("api")
 
@@ -109,6 +118,19 @@ def face_finder(settings: ApiSettings) -> YuNetFaces | None:
     return finder
 
 
+def face_models(settings: ApiSettings, faces: FaceMatchSettings) -> LazyFaceEncoder:
+    """The faces service's models for watchlist enrolment (loaded on the first one)."""
+    return LazyFaceEncoder(
+        ModelChoice(
+            detector=faces.face_detector,
+            embedder=faces.face_embedder,
+            mirror=settings.model_mirror,
+            cache=settings.data_dir / "models",
+            detect_score=faces.face_detect_score,
+        )
+    )
+
+
 def warm_store(store: TrackStore) -> None:
     """Build the store's in-memory search graphs in the background after start-up."""
     try:
@@ -144,6 +166,11 @@ def main() -> None:
     users = UserStore(settings.tokens_path)
     corrections = KafkaPublisher(settings.kafka_config(), "api-corrections")
     audit = AuditLog(settings.data_dir)
+    face_settings = FaceMatchSettings()
+    alerts = AlertStore(face_settings.alerts_file, audit)
+    watchlist = WatchlistStore(face_settings.watchlist_file, audit)
+    face_encoder = face_models(settings, face_settings)
+    enrolment = Enrolment(face_encoder, face_settings.face_threshold, face_settings.face_min_px)
     faces = face_finder(settings)
     live = LiveView(redactor=(lambda im, boxes: redact_faces(im, boxes, faces)) if faces else None)
     events = Feed()
@@ -156,6 +183,8 @@ def main() -> None:
     tokens.open()
     users.open()
     audit.open()
+    alerts.open()
+    watchlist.open()
     threading.Thread(target=warm_store, args=(store,), name="warm", daemon=True).start()
     try:
         if tokens.count_active() == 0:
@@ -177,6 +206,9 @@ def main() -> None:
             allowed_hosts=settings.listed(settings.allowed_hosts),
             cameras_dir=settings.cameras_dir,
             feed=events,
+            alerts=alerts,
+            watchlist=watchlist,
+            enrolment=enrolment,
         )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
@@ -202,6 +234,9 @@ def main() -> None:
         store.close()
         tokens.close()
         users.close()
+        alerts.close()
+        watchlist.close()
+        face_encoder.close()
         audit.close()
         corrections.close()
         if faces is not None:

@@ -99,6 +99,18 @@ def require(*needed: Permission) -> Any:
     return Depends(check)
 
 
+def require_any(*needed: Permission) -> Any:
+    """A dependency: the caller, if their role has at least one of ``needed``; else 403."""
+
+    def check(who: Authed) -> Principal:
+        if not any(may(who.role, p) for p in needed):
+            wanted = " or ".join(p.value for p in needed)
+            raise HTTPException(403, f"role {who.role.value} may not: {wanted}")
+        return who
+
+    return Depends(check)
+
+
 def purpose(
     case: Annotated[
         str | None, Query(description="case id the search belongs to (required)")

@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from civicsight.faces import pick_face
+from civicsight.images import read_image
 from models.registry import ModelUnavailableError
-from services.faces.logic import pick_face
+from models.runtimes.face_encoder import FaceEncoder
 from services.faces.main import FacesSettings
-from services.faces.pipeline import FaceEncoder, read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 GROUP_WORDS = frozenset({"and", "with", "people", "group"})

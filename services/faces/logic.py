@@ -1,4 +1,5 @@
-"""Pure faces logic: which face of a crop to use, watchlist matching, the match score.
+"""Pure faces logic of the service: watchlist matching, the match score, which crops to
+look at. (What enrolment and the API share with it lives in ``civicsight.faces``.)
 
 Privacy rules that live here:
 - A face is compared with the watchlist only; there is no other output. ``match`` returns
@@ -19,69 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from civicsight.events import Crop, FaceObservation
-
-EMBEDDING_DIM = 128
-DEFAULT_THRESHOLD = 0.5
-"""L2 distance below which two dlib embeddings are taken as one person. dlib's own
-operating point is 0.6 (LFW). On the sample faces (services/faces/eval.py) every
-same-person pair lies at or below 0.46 and every different-person pair at or above
-0.69, so 0.5 loses no true match there and keeps a wider margin against false matches,
-which weigh more for a watchlist: every passer-by is compared with every entry."""
-DEFAULT_MIN_FACE_PX = 32
-"""Faces narrower than this are not embedded. Scaling the sample photos down, a face
-30 px wide lands up to 0.37 from its own full-size embedding, an 18 px one up to 0.51
-(beyond the threshold): small faces make unreliable matches."""
-
-
-class EnrolmentError(ValueError):
-    """Photos that cannot enrol a person; the message says which photo and why."""
-
-
-@dataclass(frozen=True)
-class WatchlistIndex:
-    """An immutable snapshot of enrolled embeddings: row i belongs to ``keys[i]``
-    (watchlist_id, entry_id) and stops matching at ``expires_at[i]`` (Unix seconds)."""
-
-    vectors: np.ndarray
-    keys: tuple[tuple[str, str], ...]
-    expires_at: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = len(self.keys)
-        if self.vectors.shape != (n, EMBEDDING_DIM) or self.expires_at.shape != (n,):
-            raise ValueError(
-                f"index shapes disagree: vectors {self.vectors.shape}, {n} keys, "
-                f"expires_at {self.expires_at.shape}"
-            )
-        self.vectors.flags.writeable = False
-        self.expires_at.flags.writeable = False
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    @property
-    def entries(self) -> set[tuple[str, str]]:
-        return set(self.keys)
-
-    @classmethod
-    def build(cls, rows: Iterable[tuple[str, str, float, np.ndarray]]) -> WatchlistIndex:
-        """From (watchlist_id, entry_id, expires_at, vector) rows."""
-        keys: list[tuple[str, str]] = []
-        expires: list[float] = []
-        vectors: list[np.ndarray] = []
-        for watchlist_id, entry_id, expires_at, vector in rows:
-            keys.append((watchlist_id, entry_id))
-            expires.append(float(expires_at))
-            vectors.append(np.asarray(vector, np.float32).reshape(EMBEDDING_DIM))
-        return cls(
-            vectors=np.array(vectors, np.float32).reshape(len(keys), EMBEDDING_DIM),
-            keys=tuple(keys),
-            expires_at=np.array(expires, np.float64),
-        )
-
-    @classmethod
-    def empty(cls) -> WatchlistIndex:
-        return cls.build(())
+from civicsight.faces import EMBEDDING_DIM, WatchlistIndex
 
 
 @dataclass(frozen=True)
@@ -121,47 +60,6 @@ def match(
     return Match(watchlist_id, entry_id, distance, match_score(distance, threshold))
 
 
-def pick_face(widths: np.ndarray, min_face_px: float) -> int | None:
-    """Index of the widest face at least ``min_face_px`` wide, or None."""
-    if not len(widths):
-        return None
-    best = int(np.argmax(widths))
-    return best if float(widths[best]) >= min_face_px else None
-
-
-def enrolment_face(
-    name: str, widths: np.ndarray, scores: np.ndarray, min_face_px: float, min_score: float
-) -> int:
-    """The one clear face of an enrolment photo. A photo with no usable face, or with
-    several confident faces (who is to be enrolled?), is refused."""
-    clear = [
-        i
-        for i in range(len(widths))
-        if float(scores[i]) >= min_score and float(widths[i]) >= min_face_px
-    ]
-    if not clear:
-        raise EnrolmentError(
-            f"{name}: no face at least {min_face_px:g} px wide with detector score >= {min_score:g}"
-        )
-    if len(clear) > 1:
-        raise EnrolmentError(
-            f"{name}: {len(clear)} faces; enrol from photos that show only the person"
-        )
-    return clear[0]
-
-
-def check_enrolment(names: Sequence[str], vectors: np.ndarray, threshold: float) -> None:
-    """Refuse photos that do not show one person: every pair must be within ``threshold``."""
-    for i in range(len(vectors)):
-        for j in range(i + 1, len(vectors)):
-            d = float(np.linalg.norm(vectors[i] - vectors[j]))
-            if not d < threshold:
-                raise EnrolmentError(
-                    f"{names[i]} and {names[j]} look like different people (distance "
-                    f"{d:.2f} >= threshold {threshold:g}); check the photos"
-                )
-
-
 def observation(crop: Crop, found: Match, threshold: float) -> FaceObservation:
     """The event for a watchlist match on ``crop``'s track."""
     return FaceObservation(
@@ -175,6 +73,25 @@ def observation(crop: Crop, found: Match, threshold: float) -> FaceObservation:
     )
 
 
+def matched(
+    crops: Sequence[Crop],
+    embeddings: Sequence[np.ndarray | None],
+    index: WatchlistIndex,
+    threshold: float,
+    now: float,
+) -> list[tuple[int, FaceObservation]]:
+    """(position in ``crops``, event) for each crop whose face matches the watchlist; the
+    rest yield nothing. The position lets the service keep the matched face for review."""
+    out: list[tuple[int, FaceObservation]] = []
+    for i, (crop, embedding) in enumerate(zip(crops, embeddings, strict=True)):
+        if embedding is None:
+            continue
+        found = match(embedding, index, threshold, now)
+        if found is not None:
+            out.append((i, observation(crop, found, threshold)))
+    return out
+
+
 def observations(
     crops: Sequence[Crop],
     embeddings: Sequence[np.ndarray | None],
@@ -183,14 +100,7 @@ def observations(
     now: float,
 ) -> list[FaceObservation]:
     """One event per crop whose face matches the watchlist; the rest yield nothing."""
-    out: list[FaceObservation] = []
-    for crop, embedding in zip(crops, embeddings, strict=True):
-        if embedding is None:
-            continue
-        found = match(embedding, index, threshold, now)
-        if found is not None:
-            out.append(observation(crop, found, threshold))
-    return out
+    return [obs for _, obs in matched(crops, embeddings, index, threshold, now)]
 
 
 def wants_crop(crop: Crop, enabled_cameras: frozenset[str]) -> bool:

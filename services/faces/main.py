@@ -9,7 +9,10 @@ The watchlist and the camera files are reloaded every ``face_refresh_s`` seconds
 (expired entries are purged then). A camera folder that no longer loads turns faces off
 everywhere until it is fixed: the service fails closed.
 
-Accountability: a match raises (or updates) an alert in ``<data_dir>/alerts.db``; a new
+Accountability: a match raises (or updates) an alert in ``<data_dir>/alerts.db``, written
+here directly, with the matched face (cut from the crop with a margin) for the people who
+review it. The face goes to the store, not on the bus: ``face_matches`` carries ids and
+scores only, so no face image travels to every consumer of the topic. A new
 alert, a watchlist entry purged at expiry, and a camera whose faces setting (with its
 purpose and legal basis) changed since the audit log last recorded it are written to the
 audit log (actor ``system``).
@@ -33,52 +36,32 @@ from civicsight.bus import (
     Publisher,
     Received,
     Subscriber,
+    heartbeats,
     run_loop,
     stop_on_signals,
 )
 from civicsight.cameras import CameraConfigError, load_cameras
-from civicsight.events import Crop
+from civicsight.events import Crop, FaceObservation
+from civicsight.faces import WatchlistIndex, face_crop_jpeg
+from civicsight.images import decode_jpeg
 from civicsight.logs import setup_logging
-from civicsight.settings import HubSettings
+from civicsight.watchlist import FaceMatchSettings, WatchlistStore
+from models.runtimes.face_encoder import FaceEncoder, ModelChoice
 from services.faces.logic import (
-    DEFAULT_MIN_FACE_PX,
-    DEFAULT_THRESHOLD,
     FacesReason,
-    WatchlistIndex,
     faces_changes,
-    observations,
+    matched,
     recorded_faces_cameras,
     wants_crop,
 )
-from services.faces.pipeline import FaceEncoder, ModelChoice, decode_jpeg
-from services.faces.watchlist import WatchlistStore
 
 log = logging.getLogger("faces")
 
 
-class FacesSettings(HubSettings):
+class FacesSettings(FaceMatchSettings):
     cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
     model_mirror: Path | None = Field(None, description="offline model folder (mirror)")
     model_download: bool = Field(False, description="download missing models from their source")
-    watchlist_path: Path | None = Field(
-        None, description="watchlist SQLite file (default DATA_DIR/watchlist.db)"
-    )
-    face_detector: str = Field(
-        "face-det-yunet-s", description="face detector name in models/registry.yaml"
-    )
-    face_embedder: str = Field(
-        "face-embed-dlib-resnet", description="face embedding name in models/registry.yaml"
-    )
-    face_threshold: float = Field(
-        DEFAULT_THRESHOLD,
-        gt=0,
-        le=1,
-        description="L2 distance below which a face matches a watchlist entry",
-    )
-    face_min_px: int = Field(
-        DEFAULT_MIN_FACE_PX, ge=8, le=1024, description="narrower faces are not matched"
-    )
-    face_detect_score: float = Field(0.6, gt=0, lt=1, description="least face detector score")
     face_batch_max: int = Field(8, ge=1, le=64, description="crops per batch (at most)")
     face_batch_wait_ms: int = Field(200, ge=1, le=5000, description="longest wait to fill a batch")
     face_refresh_s: float = Field(
@@ -94,14 +77,6 @@ class FacesSettings(HubSettings):
         description="a new consumer group also matches crops still kept on the topic "
         "(up to 6 h), not only new ones",
     )
-
-    @property
-    def watchlist_file(self) -> Path:
-        return self.watchlist_path or self.data_dir / "watchlist.db"
-
-    @property
-    def alerts_file(self) -> Path:
-        return self.data_dir / "alerts.db"
 
     def model_choice(self) -> ModelChoice:
         return ModelChoice(
@@ -208,14 +183,23 @@ class FacesService:
             images.append(image)
         if not crops:
             return
-        embeddings = self.encoder.largest_faces(images, self.settings.face_min_px)
-        self.counts["no_face"] += sum(e is None for e in embeddings)
-        found = observations(
-            crops, embeddings, self.index, self.settings.face_threshold, time.time()
+        faces = self.encoder.largest_face_boxes(images, self.settings.face_min_px)
+        self.counts["no_face"] += sum(f is None for f in faces)
+        found = matched(
+            crops,
+            [None if f is None else f[0] for f in faces],
+            self.index,
+            self.settings.face_threshold,
+            time.time(),
         )
-        del embeddings, images  # a face that matched nothing is gone here
-        for obs in found:
-            self.alerts.record_match(obs)
+        kept: list[tuple[FaceObservation, bytes]] = []
+        for i, obs in found:
+            face = faces[i]
+            assert face is not None  # only a crop with a face can match
+            kept.append((obs, face_crop_jpeg(images[i], face[1])))
+        del faces, images  # a face that matched nothing is gone here
+        for obs, jpeg in kept:
+            self.alerts.record_match(obs, jpeg)
             self.publisher.publish("face_matches", obs.camera_id, obs)
         if found:
             self.counts["matches"] += len(found)
@@ -256,6 +240,7 @@ def run(settings: FacesSettings, stop: threading.Event) -> None:
             max_messages=settings.face_batch_max,
             timeout=settings.face_batch_wait_ms / 1000,
             every_poll=service.every_poll,
+            heartbeat=heartbeats("faces", bus, sub),
         )
     finally:
         sub.close()

@@ -5,13 +5,14 @@
         --days 30 photo1.jpg photo2.jpg
     python -m services.faces.watchlist_cli list [--json]
     python -m services.faces.watchlist_cli remove --watchlist missing --entry m-0042 \\
-        --removed-by alice
+        --removed-by alice [--reason "found safe"]
 
 Every entry needs a case id, a reason, the name of who added it and an expiry (at most
-365 days). Expired entries are purged whenever this command or the faces service opens
-the watchlist. Every change is written to the audit log (``<data_dir>/audit.db``) with
-role ``local``: the command line has no login, so access to the hub host and its data
-folder is the control here.
+365 days). The entry keeps the face of its first photo as reference photo, for the
+people who review its alerts. Expired entries are purged whenever this command, the faces
+service or the API opens the watchlist. Every change is written to the audit log
+(``<data_dir>/audit.db``) with role ``local``: the command line has no login, so access to
+the hub host and its data folder is the control here.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from civicsight.audit import AuditError, AuditLog
-from models.registry import ModelUnavailableError
-from services.faces.logic import EnrolmentError
-from services.faces.main import FacesSettings
-from services.faces.pipeline import FaceEncoder, read_image
-from services.faces.watchlist import (
+from civicsight.faces import EnrolmentError
+from civicsight.images import read_image
+from civicsight.watchlist import (
     DAY_S,
     MAX_DAYS,
     WatchlistEntry,
@@ -39,6 +38,9 @@ from services.faces.watchlist import (
     WatchlistStore,
     enrol,
 )
+from models.registry import ModelUnavailableError
+from models.runtimes.face_encoder import FaceEncoder
+from services.faces.main import FacesSettings
 
 CLI_ROLE = "local"
 
@@ -100,10 +102,13 @@ def cmd_list(args: argparse.Namespace, settings: FacesSettings, store: Watchlist
 
 
 def cmd_remove(args: argparse.Namespace, settings: FacesSettings, store: WatchlistStore) -> int:
-    if not store.remove(args.watchlist, args.entry, actor=args.removed_by, role=CLI_ROLE):
+    removed = store.remove(
+        args.watchlist, args.entry, actor=args.removed_by, role=CLI_ROLE, reason=args.reason
+    )
+    if not removed:
         print(f"error: {args.watchlist}/{args.entry} is not on the watchlist", file=sys.stderr)
         return 1
-    print(f"removed {args.watchlist}/{args.entry} and its embeddings")
+    print(f"removed {args.watchlist}/{args.entry}, its embeddings and its photo")
     return 0
 
 
@@ -132,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--watchlist", required=True)
     rm.add_argument("--entry", required=True)
     rm.add_argument("--removed-by", required=True, help="who is removing the entry")
+    rm.add_argument("--reason", help="why (kept in the audit log)")
     rm.set_defaults(func=cmd_remove)
     return parser
 

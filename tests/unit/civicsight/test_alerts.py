@@ -3,11 +3,16 @@ audited, retention."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
+from civicsight.alert_store import SCHEMA as ALERT_SCHEMA_V1
 from civicsight.alert_store import AlertStore
 from civicsight.alerts import AlertError, confirm, dismiss, raise_alert, seen_again
 from civicsight.audit import AuditLog
@@ -123,3 +128,69 @@ def test_retention_deletes_alerts_last_seen_before_the_cutoff(store: AlertStore)
     store.record_match(obs(track=2, at=T0 + 100))
     assert store.purge("alerts", T0 + 50) == 1
     assert [a.track_id for a in store.alerts()] == [2]
+
+
+def jpeg(shade: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.full((40, 32, 3), shade, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def test_the_alert_keeps_the_face_of_its_best_match_until_reviewed(store: AlertStore) -> None:
+    """Guards the evidence reviewers see: the face of the best match so far, the score and
+    threshold that go with it; once someone has confirmed, a later better match changes
+    neither, so the second reviewer judges the same face as the first."""
+    alert, _ = store.record_match(obs(score=0.3), jpeg(10))
+    store.record_match(obs(at=T0 + 1, score=0.2), jpeg(20))  # worse: face stays
+    assert store.face(alert.alert_id) == jpeg(10)
+    better, _ = store.record_match(obs(at=T0 + 2, score=0.6), jpeg(30))
+    assert store.face(alert.alert_id) == jpeg(30)
+    assert (better.score, better.threshold) == (0.6, 0.5)
+    store.confirm(alert.alert_id, "alice", "operator", T0 + 3)
+    after, _ = store.record_match(obs(at=T0 + 4, score=0.9), jpeg(40))
+    assert store.face(alert.alert_id) == jpeg(30)
+    assert after.score == 0.6 and after.last_at == T0 + 4
+
+
+@pytest.mark.parametrize("face", [b"GIF89a...", b"\xff\xd8\xff" + b"x" * (512 * 1024)])
+def test_only_a_small_jpeg_is_kept_as_the_face(store: AlertStore, face: bytes) -> None:
+    """Guards the store against keeping anything but a review-sized JPEG."""
+    with pytest.raises(ValueError, match="JPEG of at most"):
+        store.record_match(obs(), face)
+    assert store.alerts() == []
+
+
+def test_retention_deletes_the_face_with_its_alert(store: AlertStore) -> None:
+    """Guards retention of face images: no face outlives its alert, not even in the file's
+    free pages (secure_delete) or its write-ahead log."""
+    marker = jpeg(77) + b"FACE-MARKER-1234"
+    old, _ = store.record_match(obs(track=1, at=T0), marker)
+    store.record_match(obs(track=2, at=T0 + 100), jpeg(5))
+    assert store.purge("alerts", T0 + 50) == 1
+    assert store.face(old.alert_id) is None
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert b"FACE-MARKER-1234" not in store.path.read_bytes()
+
+
+def test_an_alert_file_from_before_faces_were_kept_is_upgraded(tmp_path: Path) -> None:
+    """Guards the migration: an alerts.db of schema version 1 (no face column, alerts
+    without a threshold) opens, its alerts read as before, and its next match adds the
+    face."""
+    old = raise_alert(obs()).model_dump(exclude={"threshold"})
+    db = sqlite3.connect(tmp_path / "alerts.db")
+    db.executescript(ALERT_SCHEMA_V1)
+    db.execute(
+        "INSERT INTO alerts VALUES (?, 'new', ?, ?, ?)",
+        (old["alert_id"], T0, T0, json.dumps(old)),
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with AuditLog(tmp_path) as audit:
+        store = AlertStore(tmp_path / "alerts.db", audit)
+        store.open()
+        (alert,) = store.alerts()
+        assert alert.threshold is None and store.face(alert.alert_id) is None
+        store.record_match(obs(at=T0 + 1, score=0.1), jpeg(9))
+        assert store.face(alert.alert_id) == jpeg(9)
+        store.close()

@@ -13,7 +13,7 @@ import pytest
 from civicsight.alert_store import AlertStore
 from civicsight.audit import AuditLog, BiometricSearch
 from civicsight.events import FaceObservation
-from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore
+from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore
 from tools.privacy_report import main
 
 NOW = time.time()  # the report looks at the real clock

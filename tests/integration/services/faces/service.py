@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from civicsight.audit import AuditLog
-from services.faces.pipeline import FaceEncoder, read_image
-from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
+from civicsight.images import read_image
+from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
+from models.runtimes.face_encoder import FaceEncoder
 
 REPO = Path(__file__).resolve().parents[4]
 

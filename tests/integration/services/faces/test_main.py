@@ -14,8 +14,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import Box, Crop, FaceObservation, ObjectClass
+from civicsight.images import read_image
 from civicsight.topics import topic
-from services.faces.pipeline import FaceEncoder, ModelChoice, read_image
+from models.runtimes.face_encoder import FaceEncoder, ModelChoice
 from tests.integration.services.faces.service import enrol_obama, start_faces
 
 pytestmark = pytest.mark.broker

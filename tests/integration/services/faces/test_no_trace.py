@@ -19,7 +19,7 @@ from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import FaceObservation
 from civicsight.images import decode_jpeg
 from civicsight.topics import TOPICS
-from services.faces.pipeline import FaceEncoder, ModelChoice
+from models.runtimes.face_encoder import FaceEncoder, ModelChoice
 from tests.integration.services.faces.service import enrol_obama, start_faces
 from tests.integration.services.faces.test_main import all_processed, person_crop, write_camera
 

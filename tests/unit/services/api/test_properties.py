@@ -14,30 +14,39 @@ A route missing from ``ROUTES`` fails the test, so a new route must be classifie
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from civicsight.alert_store import AlertStore
+from civicsight.alerts import alert_id_for
 from civicsight.audit import AuditLog
 from civicsight.auth import Permission, Role, TokenStore, may
 from civicsight.cameras import CameraConfig
+from civicsight.events import FaceObservation
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
+from civicsight.watchlist import WatchlistEntry, WatchlistStore
 from services.api.app import create_app
 from services.api.live import LiveView
 
 from .conftest import track_specs, track_update
 
 TRACK = next(s.track_id for s in track_specs() if s.crop)
+WATCHLIST, ENTRY = "missing", "e-0001"
+ALERT = alert_id_for("cam-a", 1, WATCHLIST, ENTRY)
 PUBLIC = "public"
 SIGNED_IN = "signed in"
-# (method, path) -> what the caller needs: a permission, any valid credentials, or nothing
-ROUTES: dict[tuple[str, str], Permission | str] = {
+# (method, path) -> what the caller needs: a permission (a tuple: any one of them), any
+# valid credentials, or nothing
+ROUTES: dict[tuple[str, str], Permission | tuple[Permission, ...] | str] = {
     ("GET", "/api/health"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/logout"): SIGNED_IN,
@@ -62,6 +71,15 @@ ROUTES: dict[tuple[str, str], Permission | str] = {
         "/api/tracks/{track_id}/tracklets/{camera_id}/{tracker_id}/crop.jpg",
     ): Permission.SEARCH,
     ("GET", "/api/tracks/{track_id}/export"): Permission.EXPORT,
+    ("GET", "/api/alerts"): Permission.ALERTS,
+    ("GET", "/api/alerts/{alert_id}/crop.jpg"): Permission.ALERTS,
+    ("GET", "/api/alerts/{alert_id}/reference.jpg"): Permission.ALERTS,
+    ("POST", "/api/alerts/{alert_id}/confirm"): Permission.ALERTS,
+    ("POST", "/api/alerts/{alert_id}/dismiss"): Permission.ALERTS,
+    ("GET", "/api/faces/cameras"): (Permission.ALERTS, Permission.WATCHLIST),
+    ("GET", "/api/watchlist"): Permission.WATCHLIST,
+    ("POST", "/api/watchlist"): Permission.WATCHLIST,
+    ("DELETE", "/api/watchlist/{watchlist_id}/{entry_id}"): Permission.WATCHLIST,
 }
 SEARCHES = {
     ("GET", "/api/tracks"),
@@ -81,6 +99,7 @@ HOSTILE = st.sampled_from(
         "C-1\n", "C-1\r\n", "C-1", "2026/118", "AB?12*", "*", "?", "AB123CD", "../../etc/passwd",
         "%2e%2e%2f", "' OR 1=1 --", "\x00", "\u202e", "é", "cam-a", "cam-b", "person", "car",
         "horse", "search.tracks", "a valid purpose", TRACK, "t-missing", "-" * 600,
+        ALERT, "a-0000000000000000", "new", "confirmed", "dismissed", WATCHLIST, ENTRY,
     ]
 )  # fmt: skip
 VALUE = st.one_of(
@@ -99,20 +118,54 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     tokens = TokenStore(folder / "auth.db")
     users = UserStore(folder / "auth.db")
     trail = AuditLog(folder)
-    for part in (store, tokens, users, trail):
+    alerts = AlertStore(folder / "alerts.db", trail)
+    watchlist = WatchlistStore(folder / "watchlist.db", trail)
+    parts = (store, tokens, users, trail, alerts, watchlist)
+    for part in parts:
         part.open()
     for spec in track_specs():
         store.upsert(track_update(spec, None), stored_at=spec.last_seen + 1)
+    fill_faces(alerts, watchlist)
     cameras = [CameraConfig(id="cam-a", name="A", source="media:bus.jpg")]
-    app = create_app(store, tokens, cameras, LiveView(), trail, users=users)
+    app = create_app(
+        store, tokens, cameras, LiveView(), trail, users=users, alerts=alerts, watchlist=watchlist
+    )
     headers = {
         role: {"Authorization": f"Bearer {tokens.issue(role, f'{role.value} desk')}"}
         for role in Role
     }
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, headers, trail
-    for part in (store, tokens, users, trail):
+    for part in parts:
         part.close()
+
+
+def fill_faces(alerts: AlertStore, watchlist: WatchlistStore) -> None:
+    """One watchlist entry with its photo and one alert on it with its face, so the alert
+    and watchlist routes get past "not found"."""
+    now = time.time()
+    entry = WatchlistEntry(
+        watchlist_id=WATCHLIST,
+        entry_id=ENTRY,
+        label="Property Person",
+        case_id="C-2026-7",
+        reason="property test entry",
+        added_by="pytest",
+        added_at=now,
+        expires_at=now + 86_400,
+    )
+    jpeg = b"\xff\xd8\xff\xe0property"
+    watchlist.add(entry, np.full((1, 128), 0.1, np.float32), role="local", reference=jpeg)
+    observation = FaceObservation(
+        camera_id="cam-a",
+        track_id=1,
+        captured_at=now,
+        watchlist_id=WATCHLIST,
+        entry_id=ENTRY,
+        score=0.5,
+        threshold=0.5,
+    )
+    alerts.record_match(observation, jpeg)
 
 
 def schema_routes(client: TestClient) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -130,11 +183,13 @@ def test_every_route_is_classified(hub: tuple[TestClient, dict, AuditLog]) -> No
     assert found == set(ROUTES), found ^ set(ROUTES)
 
 
-def allowed(need: Permission | str, role: Role | None) -> bool:
+def allowed(need: Permission | tuple[Permission, ...] | str, role: Role | None) -> bool:
     if need == PUBLIC:
         return True
     if role is None:
         return False
+    if isinstance(need, tuple):
+        return any(may(role, p) for p in need)
     return need == SIGNED_IN or may(role, need)  # type: ignore[arg-type]
 
 
@@ -174,8 +229,13 @@ def test_hostile_parameters(
 
     assert resp.status_code < 500, f"{method} {url} {query}: {resp.status_code} {resp.text}"
     if not allowed(need, role):
-        # a path that matches no route (an encoded "/" in an id) is the router's plain 404
-        unrouted = resp.status_code == 404 and resp.json() == {"detail": "Not Found"}
+        # a path that matches no route (an encoded "/" in an id) is the router's plain 404;
+        # one whose ".." the client folds into another route's path (DELETE on
+        # /api/watchlist/) is the router's plain 405: neither runs a route
+        unrouted = (resp.status_code, resp.json()) in (
+            (404, {"detail": "Not Found"}),
+            (405, {"detail": "Method Not Allowed"}),
+        )
         assert resp.status_code in (401, 403) or unrouted, f"{role}: {resp.status_code} {url}"
     if (method, path) in SEARCHES and resp.status_code == 200:
         new = trail.entries(limit=100_000)[before:]

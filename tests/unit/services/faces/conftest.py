@@ -3,35 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from services.faces.pipeline import FaceEncoder, ModelChoice, read_image
-from tests.support import media_file
+from models.runtimes.face_encoder import FaceEncoder
+from tests.faces_support import face_encoder, face_photo
 
 
 @pytest.fixture(scope="session")
 def encoder(model_mirror: Path) -> Iterator[FaceEncoder]:
     """YuNet-s and dlib's ResNet, as the service runs them."""
-    enc = FaceEncoder.from_registry(
-        ModelChoice("face-det-yunet-s", "face-embed-dlib-resnet", model_mirror, None)
-    )
-    enc.start()
-    yield enc
-    enc.close()
+    with face_encoder(model_mirror) as enc:
+        yield enc
 
 
 @pytest.fixture(scope="session")
 def photo() -> Callable[[str], np.ndarray]:
     """Loads a sample photo from ``<media mirror>/faces`` (BGR), once per session."""
-
-    @cache
-    def load(name: str) -> np.ndarray:
-        image = read_image(media_file(f"faces/{name}"))
-        image.flags.writeable = False
-        return image
-
-    return load
+    return face_photo

@@ -9,17 +9,14 @@ import numpy as np
 import pytest
 
 from civicsight.events import Box, Crop, ObjectClass
-from services.faces.logic import (
+from civicsight.faces import (
     EnrolmentError,
     WatchlistIndex,
     check_enrolment,
     enrolment_face,
-    match,
-    match_score,
-    observations,
     pick_face,
-    wants_crop,
 )
+from services.faces.logic import match, match_score, observations, wants_crop
 
 NOW = 1_700_000_000.0
 LATER = NOW + 3600

@@ -16,9 +16,9 @@ from civicsight.audit import AuditLog
 from civicsight.bus import Received
 from civicsight.cameras import cameras_with
 from civicsight.events import Box, Crop, Event, FaceObservation, ObjectClass
+from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore
+from models.runtimes.face_encoder import FaceEncoder
 from services.faces.main import FacesService, FacesSettings
-from services.faces.pipeline import FaceEncoder
-from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistStore
 
 Photo = Callable[[str], np.ndarray]
 BAD_JPEG = b"\xff\xd8not a jpeg"
@@ -252,3 +252,39 @@ def test_handle_publishes_watchlist_matches_only(
     assert all(t == "face_matches" and isinstance(e, FaceObservation) for t, _, e in publisher.sent)
     assert [m for m, _ in sub.dead] == [f"msg-{i}" for i in dead]
     assert [(a.camera_id, a.track_id) for a in svc.alerts.alerts()] == published  # one alert each
+
+
+def test_a_match_keeps_the_matched_face_with_its_alert(
+    service: tuple[FacesService, RecordingPublisher],
+    photo: Photo,
+    obama: np.ndarray,
+    encoder: FaceEncoder,
+) -> None:
+    """Guards the evidence for review: the alert keeps the face the service matched (a
+    JPEG of the face region, not the whole crop), and it shows the enrolled person; the
+    stranger in the same batch leaves neither an alert nor a face; the event on the bus
+    carries no image."""
+    svc, publisher = service
+    enrol_obama(svc, obama)
+    svc.refresh(time.time())
+    crops = [
+        crop(photo("test_alex_lacamoire1.jpg"), "cam-on", 1),
+        crop(photo("test_obama1.jpg"), "cam-on", 2),
+    ]
+    svc.handle([received(c) for c in crops], RecordingSubscriber())
+    (alert,) = svc.alerts.alerts()
+    assert alert.track_id == 2 and alert.threshold == svc.settings.face_threshold
+    face = svc.alerts.face(alert.alert_id)
+    assert face is not None
+    image = cv2.imdecode(np.frombuffer(face, np.uint8), cv2.IMREAD_COLOR)
+    whole = photo("test_obama1.jpg")
+    assert image.shape[0] * image.shape[1] < 0.5 * whole.shape[0] * whole.shape[1]
+    (vector,) = encoder.largest_faces([image], 32)
+    assert vector is not None
+    assert float(np.linalg.norm(obama - vector, axis=1).min()) < svc.settings.face_threshold
+    assert (
+        svc.alerts.db.execute("SELECT COUNT(*) FROM alerts WHERE face IS NOT NULL").fetchone()[0]
+        == 1
+    )
+    ((_, _, event),) = publisher.sent
+    assert "jpeg" not in type(event).model_fields and "face" not in type(event).model_fields

@@ -51,7 +51,8 @@ def test_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert listed["entry_id"] == "m-1" and listed["embeddings"] == 2
     assert listed["case_id"] == "2026/118" and listed["added_by"] == "alice"
     assert listed["expires_at"] - listed["added_at"] == pytest.approx(30 * 86400)
-    assert main(["remove", "--watchlist", "missing", "--entry", "m-1", "--removed-by", "bob"]) == 0
+    remove = ["remove", "--watchlist", "missing", "--entry", "m-1", "--removed-by", "bob"]
+    assert main([*remove, "--reason", "found safe"]) == 0
     assert main(["list"]) == 0
     assert "is empty" in capsys.readouterr().out
     with AuditLog(tmp_path / "data") as audit:
@@ -59,6 +60,7 @@ def test_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             ("watchlist.add", "alice", "local"),
             ("watchlist.remove", "bob", "local"),
         ]
+        assert audit.entries(action="watchlist.remove")[0].details["reason"] == "found safe"
 
 
 REFUSALS = {

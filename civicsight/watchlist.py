@@ -1,4 +1,5 @@
-"""The face watchlist: entries and their enrolled embeddings in ``<data_dir>/watchlist.db``.
+"""The face watchlist: entries, their enrolled embeddings and a reference photo in
+``<data_dir>/watchlist.db``.
 
 The only faces the hub can recognise are the ones enrolled here, each for a case (a case
 id and a stated reason), by a named person, until an expiry date no more than a year
@@ -10,6 +11,14 @@ Every change is written to the audit log (``civicsight.audit``) in the same tran
 ``watchlist.add`` (by the enrolling user), ``watchlist.remove`` (by who removed it) and
 ``watchlist.expired`` (by ``system``). The person's label never goes to the audit log.
 Who may change the watchlist (roles) is the API's business.
+
+Each entry keeps one reference photo: the enrolled face, cut from the first enrolment
+photo with a margin (``civicsight.faces.face_crop_jpeg``), so that a reviewer can set it
+beside the face of an alert. It is a column of the entry's row, so it goes with the entry
+(removal, expiry) and is overwritten on deletion like the rest.
+
+It lives in the kernel because the faces service (matching), its command line and the
+API (enrolment and alert review) all open it, and services never import each other.
 """
 
 from __future__ import annotations
@@ -23,15 +32,18 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from civicsight.audit import AuditLog, CaseId
-from civicsight.sqlite_file import SqliteFile
-from models.runtimes.face_detector import Faces
-from services.faces.logic import (
+from civicsight.faces import (
+    DEFAULT_MIN_FACE_PX,
+    DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     EnrolmentError,
     WatchlistIndex,
     check_enrolment,
     enrolment_face,
+    face_crop_jpeg,
 )
+from civicsight.settings import HubSettings
+from civicsight.sqlite_file import SqliteFile
 
 MAX_DAYS = 365
 DAY_S = 86400.0
@@ -60,6 +72,45 @@ CREATE TABLE IF NOT EXISTS embeddings (
   PRIMARY KEY (watchlist_id, entry_id, n)
 );
 """
+REFERENCE_PHOTO = """
+ALTER TABLE entries ADD COLUMN reference BLOB;
+"""
+"""Step 2: the enrolled face as JPEG, kept with (and deleted with) its entry. Entries
+enrolled before it have none."""
+MAX_REFERENCE_BYTES = 512 * 1024
+
+
+class FaceMatchSettings(HubSettings):
+    """What matching and enrolment must agree on (the same models, threshold and least
+    face size), read by the faces service, its command line and the API alike."""
+
+    watchlist_path: Path | None = Field(
+        None, description="watchlist SQLite file (default DATA_DIR/watchlist.db)"
+    )
+    face_detector: str = Field(
+        "face-det-yunet-s", description="face detector name in models/registry.yaml"
+    )
+    face_embedder: str = Field(
+        "face-embed-dlib-resnet", description="face embedding name in models/registry.yaml"
+    )
+    face_threshold: float = Field(
+        DEFAULT_THRESHOLD,
+        gt=0,
+        le=1,
+        description="L2 distance below which a face matches a watchlist entry",
+    )
+    face_min_px: int = Field(
+        DEFAULT_MIN_FACE_PX, ge=8, le=1024, description="narrower faces are not matched"
+    )
+    face_detect_score: float = Field(0.6, gt=0, lt=1, description="least face detector score")
+
+    @property
+    def watchlist_file(self) -> Path:
+        return self.watchlist_path or self.data_dir / "watchlist.db"
+
+    @property
+    def alerts_file(self) -> Path:
+        return self.data_dir / "alerts.db"
 
 
 class WatchlistError(ValueError):
@@ -100,7 +151,7 @@ class WatchlistEntry(BaseModel):
 class WatchlistStore(SqliteFile):
     """SQLite watchlist, audited. Lifecycle: open() ... close()."""
 
-    migrations = (SCHEMA,)
+    migrations = (SCHEMA, REFERENCE_PHOTO)
     pragmas = ("secure_delete = ON",)
     data_classes: tuple[str, ...] = ("watchlist",)
 
@@ -116,9 +167,23 @@ class WatchlistStore(SqliteFile):
                 f"{self.path} predates case ids; re-enrol its entries into a new file"
             )
 
-    def add(self, entry: WatchlistEntry, vectors: np.ndarray, *, role: str) -> None:
-        """Store ``entry`` with its (n, 128) enrolled embeddings; audited as done by
-        ``entry.added_by`` acting in ``role``."""
+    def add(
+        self,
+        entry: WatchlistEntry,
+        vectors: np.ndarray,
+        *,
+        role: str,
+        reference: bytes | None = None,
+    ) -> None:
+        """Store ``entry`` with its (n, 128) enrolled embeddings and its reference photo
+        (JPEG of the enrolled face); audited as done by ``entry.added_by`` acting in
+        ``role``."""
+        if reference is not None and (
+            not reference.startswith(b"\xff\xd8\xff") or len(reference) > MAX_REFERENCE_BYTES
+        ):
+            raise WatchlistError(
+                f"the reference photo must be a JPEG of at most {MAX_REFERENCE_BYTES} bytes"
+            )
         vectors = np.asarray(vectors, np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != EMBEDDING_DIM or not len(vectors):
             raise WatchlistError(f"expected (n, {EMBEDDING_DIM}) embeddings, got {vectors.shape}")
@@ -127,7 +192,8 @@ class WatchlistStore(SqliteFile):
         try:
             with self._lock, self.db:
                 self.db.execute(
-                    "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO entries (watchlist_id, entry_id, label, case_id, reason, "
+                    "added_by, added_at, expires_at, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         entry.watchlist_id,
                         entry.entry_id,
@@ -137,6 +203,7 @@ class WatchlistStore(SqliteFile):
                         entry.added_by,
                         entry.added_at,
                         entry.expires_at,
+                        reference,
                     ),
                 )
                 self.db.executemany(
@@ -157,6 +224,7 @@ class WatchlistStore(SqliteFile):
                         "reason": entry.reason,
                         "expires_at": entry.expires_at,
                         "photos": len(vectors),
+                        "reference_photo": reference is not None,
                     },
                     at=entry.added_at,
                 )
@@ -166,8 +234,17 @@ class WatchlistStore(SqliteFile):
                 "first"
             ) from None
 
-    def remove(self, watchlist_id: str, entry_id: str, *, actor: str, role: str) -> bool:
-        """Delete an entry and its embeddings; True if it existed (then audited)."""
+    def remove(
+        self,
+        watchlist_id: str,
+        entry_id: str,
+        *,
+        actor: str,
+        role: str,
+        reason: str | None = None,
+    ) -> bool:
+        """Delete an entry, its embeddings and its reference photo; True if it existed
+        (then audited, with ``reason`` when one is given)."""
         with self._lock, self.db:
             row = self.db.execute(
                 "SELECT case_id FROM entries WHERE watchlist_id = ? AND entry_id = ?",
@@ -186,7 +263,12 @@ class WatchlistStore(SqliteFile):
                     actor,
                     role,
                     "watchlist.remove",
-                    {"watchlist_id": watchlist_id, "entry_id": entry_id, "case_id": row[0]},
+                    {
+                        "watchlist_id": watchlist_id,
+                        "entry_id": entry_id,
+                        "case_id": row[0],
+                        **({"reason": reason} if reason is not None else {}),
+                    },
                 )
         self._checkpoint()
         return row is not None
@@ -234,12 +316,16 @@ class WatchlistStore(SqliteFile):
 
     def entries(self) -> list[tuple[WatchlistEntry, int]]:
         """Every stored entry with its number of embeddings (expired ones until purged)."""
+        return self._entries("", ())
+
+    def _entries(self, where: str, args: tuple[str, ...]) -> list[tuple[WatchlistEntry, int]]:
         with self._lock:
             rows = self.db.execute(
                 "SELECT e.watchlist_id, e.entry_id, e.label, e.case_id, e.reason, e.added_by, "
                 "e.added_at, e.expires_at, (SELECT COUNT(*) FROM embeddings m WHERE "
-                "m.watchlist_id = e.watchlist_id AND m.entry_id = e.entry_id) FROM entries e "
-                "ORDER BY e.watchlist_id, e.entry_id"
+                f"m.watchlist_id = e.watchlist_id AND m.entry_id = e.entry_id) FROM entries e "
+                f"{where} ORDER BY e.watchlist_id, e.entry_id",
+                args,
             ).fetchall()
         return [
             (
@@ -258,6 +344,33 @@ class WatchlistStore(SqliteFile):
             for r in rows
         ]
 
+    def entry(self, watchlist_id: str, entry_id: str) -> WatchlistEntry | None:
+        """One stored entry (expired ones until purged), or None."""
+        found = [
+            e
+            for e, _ in self._entries(
+                "WHERE e.watchlist_id = ? AND e.entry_id = ?", (watchlist_id, entry_id)
+            )
+        ]
+        return found[0] if found else None
+
+    def reference(self, watchlist_id: str, entry_id: str) -> bytes | None:
+        """The entry's reference photo (JPEG), or None (no such entry, or none kept)."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT reference FROM entries WHERE watchlist_id = ? AND entry_id = ?",
+                (watchlist_id, entry_id),
+            ).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def with_reference(self) -> set[tuple[str, str]]:
+        """The (watchlist_id, entry_id) of the entries that keep a reference photo."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT watchlist_id, entry_id FROM entries WHERE reference IS NOT NULL"
+            ).fetchall()
+        return {(str(w), str(e)) for w, e in rows}
+
     def index(self, now: float) -> WatchlistIndex:
         """The embeddings of the entries still valid at ``now``, ready for matching."""
         with self._lock:
@@ -270,10 +383,22 @@ class WatchlistStore(SqliteFile):
         return WatchlistIndex.build((w, e, x, np.frombuffer(v, np.float32)) for w, e, x, v in rows)
 
 
-class FaceEncoding(Protocol):
-    """What enrolment needs from the face models (services.faces.pipeline.FaceEncoder)."""
+class FoundFaces(Protocol):
+    """The faces a detector found in one image (``models.runtimes.face_detector.Faces``)."""
 
-    def faces(self, image: np.ndarray) -> Faces: ...
+    @property
+    def boxes(self) -> np.ndarray: ...
+    @property
+    def scores(self) -> np.ndarray: ...
+    @property
+    def widths(self) -> np.ndarray: ...
+
+
+class FaceEncoding(Protocol):
+    """What enrolment needs from the face models
+    (``models.runtimes.face_encoder.FaceEncoder``)."""
+
+    def faces(self, image: np.ndarray) -> FoundFaces: ...
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray: ...
 
 
@@ -291,18 +416,23 @@ def enrol(
     """Enrol ``entry`` from (name, BGR image) photos, each showing that person alone.
 
     Every photo must hold exactly one clear face, and all photos must lie within
-    ``threshold`` of each other (one person). Returns the number of embeddings stored.
+    ``threshold`` of each other (one person). The face of the first photo is kept as the
+    entry's reference photo. Returns the number of embeddings stored.
     """
     if not images:
         raise EnrolmentError("no photos to enrol from")
     names: list[str] = []
     vectors: list[np.ndarray] = []
+    reference: bytes | None = None
     for name, image in images:
         faces = encoder.faces(image)
         chosen = enrolment_face(name, faces.widths, faces.scores, min_face_px, min_score)
         names.append(name)
-        vectors.append(encoder.embed(image, faces.boxes[chosen : chosen + 1])[0])
+        box = faces.boxes[chosen : chosen + 1]
+        vectors.append(encoder.embed(image, box)[0])
+        if reference is None:
+            reference = face_crop_jpeg(image, box[0])
     stacked = np.stack(vectors).astype(np.float32)
     check_enrolment(names, stacked, threshold)
-    watchlist.add(entry, stacked, role=role)
+    watchlist.add(entry, stacked, role=role, reference=reference)
     return len(stacked)

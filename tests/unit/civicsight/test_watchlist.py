@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from civicsight.audit import AuditLog
-from services.faces.logic import EnrolmentError, WatchlistIndex, match
-from services.faces.pipeline import FaceEncoder
-from services.faces.watchlist import DAY_S, WatchlistEntry, WatchlistError, WatchlistStore, enrol
+from civicsight.faces import EnrolmentError, WatchlistIndex
+from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistError, WatchlistStore, enrol
+from civicsight.watchlist import SCHEMA as WATCHLIST_SCHEMA_V1
+from models.runtimes.face_encoder import FaceEncoder
+from services.faces.logic import match
+from tests.faces_support import face_encoder, face_photo
 
 NOW = 1_700_000_000.0
 Photo = Callable[[str], np.ndarray]
+
+
+@pytest.fixture(scope="module")
+def encoder(model_mirror: Path) -> Iterator[FaceEncoder]:
+    """YuNet-s and dlib's ResNet, as the faces service runs them."""
+    with face_encoder(model_mirror) as enc:
+        yield enc
+
+
+@pytest.fixture(scope="module")
+def photo() -> Photo:
+    return face_photo
 
 
 def entry(entry_id: str = "e-1", days: float = 30, **over: Any) -> WatchlistEntry:
@@ -233,3 +250,75 @@ def test_enrolled_people_match_and_strangers_do_not(
     assert embedding is not None
     found = match(embedding, enrolled, 0.5, NOW)
     assert (found.entry_id if found else None) == want
+
+
+def test_enrolment_keeps_the_enrolled_face_as_reference_photo(
+    store: WatchlistStore, encoder: FaceEncoder, photo: Photo
+) -> None:
+    """Guards the reviewer's reference: the entry keeps a JPEG of the face it was enrolled
+    from (the first photo's), small, and showing that same person; the audit entry says a
+    photo was kept, never what it shows."""
+    names = ("train_obama_obama.jpg", "train_obama_obama2.jpg")
+    enrol(store, entry(), [(n, photo(n)) for n in names], encoder, 0.5, 32, role="local")
+    reference = store.reference("missing", "e-1")
+    assert reference is not None and reference.startswith(b"\xff\xd8\xff")
+    image = cv2.imdecode(np.frombuffer(reference, np.uint8), cv2.IMREAD_COLOR)
+    assert max(image.shape[:2]) <= 320
+    (again,), (first,) = (
+        encoder.largest_faces([image], 32),
+        encoder.largest_faces([photo(names[0])], 32),
+    )
+    assert again is not None and first is not None
+    assert float(np.linalg.norm(again - first)) < 0.3
+    assert store.with_reference() == {("missing", "e-1")}
+    assert store.audit.entries()[-1].details["reference_photo"] is True
+
+
+@pytest.mark.parametrize("how", ["remove", "expiry"])
+def test_the_reference_photo_goes_with_its_entry(store: WatchlistStore, how: str) -> None:
+    """Guards retention of enrolled faces: removal and expiry delete the photo too, with
+    nothing left in the file (secure_delete, the WAL folded back)."""
+    marker = b"\xff\xd8\xff" + b"REFERENCE-MARKER" * 4
+    store.add(entry("e-1", days=1), vectors(1, 1), role="local", reference=marker)
+    assert store.reference("missing", "e-1") == marker
+    if how == "remove":
+        assert store.remove("missing", "e-1", actor="bob", role="local")
+    else:
+        assert store.purge_expired(NOW + 2 * DAY_S) == 1
+    assert store.reference("missing", "e-1") is None
+    assert b"REFERENCE-MARKER" not in store.path.read_bytes()
+    wal = store.path.with_name(store.path.name + "-wal")
+    assert not wal.exists() or b"REFERENCE-MARKER" not in wal.read_bytes()
+
+
+@pytest.mark.parametrize("reference", [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff" + b"x" * 600_000])
+def test_only_a_small_jpeg_is_kept_as_reference(store: WatchlistStore, reference: bytes) -> None:
+    with pytest.raises(WatchlistError, match="JPEG of at most"):
+        store.add(entry(), vectors(1, 1), role="local", reference=reference)
+    assert store.entries() == []
+
+
+def test_a_watchlist_from_before_reference_photos_is_upgraded(tmp_path: Path) -> None:
+    """Guards the migration: a watchlist.db of schema version 1 keeps its entries (with
+    no photo) and takes new ones with photos."""
+    path = tmp_path / "watchlist.db"
+    db = sqlite3.connect(path)
+    db.executescript(WATCHLIST_SCHEMA_V1)
+    e = entry("old")
+    db.execute(
+        "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (e.watchlist_id, e.entry_id, e.label, e.case_id, e.reason, e.added_by, e.added_at,
+         e.expires_at),
+    )  # fmt: skip
+    db.execute("INSERT INTO embeddings VALUES ('missing', 'old', 0, ?)", (vectors(1, 3).tobytes(),))
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with AuditLog(tmp_path) as audit:
+        store = WatchlistStore(path, audit)
+        store.open()
+        assert [x.entry_id for x, _ in store.entries()] == ["old"]
+        assert store.reference("missing", "old") is None
+        store.add(entry("new"), vectors(1, 4), role="local", reference=b"\xff\xd8\xffnew")
+        assert store.with_reference() == {("missing", "new")}
+        store.close()

@@ -1,4 +1,10 @@
-"""Face detection and embedding put together, for the service, enrolment and the eval."""
+"""Face detection and embedding put together from the model registry: the faces
+service, the watchlist command, the API's enrolment and the eval all run these.
+
+It sits with the runtimes (the only code that loads models), not in a service, because
+the API enrols watchlist photos with exactly the models the faces service matches with,
+and services never import each other.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from civicsight.images import decode_jpeg
+from civicsight.faces import pick_face
 from models.registry import resolve
 from models.runtimes.face_detector import Faces, YuNetDetector
 from models.runtimes.face_embedder import DlibFaceEmbedder
-from services.faces.logic import pick_face
 
 
 @dataclass(frozen=True)
@@ -25,16 +30,6 @@ class ModelChoice:
     cache: Path | None
     download: bool = False
     detect_score: float = 0.6
-
-
-def read_image(path: Path) -> np.ndarray:
-    """A BGR image from a file; a clear error for anything that is not one."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    image = decode_jpeg(path.read_bytes())
-    if image is None:
-        raise ValueError(f"{path}: not an image OpenCV can read")
-    return image
 
 
 class FaceEncoder:
@@ -83,10 +78,21 @@ class FaceEncoder:
     ) -> list[np.ndarray | None]:
         """Per image, the embedding of its widest face at least ``min_face_px`` wide (None
         if there is none). Only that face is embedded; the chips go through dlib at once."""
+        return [None if f is None else f[0] for f in self.largest_face_boxes(images, min_face_px)]
+
+    def largest_face_boxes(
+        self, images: Sequence[np.ndarray], min_face_px: float
+    ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Per image, (embedding, box x1 y1 x2 y2) of its widest face at least
+        ``min_face_px`` wide, or None: ``largest_faces`` with where the face is."""
         chosen: list[tuple[np.ndarray, np.ndarray]] = []
         for image in images:
             faces = self.detector.detect(image)
             i = pick_face(faces.widths, min_face_px)
             boxes = faces.boxes[i : i + 1] if i is not None else np.zeros((0, 4), np.float32)
             chosen.append((image, boxes))
-        return [v[0] if len(v) else None for v in self.embedder.embed(chosen)]
+        vectors = self.embedder.embed(chosen)
+        return [
+            (v[0], boxes[0]) if len(v) else None
+            for v, (_, boxes) in zip(vectors, chosen, strict=True)
+        ]
