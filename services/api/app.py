@@ -1,11 +1,13 @@
 """The HTTP API and the control-room page.
 
 ``create_app`` receives everything it serves (store, token and user stores, cameras, live
-view, audit log), so nothing is created at import time and tests pass in their own. Only
-``/api/health``, ``/api/auth/login`` and the static page shell (which holds no data) answer
-without credentials; every data route needs a bearer token or a session cookie, and a
-role allowed to reach it (``services/api/security.py``). Searches need a case id and a
-purpose and are written to the audit log. Errors are JSON: ``{"detail": "..."}``.
+view, audit log, retention policy), so nothing is created at import time and tests pass in
+their own. Only ``/api/health``, ``/api/auth/login``, the static page shell (which holds no
+data) and the public transparency page with its aggregates (``/transparency``,
+``/api/transparency``) answer without credentials; every data route needs a bearer token
+or a session cookie, and a role allowed to reach it (``services/api/security.py``).
+Searches need a case id and a purpose and are written to the audit log. Errors are JSON:
+``{"detail": "..."}``.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from civicsight.auth import Permission, TokenStore, may
 from civicsight.bus import Publisher
 from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
+from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
 from civicsight.users import UserStore
+from services.api.admin_routes import admin_router
 from services.api.aggregates import aggregates_router
 from services.api.audit_routes import audit_router
 from services.api.auth_routes import audit
@@ -42,6 +46,7 @@ from services.api.live import LiveView
 from services.api.params import MAX_PAGE, SearchLimits, Since, Until, window
 from services.api.rules_routes import rules_router
 from services.api.security import Authed, Purposed, known_caller, require
+from services.api.transparency_routes import transparency_router
 
 if TYPE_CHECKING:
     from services.api.search import ImageEmbedder
@@ -132,11 +137,13 @@ def create_app(
     limits: SearchLimits | None = None,
     body_timeout_s: float = 10.0,
     cameras_dir: Path | None = None,
+    retention: RetentionPolicy = DEFAULT_POLICY,
 ) -> FastAPI:
     """The API. ``allowed_hosts``: Host header values served (``*``: any; the service
     passes ``CIVICSIGHT_ALLOWED_HOSTS``); ``body_timeout_s``: how long a request body may
     take to arrive; ``cameras_dir``: where the camera files are (rules and analytics are
-    saved there; None: read-only)."""
+    saved there; None: read-only); ``retention``: the policy in force (shown to
+    administrators and on the transparency page)."""
     lim = limits or SearchLimits()
     app = FastAPI(
         title="CivicSight API",
@@ -164,6 +171,8 @@ def create_app(
     app.include_router(audit_router())
     app.include_router(corrections_router(publisher))
     app.include_router(rules_router(cameras, live))
+    app.include_router(admin_router(cameras, retention))
+    app.include_router(transparency_router(cameras, retention, static_dir))
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")

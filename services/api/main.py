@@ -170,6 +170,7 @@ def main() -> None:
             publisher=corrections,
             allowed_hosts=settings.listed(settings.allowed_hosts),
             cameras_dir=settings.cameras_dir,
+            retention=settings.retention_policy(),
         )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
