@@ -4,6 +4,7 @@ TestClient, searches made through the API itself."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +189,17 @@ def test_case_summaries(client: TestClient, worked: dict[str, str]) -> None:
     assert latest["first_at"] <= other["first_at"] <= other["last_at"] <= latest["last_at"]
     one = client.get("/api/audit/cases", params={"case": "C-2026-9"}, headers=worked).json()
     assert [c["case_id"] for c in one["cases"]] == ["C-2026-9"]
+
+
+def test_the_audit_page_offers_every_action() -> None:
+    """Guards the page's action filter drifting from the log's actions: an action added
+    to civicsight/audit.py that the auditor cannot pick, or a name the API refuses."""
+    from civicsight.audit import ACTIONS
+    from services.api.app import STATIC_DIR
+
+    source = (STATIC_DIR / "js" / "pages" / "audit.js").read_text()
+    block = source[
+        source.index("ACTION_GROUPS = [") : source.index("];", source.index("ACTION_GROUPS"))
+    ]
+    names = re.findall(r'"([a-z_]+(?:\.[a-z_]+)?)"', block)  # group titles are capitalised
+    assert sorted(names) == sorted(ACTIONS) and len(names) == len(set(names))
