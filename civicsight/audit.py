@@ -632,11 +632,33 @@ class AuditLog(SqliteFile):
             rows = self.db.execute(sql, args).fetchall()
         return {str(c): int(k) for c, k in rows}
 
-    def verify(self) -> Verification:
-        """Check every MAC and link, the start (genesis or a recorded purge) and the head."""
+    def _rows(self) -> list[tuple[Any, ...]]:
         with self._lock:
-            rows = self.db.execute("SELECT * FROM entries ORDER BY seq").fetchall()
-        head = self.head()
+            return self.db.execute("SELECT * FROM entries ORDER BY seq").fetchall()
+
+    def _tail_and_head(self, after: int) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
+        """The entries after ``after`` and the head anchor, read together under the write
+        lock: an append writes its row and the head in one transaction, so the two agree
+        here even while other processes keep appending."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                tail = self.db.execute(
+                    "SELECT * FROM entries WHERE seq > ? ORDER BY seq", (after,)
+                ).fetchall()
+                return tail, self.head()
+            finally:
+                self.db.execute("COMMIT")
+
+    def verify(self) -> Verification:
+        """Check every MAC and link, the start (genesis or a recorded purge) and the head.
+
+        The whole log is read without blocking appends; the entries appended meanwhile are
+        then read with the head under the write lock (briefly), so a busy hub's check never
+        mistakes an append in progress for deleted entries."""
+        rows = self._rows()
+        tail, head = self._tail_and_head(int(rows[-1][0]) if rows else 0)
+        rows += tail
         if not rows:
             if head is None:
                 return Verification(True, 0)

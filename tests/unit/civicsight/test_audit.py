@@ -392,3 +392,25 @@ def test_latest_and_first_at(audit: AuditLog) -> None:
     latest = audit.latest("audit.verified")
     assert latest is not None and latest.details == {"ok": False}
     assert audit.first_at() == T0
+
+
+class _BusyLog(AuditLog):
+    """An audit log that another process appends to right after ``verify`` read the rows:
+    the moment a check on a busy hub can meet an append half-way."""
+
+    def _rows(self) -> list[tuple[object, ...]]:
+        rows = super()._rows()
+        with AuditLog(self.head_path.parent) as other:
+            other.append("ines", "investigator", "search.tracks", {"i": "late"})
+        return rows
+
+
+def test_a_check_during_appends_is_no_false_alarm(tmp_path: Path) -> None:
+    """Guards the daily check on a busy hub reporting 'newest entries deleted' (and the
+    public page then saying the log is broken) because an entry was appended between
+    reading the rows and reading the head anchor."""
+    with AuditLog(tmp_path) as log:
+        fill(log, 3)
+    with _BusyLog(tmp_path) as busy:
+        result = busy.verify()
+    assert result.ok and result.checked == 4, result
