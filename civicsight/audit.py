@@ -11,6 +11,9 @@ Interface (for the API and every other caller)::
             case_id="2026/118", purpose="missing child", input_sha256=input_digest(jpeg),
             reference_lists=("missing",), started_at=t0, ended_at=t1, matches=("m-0042",)))
         audit.entries(since=ts, action="search.tracks")  # -> list[AuditEntry]
+        audit.entries(actor="alice", case="2026/118", newest_first=True, limit=50)
+        audit.monthly_counts({"search.tracks"}, "category")  # -> list[MonthlyCount]
+        audit.case_activity(since=ts)  # -> list[CaseActivity], per case, actor, action
         audit.verify()  # -> Verification(ok, checked, problem, seq)
 
 ``append(actor, role, action, details)`` returns the stored ``AuditEntry``. ``actor`` is
@@ -51,7 +54,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -77,13 +80,17 @@ ACTIONS: frozenset[str] = frozenset(
         "login.failed",  # details: {"client": address}
         "logout",
         "password.changed",
-        "user.add",
+        "user.add",  # details: user, user_role
+        "user.password_reset",  # details: user (never the password)
+        "user.disable",  # details: user
+        "user.enable",  # details: user
         "search.tracks",  # details: case_id, purpose, query, results
         "search.plates",  # details: case_id, purpose, query, results
         "search.image",  # details: case_id, purpose, input_sha256, query, results
         "track.view",  # details: case_id, purpose, track
         "aggregates.read",  # details: since, until, bucket_s
-        "audit.read",
+        "audit.read",  # details: the filters read with
+        "audit.verified",  # details: ok, checked, problem, seq (the scheduled chain check)
         "search.biometric",  # written by append_biometric_search only
         "export",
         "thumbnail.view",
@@ -213,6 +220,33 @@ def input_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+DETAIL_KEY = re.compile(r"^[a-z_]{1,40}$")
+
+
+@dataclass(frozen=True)
+class MonthlyCount:
+    """``n`` entries of ``action`` in ``month`` (``YYYY-MM``, UTC) whose details held
+    ``value`` under the key counted by (None: the key was absent)."""
+
+    month: str
+    action: str
+    value: str | None
+    n: int
+
+
+@dataclass(frozen=True)
+class CaseActivity:
+    """One actor's entries of one action under one case (see ``AuditLog.case_activity``)."""
+
+    case_id: str
+    actor: str
+    action: str
+    n: int
+    first_at: float
+    last_at: float
+    results: int  # results and matches the entries listed
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -239,6 +273,15 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_at ON entries (at);
 """
+INDEXES = """
+CREATE INDEX IF NOT EXISTS entries_action ON entries (action, seq);
+CREATE INDEX IF NOT EXISTS entries_actor ON entries (actor, seq);
+CREATE INDEX IF NOT EXISTS entries_case ON entries (json_extract(details, '$.case_id'), seq);
+"""
+"""Step 2: the auditor's filters (action, user, case) and the monthly counts of the
+transparency page read a year of entries through indexes, not a scan."""
+CASE_EXPR = "json_extract(details, '$.case_id')"
+"""The case of an entry, spelled exactly as its index is, so SQLite uses the index."""
 
 
 def _walk(value: Any, path: str) -> None:
@@ -293,7 +336,7 @@ class AuditLog(SqliteFile):
     """The hub's audit log in ``<data_dir>/audit.db``. Lifecycle: open() ... close(), or
     ``with AuditLog(data_dir) as audit:``. See the module docstring."""
 
-    migrations = (SCHEMA,)
+    migrations = (SCHEMA, INDEXES)
     pragmas = ("secure_delete = ON",)
 
     def __init__(self, data_dir: Path) -> None:
@@ -474,27 +517,150 @@ class AuditLog(SqliteFile):
     def entries(
         self,
         since: float | None = None,
-        action: str | None = None,
+        action: str | Collection[str] | None = None,
         limit: int | None = None,
+        *,
+        until: float | None = None,
+        actor: str | None = None,
+        case: str | None = None,
+        cursor: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
-        """Entries in chain order, optionally from ``since`` (Unix time) or of one action."""
-        sql, args = "SELECT * FROM entries WHERE 1=1", list[object]()
-        if since is not None:
-            sql, args = sql + " AND at >= ?", [*args, since]
-        if action is not None:
-            sql, args = sql + " AND action = ?", [*args, action]
-        sql += " ORDER BY seq"
+        """Entries in chain order (``newest_first``: the reverse), filtered in SQL: made at
+        or after ``since`` and at or before ``until`` (Unix time), of one action or any of
+        several, by one ``actor``, for one ``case`` (``details.case_id``). ``cursor`` is
+        the ``seq`` of the last entry of the previous page: the next page starts after
+        it, in the order asked for."""
+        where, args = self._filters(since, until, action, actor, case)
+        if cursor is not None:
+            where.append("seq < ?" if newest_first else "seq > ?")
+            args.append(cursor)
+        sql = "SELECT * FROM entries WHERE " + " AND ".join(where or ["1=1"])
+        sql += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
         if limit is not None:
             sql, args = sql + " LIMIT ?", [*args, limit]
         with self._lock:
             rows = self.db.execute(sql, args).fetchall()
         return [_entry(r) for r in rows]
 
-    def verify(self) -> Verification:
-        """Check every MAC and link, the start (genesis or a recorded purge) and the head."""
+    @staticmethod
+    def _filters(
+        since: float | None,
+        until: float | None,
+        action: str | Collection[str] | None,
+        actor: str | None = None,
+        case: str | None = None,
+    ) -> tuple[list[str], list[object]]:
+        where: list[str] = []
+        args: list[object] = []
+        if since is not None:
+            where, args = [*where, "at >= ?"], [*args, since]
+        if until is not None:
+            where, args = [*where, "at <= ?"], [*args, until]
+        if isinstance(action, str):
+            where, args = [*where, "action = ?"], [*args, action]
+        elif action is not None:
+            names = sorted(set(action))
+            where.append(f"action IN ({', '.join('?' * len(names))})" if names else "0")
+            args += names
+        if actor is not None:
+            where, args = [*where, "actor = ?"], [*args, actor]
+        if case is not None:
+            where, args = [*where, f"{CASE_EXPR} = ?"], [*args, case]
+        return where, args
+
+    def latest(self, action: str) -> AuditEntry | None:
+        """The newest entry of ``action`` (through its index: cheap on a long log)."""
+        found = self.entries(action=action, limit=1, newest_first=True)
+        return found[0] if found else None
+
+    def first_at(self) -> float | None:
+        """When the oldest entry still kept was made (None for an empty log)."""
         with self._lock:
-            rows = self.db.execute("SELECT * FROM entries ORDER BY seq").fetchall()
-        head = self.head()
+            row = self.db.execute("SELECT at FROM entries ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else float(row[0])
+
+    def monthly_counts(self, actions: Collection[str], key: str) -> list[MonthlyCount]:
+        """How many entries of each of ``actions`` were made per calendar month (UTC), split
+        by the value of ``details.<key>`` (None where absent): counted by SQLite, so a year
+        of searches is never read into Python."""
+        if not DETAIL_KEY.fullmatch(key):
+            raise ValueError(f"detail key {key!r}: lower-case letters and _ only")
+        where, args = self._filters(None, None, actions)
+        sql = (
+            "SELECT strftime('%Y-%m', at, 'unixepoch') AS month, action, "
+            "json_extract(details, ?) AS value, COUNT(*) FROM entries "
+            f"WHERE {' AND '.join(where)} GROUP BY month, action, value"
+        )
+        with self._lock:
+            rows = self.db.execute(sql, [f"$.{key}", *args]).fetchall()
+        return [MonthlyCount(m, a, None if v is None else str(v), int(n)) for m, a, v, n in rows]
+
+    def case_activity(
+        self, since: float | None = None, until: float | None = None, case: str | None = None
+    ) -> list[CaseActivity]:
+        """What was done under each case: per (case, actor, action) how many entries, when
+        first and last, and how many results they returned (``results`` and ``matches``
+        lists)."""
+        where, args = self._filters(since, until, None, None, case)
+        where.append(f"{CASE_EXPR} IS NOT NULL")
+        sql = (
+            f"SELECT {CASE_EXPR} AS c, actor, action, COUNT(*), MIN(at), MAX(at), "
+            "SUM(CASE json_type(details, '$.results') WHEN 'array' "
+            "THEN json_array_length(details, '$.results') ELSE 0 END "
+            "+ CASE json_type(details, '$.matches') WHEN 'array' "
+            "THEN json_array_length(details, '$.matches') ELSE 0 END) "
+            f"FROM entries WHERE {' AND '.join(where)} GROUP BY c, actor, action"
+        )
+        with self._lock:
+            rows = self.db.execute(sql, args).fetchall()
+        return [
+            CaseActivity(str(c), str(who), str(act), int(n), float(t0), float(t1), int(r or 0))
+            for c, who, act, n, t0, t1, r in rows
+        ]
+
+    def case_tracks(
+        self, since: float | None = None, until: float | None = None, case: str | None = None
+    ) -> dict[str, int]:
+        """Per case, how many different tracks were opened under it (``details.track``:
+        track views, thumbnails, exports)."""
+        where, args = self._filters(since, until, None, None, case)
+        where.append(f"{CASE_EXPR} IS NOT NULL")
+        sql = (
+            f"SELECT {CASE_EXPR} AS c, COUNT(DISTINCT json_extract(details, '$.track')) "
+            f"FROM entries WHERE {' AND '.join(where)} GROUP BY c"
+        )
+        with self._lock:
+            rows = self.db.execute(sql, args).fetchall()
+        return {str(c): int(k) for c, k in rows}
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.db.execute("SELECT * FROM entries ORDER BY seq").fetchall()
+
+    def _tail_and_head(self, after: int) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
+        """The entries after ``after`` and the head anchor, read together under the write
+        lock: an append writes its row and the head in one transaction, so the two agree
+        here even while other processes keep appending."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                tail = self.db.execute(
+                    "SELECT * FROM entries WHERE seq > ? ORDER BY seq", (after,)
+                ).fetchall()
+                return tail, self.head()
+            finally:
+                self.db.execute("COMMIT")
+
+    def verify(self) -> Verification:
+        """Check every MAC and link, the start (genesis or a recorded purge) and the head.
+
+        The whole log is read without blocking appends; the entries appended meanwhile are
+        then read with the head under the write lock (briefly), so a busy hub's check never
+        mistakes an append in progress for deleted entries."""
+        rows = self._rows()
+        tail, head = self._tail_and_head(int(rows[-1][0]) if rows else 0)
+        rows += tail
         if not rows:
             if head is None:
                 return Verification(True, 0)

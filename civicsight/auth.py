@@ -132,6 +132,17 @@ class TokenStore(SqliteFile):
     ) -> str:
         """A new random token for ``role``, valid ``ttl_s`` seconds; only its hash is kept.
         Shown to the caller once."""
+        return self.issue_listed(role, label, ttl_s, now)[0]
+
+    def issue_listed(
+        self,
+        role: Role | str,
+        label: str,
+        ttl_s: float = TOKEN_DAYS_DEFAULT * 86400,
+        now: float | None = None,
+    ) -> tuple[str, TokenInfo]:
+        """Like ``issue``, with the new token as ``issued()`` will list it (its public id
+        above all, which the audit log and a later revocation use)."""
         role = Role(role)
         label = _clean_label(label)
         if not 0 < ttl_s <= MAX_TOKEN_DAYS * 86400:
@@ -145,7 +156,7 @@ class TokenStore(SqliteFile):
                 "revoked_at, expires_at) VALUES (?, ?, ?, ?, ?, NULL, ?)",
                 (token_id, _digest(token), role.value, label, at, at + ttl_s),
             )
-        return token
+        return token, TokenInfo(token_id, role, label, at, at + ttl_s, None)
 
     def verify(self, token: str, now: float | None = None) -> Principal | None:
         """The principal of a valid, unexpired, unrevoked token; None for anything else."""
@@ -186,6 +197,16 @@ class TokenStore(SqliteFile):
                 "ORDER BY created_at, token_id"
             ).fetchall()
         return [TokenInfo(r[0], Role(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+
+    def get(self, token_id: str) -> TokenInfo | None:
+        """One issued token by its public id (never its hash)."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT token_id, role, label, created_at, expires_at, revoked_at FROM tokens "
+                "WHERE token_id = ?",
+                (token_id,),
+            ).fetchone()
+        return None if row is None else TokenInfo(row[0], Role(row[1]), *row[2:])
 
     def count_active(self, now: float | None = None) -> int:
         at = time.time() if now is None else now

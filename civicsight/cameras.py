@@ -470,14 +470,26 @@ def save_rules(folder: Path, camera_id: str, rules: Rules) -> CameraConfig:
     the file is kept as it was, and so are the comments at its top (comments elsewhere
     are lost in the YAML round trip). The whole file is validated before it is written.
     """
+    return _save_key(folder, camera_id, "rules", None if rules.empty else rules)
+
+
+def save_analytics(folder: Path, camera_id: str, analytics: Analytics) -> CameraConfig:
+    """Write ``analytics`` into the camera's file and return the camera as now configured,
+    like ``save_rules``: only the ``analytics`` key changes, the file is validated whole
+    (face matching without a purpose and a legal basis never reaches the disk), and
+    written atomically. Unset purpose and legal basis are left out of the file."""
+    return _save_key(folder, camera_id, "analytics", analytics)
+
+
+def _save_key(folder: Path, camera_id: str, key: str, value: BaseModel | None) -> CameraConfig:
     path = camera_file(folder, camera_id)
     if path is None:
         raise CameraConfigError(f"{folder}: no camera file with id {camera_id!r}")
     text = path.read_text()
     doc: dict[str, Any] = yaml.safe_load(text)
-    doc.pop("rules", None)
-    if not rules.empty:
-        doc["rules"] = rules.model_dump(mode="json")
+    doc.pop(key, None)
+    if value is not None:
+        doc[key] = value.model_dump(mode="json", exclude_none=True)
     try:
         camera = CameraConfig.model_validate(doc)
     except ValidationError as err:

@@ -20,6 +20,7 @@ from pydantic import Field
 from civicsight.alert_store import AlertStore
 from civicsight.alerts import AlertError
 from civicsight.audit import AuditLog
+from civicsight.audit_check import check_every
 from civicsight.auth import Role, TokenStore, auth_db_path
 from civicsight.bus import ensure_topics, stop_on_signals
 from civicsight.logs import setup_logging
@@ -75,6 +76,13 @@ class UpSettings(HubSettings):
     )
     demo_token_hours: float = Field(
         12.0, gt=0, le=168, description="how long the investigator token `up --demo` prints lives"
+    )
+    audit_check_every_s: float = Field(
+        86400.0,
+        gt=0,
+        le=7 * 86400,
+        description="how often the hub verifies the audit log's chain (also at start; each "
+        "result is recorded as audit.verified)",
     )
 
 
@@ -164,6 +172,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         created = ensure_topics(kafka, policy=policy)
         log.info("topics ready (%d created)", len(created))
         run_every(data_dir, policy, settings.retention_every_s, stop)
+        check_every(data_dir, settings.audit_check_every_s, stop)
         supervisor = Supervisor(list(SERVICES), env)
         with supervisor.running():
             url = f"http://127.0.0.1:{settings.api_port}"

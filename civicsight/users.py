@@ -49,6 +49,21 @@ class LoginThrottledError(Exception):
 
 
 @dataclass(frozen=True)
+class UserInfo:
+    """A user as an administrator may list them (never the password hash)."""
+
+    username: str
+    role: Role
+    created_at: float
+    disabled_at: float | None
+    must_change: bool  # signs in with a one-time password that must be changed first
+
+
+class UnknownUserError(LookupError):
+    """No user of that name."""
+
+
+@dataclass(frozen=True)
 class Session:
     """A signed-in user. ``session_id`` goes to the cookie once and is never stored."""
 
@@ -94,6 +109,69 @@ class UserStore(SqliteFile):
                 (username, role.value, self._hasher.hash(secret), now),
             )
         return secret
+
+    def users(self) -> list[UserInfo]:
+        """Every user, enabled and disabled, by name."""
+        return self._infos("ORDER BY username", ())
+
+    def user(self, username: str) -> UserInfo | None:
+        found = self._infos("WHERE username = ?", (username,))
+        return found[0] if found else None
+
+    def _infos(self, clause: str, args: tuple[str, ...]) -> list[UserInfo]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT username, role, created_at, disabled_at, must_change FROM users " + clause,
+                args,
+            ).fetchall()
+        return [UserInfo(r[0], Role(r[1]), r[2], r[3], bool(r[4])) for r in rows]
+
+    def reset_password(self, username: str) -> str:
+        """A new random one-time password for ``username`` (returned once): it must be
+        changed at the next sign-in, every session of the user ends now, and the user
+        name's failed sign-ins are forgotten (so the user can sign in with it at once).
+        Raises ``UnknownUserError``."""
+        secret = secrets.token_urlsafe(18)
+        with self._lock, self.db:
+            cur = self.db.execute(
+                "UPDATE users SET password_hash = ?, must_change = 1 WHERE username = ?",
+                (self._hasher.hash(secret), username),
+            )
+            if cur.rowcount != 1:
+                raise UnknownUserError(f"no user {username!r}")
+            self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            self.db.execute("DELETE FROM login_failures WHERE key = ?", (f"user:{username}",))
+        return secret
+
+    def disable(self, username: str, now: float) -> bool:
+        """Disable a user: no sign-in, and every session ends now. False when already
+        disabled. Raises ``UnknownUserError``."""
+        with self._lock, self.db:
+            if not self.db.execute(
+                "SELECT 1 FROM users WHERE username = ?", (username,)
+            ).fetchone():
+                raise UnknownUserError(f"no user {username!r}")
+            cur = self.db.execute(
+                "UPDATE users SET disabled_at = ? WHERE username = ? AND disabled_at IS NULL",
+                (now, username),
+            )
+            self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        return cur.rowcount == 1
+
+    def enable(self, username: str) -> bool:
+        """Let a disabled user sign in again (with their password as it was). False when
+        not disabled. Raises ``UnknownUserError``."""
+        with self._lock, self.db:
+            if not self.db.execute(
+                "SELECT 1 FROM users WHERE username = ?", (username,)
+            ).fetchone():
+                raise UnknownUserError(f"no user {username!r}")
+            cur = self.db.execute(
+                "UPDATE users SET disabled_at = NULL "
+                "WHERE username = ? AND disabled_at IS NOT NULL",
+                (username,),
+            )
+        return cur.rowcount == 1
 
     def ensure_first_admin(self, now: float) -> str | None:
         """On a hub without users: create ``admin`` and return its one-time password."""

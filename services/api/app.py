@@ -1,11 +1,13 @@
 """The HTTP API and the control-room page.
 
 ``create_app`` receives everything it serves (store, token and user stores, cameras, live
-view, audit log), so nothing is created at import time and tests pass in their own. Only
-``/api/health``, ``/api/auth/login`` and the static page shell (which holds no data) answer
-without credentials; every data route needs a bearer token or a session cookie, and a
-role allowed to reach it (``services/api/security.py``). Searches need a case id and a
-purpose and are written to the audit log. Errors are JSON: ``{"detail": "..."}``.
+view, audit log, retention policy), so nothing is created at import time and tests pass in
+their own. Only ``/api/health``, ``/api/auth/login``, the static page shell (which holds no
+data) and the public transparency page with its aggregates (``/transparency``,
+``/api/transparency``) answer without credentials; every data route needs a bearer token
+or a session cookie, and a role allowed to reach it (``services/api/security.py``).
+Searches need a case id and a purpose and are written to the audit log. Errors are JSON:
+``{"detail": "..."}``.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from civicsight.auth import Permission, TokenStore, may
 from civicsight.bus import Publisher
 from civicsight.cameras import Analytics, CameraConfig, Position
 from civicsight.events import ObjectClass
+from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
 from civicsight.store import BadCursorError, StoredTrack, TrackQuery, TrackStore
 from civicsight.users import UserStore
 from civicsight.watchlist import WatchlistStore
+from services.api.admin_routes import admin_router
 from services.api.aggregates import aggregates_router
 from services.api.alerts_routes import alerts_router
 from services.api.audit_routes import audit_router
@@ -48,6 +52,7 @@ from services.api.live_ws import CameraState, camera_states, live_router
 from services.api.params import MAX_PAGE, SearchLimits, Since, Until, window
 from services.api.rules_routes import rules_router
 from services.api.security import Authed, Purposed, known_caller, require
+from services.api.transparency_routes import transparency_router
 from services.api.watchlist_routes import Enrolment, watchlist_router
 
 if TYPE_CHECKING:
@@ -149,6 +154,7 @@ def create_app(
     alerts: AlertStore | None = None,
     watchlist: WatchlistStore | None = None,
     enrolment: Enrolment | None = None,
+    retention: RetentionPolicy = DEFAULT_POLICY,
 ) -> FastAPI:
     """The API. ``allowed_hosts``: Host header values served (``*``: any; the service
     passes ``CIVICSIGHT_ALLOWED_HOSTS``); ``body_timeout_s``: how long a request body may
@@ -156,7 +162,8 @@ def create_app(
     saved there; None: read-only); ``feed``: the control room's event feed and service
     health (the live feed fills it); ``alerts``, ``watchlist``, ``enrolment``: the alert
     store, the face watchlist and the face models that enrol into it (None: those routes
-    answer 503)."""
+    answer 503); ``retention``: the policy in force (shown to administrators and on the
+    transparency page)."""
     lim = limits or SearchLimits()
     app = FastAPI(
         title="CivicSight API",
@@ -191,6 +198,8 @@ def create_app(
     app.include_router(rules_router(cameras, live))
     app.include_router(alerts_router(alerts, watchlist, cameras))
     app.include_router(watchlist_router(watchlist, enrolment, lim))
+    app.include_router(admin_router(cameras, retention))
+    app.include_router(transparency_router(cameras, retention, static_dir))
     by_id = {cam.id: cam for cam in cameras}
 
     @app.middleware("http")

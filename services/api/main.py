@@ -209,6 +209,7 @@ def main() -> None:
             alerts=alerts,
             watchlist=watchlist,
             enrolment=enrolment,
+            retention=settings.retention_policy(),
         )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",

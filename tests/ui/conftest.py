@@ -3,6 +3,8 @@ shared sample video, plus Debian's chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -346,3 +348,93 @@ def browser() -> Iterator[Browser]:
             yield b
         finally:
             b.close()
+
+
+# ---- the back office: audit, administration and the public transparency page ------------
+
+
+GATE_CAMERA = f"""# Gate camera of the depot (a real RTSP camera: its credentials are never shown)
+id: depot-gate
+name: Depot gate
+source: rtsp://viewer:{SECRET}@192.0.2.20:554/h264
+fps: 5
+position: {{x_m: 60, y_m: 120}}
+analytics: {{detect: true, plates: true}}
+"""
+
+
+@dataclass(frozen=True)
+class OfficeHub:
+    """A hub for the back-office pages: camera files the API may rewrite, users, tokens and
+    the real audit log (searches are made through the API itself)."""
+
+    url: str
+    tokens: TokenStore
+    users: UserStore
+    trail: AuditLog
+    cameras_dir: Path
+    track_ids: list[str]
+
+
+def office_tracks(store: SqliteTrackStore, now: float) -> list[str]:
+    """Six plain tracks of the last hour (no crops: these pages show none)."""
+    ids = []
+    for i, (cls, camera) in enumerate(
+        [("car", "street"), ("person", "walkway"), ("person", "walkway-exit"),
+         ("car", "depot-gate"), ("truck", "depot-gate"), ("person", "plaza")]
+    ):  # fmt: skip
+        first = now - 3600 + 300 * i
+        track_id = global_track_id(camera, 200 + i)
+        store.upsert(
+            TrackUpdate(
+                track_id=track_id,
+                version=1,
+                cls=cls,  # type: ignore[arg-type]
+                tracklets=(
+                    TrackletRef(
+                        camera_id=camera, track_id=200 + i, first_seen=first, last_seen=first + 40
+                    ),
+                ),
+                first_seen=first,
+                last_seen=first + 40,
+                closed=True,
+                emitted_at=first + 41,
+            ),
+            stored_at=now,
+        )
+        ids.append(track_id)
+    return ids
+
+
+@contextlib.contextmanager
+def office(tmp: Path) -> Iterator[OfficeHub]:
+    """The back-office hub over ``tmp``, served on a free port (also used to look at the
+    pages by hand)."""
+    from civicsight.cameras import load_cameras
+
+    folder = tmp / "cameras"
+    folder.mkdir()
+    for src in sorted((REPO / "config" / "demo").glob("*.yaml")):
+        shutil.copyfile(src, folder / src.name)
+    (folder / "depot-gate.yaml").write_text(GATE_CAMERA)
+    store = SqliteTrackStore(tmp / "tracks.db")
+    tokens = TokenStore(tmp / "auth.db")
+    users = UserStore(tmp / "auth.db")
+    trail = AuditLog(tmp)
+    for part in (store, tokens, users, trail):
+        part.open()
+    try:
+        track_ids = office_tracks(store, time.time())
+        cameras = load_cameras(folder)
+        app = create_app(store, tokens, cameras, LiveView(), trail, users=users, cameras_dir=folder)
+        with serving(app) as url:
+            yield OfficeHub(url, tokens, users, trail, folder, track_ids)
+    finally:
+        for part in (store, tokens, users, trail):
+            part.close()
+
+
+@pytest.fixture(scope="module")
+def office_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficeHub]:
+    with office(tmp_path_factory.mktemp("office")) as hub:
+        yield hub

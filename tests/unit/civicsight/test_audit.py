@@ -262,3 +262,155 @@ def test_appends_from_many_processes_form_one_chain(tmp_path: Path) -> None:
         assert len(log.entries()) == 100
         assert log.verify().ok, log.verify()
         assert json.loads(log.head_path.read_text())["seq"] == 100
+
+
+# ---- the auditor's filters, paging and counts (issue 10) --------------------------------
+
+
+BUSY: list[tuple[str, str, str | None, dict[str, object]]] = [  # actor, action, case, more
+    ("ines", "search.plates", "C-1", {"results": ["t-1", "t-2", "t-3"]}),
+    ("ines", "track.view", "C-1", {"track": "t-1"}),
+    ("omar", "search.tracks", "C-2", {"results": ["t-9"]}),
+    ("root", "token.issue", None, {"token_id": "ab" * 8}),
+    ("ines", "thumbnail.view", "C-1", {"track": "t-1"}),
+    ("ines", "track.view", "C-1", {"track": "t-2"}),
+    ("omar", "search.plates", "C-1", {"results": []}),
+]
+
+
+def busy_log(log: AuditLog) -> None:
+    """Two investigators on two cases and an unrelated entry, a minute apart (``BUSY``)."""
+    for i, (actor, action, case, more) in enumerate(BUSY):
+        why = {"case_id": case, "purpose": "stolen van report", "category": "theft"}
+        details = {**why, **more} if case else more
+        log.append(actor, "investigator", action, details, at=T0 + 60 * i)
+
+
+@pytest.mark.parametrize(
+    ("query", "seqs"),
+    [
+        ({}, [1, 2, 3, 4, 5, 6, 7]),
+        ({"actor": "ines"}, [1, 2, 5, 6]),
+        ({"case": "C-1"}, [1, 2, 5, 6, 7]),
+        ({"case": "C-1", "actor": "omar"}, [7]),
+        ({"action": "search.plates"}, [1, 7]),
+        ({"action": {"search.plates", "search.tracks"}}, [1, 3, 7]),
+        ({"action": set()}, []),
+        ({"since": T0 + 100, "until": T0 + 300}, [3, 4, 5, 6]),
+        ({"newest_first": True, "limit": 3}, [7, 6, 5]),
+        ({"newest_first": True, "cursor": 5, "limit": 3}, [4, 3, 2]),
+        ({"cursor": 5}, [6, 7]),
+        ({"case": "C-1", "newest_first": True, "cursor": 6}, [5, 2, 1]),
+        ({"case": "C-3"}, []),
+    ],
+)
+def test_entries_filter_and_page_in_sql(
+    audit: AuditLog, query: dict[str, object], seqs: list[int]
+) -> None:
+    """Guards the auditor's filters: a case matches details.case_id only, filters combine,
+    and a page after a cursor neither repeats nor skips an entry, in either order."""
+    busy_log(audit)
+    assert [e.seq for e in audit.entries(**query)] == seqs  # type: ignore[arg-type]
+
+
+def test_filters_use_indexes_not_a_scan(audit: AuditLog) -> None:
+    """Guards a year-long log read by scanning every row for each filter of the page."""
+    for where in ("action = 'x'", "actor = 'x'", "json_extract(details, '$.case_id') = 'x'"):
+        plan = audit.db.execute(
+            f"EXPLAIN QUERY PLAN SELECT * FROM entries WHERE {where} ORDER BY seq DESC"
+        ).fetchall()
+        assert "USING INDEX" in str(plan), (where, plan)
+
+
+def test_a_log_from_before_the_indexes_is_upgraded(tmp_path: Path) -> None:
+    """Guards an existing audit.db (schema step 1) on upgrade: it gains the indexes, keeps
+    its entries, and its chain still verifies."""
+    with AuditLog(tmp_path) as log:
+        fill(log, 3)
+    db = sqlite3.connect(tmp_path / "audit.db")
+    with db:
+        for name in ("entries_action", "entries_actor", "entries_case"):
+            db.execute(f"DROP INDEX {name}")
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    with AuditLog(tmp_path) as log:
+        assert log.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        names = {r[0] for r in log.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"entries_action", "entries_actor", "entries_case"} <= names
+        assert log.verify().ok and len(log.entries()) == 3
+
+
+def test_monthly_counts_split_by_a_detail(audit: AuditLog) -> None:
+    """Guards the transparency counts: per UTC month and action, by the detail's value,
+    with None where the entry has no such key (old searches without a category)."""
+    march, april = 1_772_323_200.0, 1_775_001_600.0  # 2026-03-01, 2026-04-01 (UTC)
+    for at, category in [
+        (march, "theft"),
+        (march + 5, "theft"),
+        (april - 1, None),
+        (april, "violence"),
+    ]:
+        details = {"case_id": "C-1"} | ({"category": category} if category else {})
+        audit.append("ines", "investigator", "search.tracks", details, at=at)
+    audit.append("ines", "investigator", "track.view", {"category": "theft"}, at=march)
+    got = audit.monthly_counts({"search.tracks"}, "category")
+    assert sorted((c.month, c.action, c.value or "", c.n) for c in got) == [
+        ("2026-03", "search.tracks", "", 1),
+        ("2026-03", "search.tracks", "theft", 2),
+        ("2026-04", "search.tracks", "violence", 1),
+    ]
+    with pytest.raises(ValueError, match="detail key"):
+        audit.monthly_counts({"search.tracks"}, "x') OR 1=1 --")
+
+
+def test_case_activity_and_tracks(audit: AuditLog) -> None:
+    """Guards the per-case summary's inputs: counts, times and results per case, actor and
+    action; tracks opened counted once per case however often they were opened."""
+    busy_log(audit)
+    rows = {(r.case_id, r.actor, r.action): r for r in audit.case_activity()}
+    assert set(rows) == {
+        ("C-1", "ines", "search.plates"),
+        ("C-1", "ines", "track.view"),
+        ("C-1", "ines", "thumbnail.view"),
+        ("C-1", "omar", "search.plates"),
+        ("C-2", "omar", "search.tracks"),
+    }
+    views = rows[("C-1", "ines", "track.view")]
+    assert (views.n, views.first_at, views.last_at) == (2, T0 + 60, T0 + 300)
+    assert rows[("C-1", "ines", "search.plates")].results == 3
+    assert rows[("C-1", "omar", "search.plates")].results == 0
+    assert audit.case_tracks() == {"C-1": 2, "C-2": 0}
+    assert {r.case_id for r in audit.case_activity(since=T0 + 100, until=T0 + 200)} == {"C-2"}
+    assert {r.actor for r in audit.case_activity(case="C-2")} == {"omar"}
+
+
+def test_latest_and_first_at(audit: AuditLog) -> None:
+    assert audit.latest("audit.verified") is None and audit.first_at() is None
+    busy_log(audit)
+    audit.append("system", "system", "audit.verified", {"ok": True}, at=T0 + 1000)
+    audit.append("system", "system", "audit.verified", {"ok": False}, at=T0 + 2000)
+    latest = audit.latest("audit.verified")
+    assert latest is not None and latest.details == {"ok": False}
+    assert audit.first_at() == T0
+
+
+class _BusyLog(AuditLog):
+    """An audit log that another process appends to right after ``verify`` read the rows:
+    the moment a check on a busy hub can meet an append half-way."""
+
+    def _rows(self) -> list[tuple[object, ...]]:
+        rows = super()._rows()
+        with AuditLog(self.head_path.parent) as other:
+            other.append("ines", "investigator", "search.tracks", {"i": "late"})
+        return rows
+
+
+def test_a_check_during_appends_is_no_false_alarm(tmp_path: Path) -> None:
+    """Guards the daily check on a busy hub reporting 'newest entries deleted' (and the
+    public page then saying the log is broken) because an entry was appended between
+    reading the rows and reading the head anchor."""
+    with AuditLog(tmp_path) as log:
+        fill(log, 3)
+    with _BusyLog(tmp_path) as busy:
+        result = busy.verify()
+    assert result.ok and result.checked == 4, result

@@ -281,3 +281,21 @@ def test_an_auth_db_from_before_expiry_is_upgraded_and_its_old_tokens_expire(
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         store.close()
+
+
+def test_issue_listed_returns_the_token_as_listed(store: TokenStore) -> None:
+    """Guards the admin page's issue: the new token's public id (for the audit log and a
+    later revocation) is the one the list shows, and get() never returns the hash."""
+    token, info = store.issue_listed(Role.AUDITOR, "audit desk", ttl_s=3600, now=1000.0)
+    assert store.issued() == [info]
+    assert (info.role, info.label, info.created_at, info.expires_at) == (
+        Role.AUDITOR,
+        "audit desk",
+        1000.0,
+        4600.0,
+    )
+    assert store.get(info.token_id) == info and store.get("0" * 16) is None
+    assert hashlib.sha256(token.encode()).hexdigest() not in repr(store.get(info.token_id))
+    store.revoke(info.token_id, now=2000.0)
+    revoked = store.get(info.token_id)
+    assert revoked is not None and revoked.revoked_at == 2000.0 and not revoked.live(2001.0)

@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from civicsight.cameras import (
+    Analytics,
     CameraConfig,
     CameraConfigError,
     CameraWatch,
@@ -20,6 +21,7 @@ from civicsight.cameras import (
     load_cameras,
     redact_url,
     resolve_media_path,
+    save_analytics,
     save_rules,
 )
 
@@ -395,3 +397,32 @@ def test_rules_watch_reads_changed_files_and_keeps_the_last_good_rules(tmp_path:
     assert not watch.refresh()
     assert [line.id for line in watch("gate").lines] == ["l1"]
     assert RulesWatch(tmp_path / "missing")("gate").empty
+
+
+def test_saving_analytics_rewrites_only_the_analytics(tmp_path: Path) -> None:
+    """Guards the admin page's analytics switch losing the camera's rules, source or top
+    comment, writing face matching without its purpose and legal basis, or writing empty
+    purpose fields into the file."""
+    path = write(tmp_path, RULED, "gate.yaml")
+    before = yaml.safe_load(path.read_text())
+    faces = Analytics(
+        plates=True,
+        faces=True,
+        faces_purpose="find missing persons near the station",
+        faces_legal_basis="court order 2026/77",
+    )
+    cam = save_analytics(tmp_path, "gate", faces)
+    assert cam.analytics == faces and load_camera(path).analytics == faces
+    after = yaml.safe_load(path.read_text())
+    assert {k: v for k, v in after.items() if k != "analytics"} == {
+        k: v for k, v in before.items() if k != "analytics"
+    }
+    assert path.read_text().startswith("# Gate camera: keep this comment\n")
+    save_analytics(tmp_path, "gate", Analytics(detect=True))
+    assert yaml.safe_load(path.read_text())["analytics"] == {
+        "detect": True, "plates": False, "reid": False, "faces": False,
+    }  # fmt: skip
+    with pytest.raises(ValidationError, match="faces: true needs faces_legal_basis"):
+        Analytics(faces=True, faces_purpose="find missing persons near the station")
+    with pytest.raises(CameraConfigError, match="no camera file with id 'nope'"):
+        save_analytics(tmp_path, "nope", faces)

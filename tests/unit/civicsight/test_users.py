@@ -14,6 +14,7 @@ from civicsight.users import (
     SESSION_S,
     LoginRefusedError,
     LoginThrottledError,
+    UnknownUserError,
     UserStore,
 )
 
@@ -111,3 +112,61 @@ def test_password_rules(users: UserStore, name: str, new: str | None, error: str
     else:
         with pytest.raises(ValueError, match=error):
             users.change_password(f"user-{name}", secret, new or secret, "10.0.0.1", T0)
+
+
+# ---- administration (issue 10): list, reset, disable, enable ---------------------------
+
+
+def test_users_are_listed_without_secrets(users: UserStore) -> None:
+    """Guards the admin's user list: every user with role, state and creation time, and
+    nothing of the password."""
+    users.add("ines", Role.INVESTIGATOR, T0)
+    users.add("aud", Role.AUDITOR, T0 + 5)
+    users.disable("aud", T0 + 10)
+    listed = users.users()
+    assert [(u.username, u.role, u.created_at, u.disabled_at, u.must_change) for u in listed] == [
+        ("aud", Role.AUDITOR, T0 + 5, T0 + 10, True),
+        ("ines", Role.INVESTIGATOR, T0, None, True),
+    ]
+    assert "argon2" not in repr(listed)
+    assert users.user("ines") == listed[1] and users.user("nobody") is None
+
+
+def test_a_reset_gives_a_new_one_time_password_and_ends_sessions(users: UserStore) -> None:
+    """Guards a reset that leaves the old password working, lets the user skip changing
+    the new one, or keeps a stolen session alive."""
+    first = users.add("ines", Role.INVESTIGATOR, T0)
+    session = users.login("ines", first, "10.0.0.1", T0)
+    users.change_password("ines", first, "a long new passphrase", "10.0.0.1", T0 + 1)
+    live = users.login("ines", "a long new passphrase", "10.0.0.1", T0 + 2)
+    for _ in range(MAX_FAILURES):  # someone locked the name out
+        with pytest.raises(LoginRefusedError):
+            users.login("ines", "wrong guess!!", "10.0.0.2", T0 + 3)
+    again = users.reset_password("ines")
+    assert again != first and len(again) >= 20
+    assert users.session(live.session_id, T0 + 4) is None
+    assert users.session(session.session_id, T0 + 4) is None
+    with pytest.raises(LoginRefusedError):
+        users.login("ines", "a long new passphrase", "10.0.0.1", T0 + 5)
+    fresh = users.login("ines", again, "10.0.0.3", T0 + 6)  # failures of the name forgotten
+    assert fresh.must_change
+    with pytest.raises(UnknownUserError):
+        users.reset_password("nobody")
+
+
+def test_a_disabled_user_cannot_sign_in_until_enabled(users: UserStore) -> None:
+    """Guards disabling that leaves sessions alive or a way in, and enabling that loses
+    the user's password."""
+    secret = users.add("ines", Role.INVESTIGATOR, T0)
+    session = users.login("ines", secret, "10.0.0.1", T0)
+    assert users.disable("ines", T0 + 1) is True
+    assert users.disable("ines", T0 + 2) is False  # already disabled: the first time stays
+    assert users.user("ines").disabled_at == T0 + 1  # type: ignore[union-attr]
+    assert users.session(session.session_id, T0 + 3) is None
+    with pytest.raises(LoginRefusedError):
+        users.login("ines", secret, "10.0.0.1", T0 + 4)
+    assert users.enable("ines") is True and users.enable("ines") is False
+    assert users.login("ines", secret, "10.0.0.1", T0 + 5).principal.label == "ines"
+    for change in (users.enable, lambda name: users.disable(name, T0)):
+        with pytest.raises(UnknownUserError):
+            change("nobody")
