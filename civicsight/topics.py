@@ -66,7 +66,7 @@ TOPICS: tuple[Topic, ...] = (
     # partition its camera's frames came from)
     Topic("rule_hits", "camera_id", 6, "tracks", 64 * 1024, RuleHit),
     # service health: counts and lags only, worthless after a minute: the shortest class
-    Topic("heartbeats", "service", 1, "frames", 16 * 1024, Heartbeat),
+    Topic("heartbeats", "service", 1, "frames", 64 * 1024, Heartbeat),
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}

@@ -247,7 +247,8 @@ def sign_in(page: Page, url: str, token: str, case: bool = True) -> None:
     page.goto(f"{url}/#token={token}")
     expect(page.locator("#whoami")).to_be_visible()
     page.wait_for_url("**/#/live")  # the role's home page: the sign-in is over
-    if case:
+    if case:  # the case bar shows on the pages that search
+        page.goto(f"{url}/#/investigate")
         page.fill("#case-input", CASE[0])
         page.fill("#purpose-input", CASE[1])
         page.select_option("#category-input", "theft")

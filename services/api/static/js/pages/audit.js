@@ -15,7 +15,7 @@ export const ACTION_GROUPS = [
     "track.view", "thumbnail.view", "export"]],
   ["Tracks", ["track.merge", "track.split"]],
   ["Watchlist and alerts", ["watchlist.add", "watchlist.remove", "watchlist.expired",
-    "alert.raised", "alert.confirm", "alert.dismiss"]],
+    "watchlist.view", "alert.raised", "alert.view", "alert.confirm", "alert.dismiss"]],
   ["Sign-in", ["login", "login.failed", "logout", "password.changed"]],
   ["Administration", ["user.add", "user.password_reset", "user.disable", "user.enable",
     "token.issue", "token.revoke", "setting.change", "camera.faces_enabled",

@@ -19,7 +19,7 @@ export const PAGES = [
     load: () => import("./track.js") },
   { name: "alerts", title: "Alerts", permission: "alerts", nav: true,
     load: () => import("./alerts.js") },
-  { name: "watchlist", title: "Watchlist", permission: "watchlist", nav: true,
+  { name: "watchlist", title: "Watchlist", permission: "watchlist", nav: true, casebar: true,
     load: () => import("./watchlist.js") },
   { name: "traffic", title: "Traffic", permission: "aggregates", nav: true,
     load: () => import("./traffic.js") },
