@@ -252,8 +252,10 @@ class KafkaSubscriber:
         self._store(touched)
 
     def lag(self) -> dict[str, int]:
-        """Messages waiting per topic on this member's partitions: the high watermark
-        (from the last fetch) minus the position. Partitions not fetched yet count 0."""
+        """Messages waiting per topic on this member's partitions: the high watermark of
+        the latest fetch response (the consumer fetches ahead all the time, so it is at most
+        a fetch old; tansu answers a ListOffsets query with a wrong high watermark) minus
+        the position. Partitions not read yet count 0."""
         out: dict[str, int] = {}
         assigned = self._consumer.assignment()
         if not assigned:
