@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
@@ -438,3 +438,39 @@ def office(tmp: Path) -> Iterator[OfficeHub]:
 def office_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficeHub]:
     with office(tmp_path_factory.mktemp("office")) as hub:
         yield hub
+
+
+PAGE_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies, no storage) at 1366x768, for one test."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    p = context.new_page()
+    p.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        yield p
+    finally:
+        context.close()
+
+
+def console_problems(page: Page, expected: tuple[str, ...] = ()) -> list[str]:
+    """Console errors and uncaught exceptions as they happen (CSP violations show up here
+    too); errors mentioning one of ``expected`` (an API refusal the test provokes, such as
+    "401" or "404") are not problems."""
+    found: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error" and not any(e in msg.text for e in expected):
+            found.append(f"console: {msg.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda err: found.append(f"pageerror: {err}"))
+    return found
+
+
+def shot(page: Page, name: str) -> None:
+    """A screenshot in tests/ui/artifacts/ (kept by CI, looked at when pages change)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))

@@ -4,44 +4,19 @@ matching switched on only with a purpose and a legal basis."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import yaml
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from civicsight.auth import Role
 
-from .conftest import ARTIFACTS, OfficeHub
+from .conftest import ARTIFACTS, OfficeHub, console_problems
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 15_000
 PURPOSE = "find missing persons reported at the station"
 BASIS = "court order 2026/77"
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    p = context.new_page()
-    p.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield p
-    finally:
-        context.close()
-
-
-def problems_of(page: Page) -> list[str]:
-    found: list[str] = []
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            found.append(f"console: {msg.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: found.append(f"pageerror: {err}"))
-    return found
 
 
 def open_admin(page: Page, hub: OfficeHub, tab: str | None = None) -> str:
@@ -61,7 +36,7 @@ def test_add_a_user_shows_the_one_time_password_once(page: Page, office_hub: Off
     button, gone from the page once closed, never in the audit log, and it signs the user
     in (to a forced password change)."""
     hub = office_hub
-    problems = problems_of(page)
+    problems = console_problems(page)
     open_admin(page, hub)
     page.fill("#user-name", "a.jansen")
     page.select_option("#user-role", "investigator")
@@ -100,7 +75,7 @@ def test_issue_and_revoke_a_token(page: Page, office_hub: OfficeHub) -> None:
     """Guards the token life cycle in the page: issued with a role and label, shown once,
     revoked after a confirmation, and then refused by the API."""
     hub = office_hub
-    problems = problems_of(page)
+    problems = console_problems(page)
     open_admin(page, hub, "tokens")
     page.fill("#token-label", "wall display 2")
     page.select_option("#token-role", "viewer")
@@ -135,7 +110,7 @@ def test_faces_need_a_purpose_and_a_legal_basis(page: Page, office_hub: OfficeHu
     page and by the API, nothing written), and with them: written to the camera's file,
     audited, and shown as on."""
     hub = office_hub
-    problems = problems_of(page)
+    problems = console_problems(page)
     token = open_admin(page, hub, "cameras")
     path = hub.cameras_dir / "walkway.yaml"
     before = path.read_text()

@@ -3,44 +3,18 @@ investigator's searches, made through the API, show in the log with the chain in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from civicsight.auth import Role
 
-from .conftest import ARTIFACTS, OfficeHub
+from .conftest import ARTIFACTS, OfficeHub, console_problems
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 15_000
 CASE = "2026-0142"
 PURPOSE = "stolen van seen near the harbour"
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    p = context.new_page()
-    p.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield p
-    finally:
-        context.close()
-
-
-def problems_of(page: Page) -> list[str]:
-    """Console errors and uncaught exceptions (CSP violations show up here too)."""
-    found: list[str] = []
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            found.append(f"console: {msg.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: found.append(f"pageerror: {err}"))
-    return found
 
 
 def sign_in(page: Page, hub: OfficeHub, token: str, role_name: str) -> None:
@@ -56,7 +30,7 @@ def test_an_investigators_searches_show_in_the_auditors_log(
     says intact, the case filter and the case summary find them, and an entry opens to
     its full details."""
     hub = office_hub
-    problems = problems_of(page)
+    problems = console_problems(page)
     ines = hub.tokens.issue(Role.INVESTIGATOR, "ines")
     why = {"case": CASE, "purpose": PURPOSE, "category": "theft"}
     api = page.request

@@ -4,47 +4,17 @@ with live frames, an event feed and service health."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
 from civicsight.events import Heartbeat, RuleHit
 
-from .conftest import ARTIFACTS, SECRET, Hub
+from .conftest import SECRET, Hub, console_problems, shot
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    p = context.new_page()
-    p.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield p
-    finally:
-        context.close()
-
-
-def collect_problems(page: Page) -> list[str]:
-    """Console errors and uncaught exceptions (CSP violations show up here too)."""
-    problems: list[str] = []
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error" and "401" not in msg.text:  # a signed-out /api/me is fine
-            problems.append(f"console: {msg.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: problems.append(f"pageerror: {err}"))
-    return problems
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def tile(page: Page, camera: str) -> str:
@@ -57,7 +27,7 @@ def test_the_control_room_shows_live_tiles_the_map_events_and_health(page: Page,
     numbers advance), the simulated camera says so, the map shows both cameras, a rule
     hit and a service heartbeat appear in the side panels, nothing reaches out of the hub
     and nothing errs in the console."""
-    problems = collect_problems(page)
+    problems = console_problems(page, ("401",))
     requests: list[Request] = []
     page.on("request", lambda r: requests.append(r))
 
@@ -168,7 +138,7 @@ def test_a_viewer_enlarges_a_tile_and_cannot_open_investigation(page: Page, hub:
 def test_without_credentials_only_the_sign_in_form_shows(page: Page, hub: Hub) -> None:
     """Guards a page that shows (or requests) data before anyone signed in: the only call
     is the session check, which answers 401."""
-    problems = collect_problems(page)
+    problems = console_problems(page, ("401",))
     api_calls: list[str] = []
     page.on("request", lambda r: api_calls.append(r.url) if "/api/" in r.url else None)
     page.goto(hub.url + "/")

@@ -18,7 +18,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
+from playwright.sync_api import Page, Request, expect
 
 from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
@@ -40,7 +40,7 @@ from services.api.live import LiveView
 from services.reid.main import ReidSettings
 from tests.support import media_file, serving
 
-from .conftest import ARTIFACTS, Hub, car_crops, encode, load_clip
+from .conftest import ARTIFACTS, Hub, car_crops, console_problems, encode, load_clip
 
 pytestmark = pytest.mark.browser
 
@@ -218,31 +218,6 @@ def investigation(
             part.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
-    p = context.new_page()
-    p.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield p
-    finally:
-        context.close()
-
-
-def problems_of(page: Page) -> list[str]:
-    """Console errors and uncaught exceptions (CSP violations show up here too); a 404
-    of a card without a crop is an answer, not a problem."""
-    problems: list[str] = []
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error" and "404" not in msg.text:
-            problems.append(f"console: {msg.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: problems.append(f"pageerror: {err}"))
-    return problems
-
-
 def sign_in(page: Page, url: str, token: str, case: bool = True) -> None:
     page.goto(f"{url}/#token={token}")
     expect(page.locator("#whoami")).to_be_visible()
@@ -296,7 +271,7 @@ def test_a_plate_search_leads_to_the_track_with_its_trajectory_and_thumbnails(
     with the trajectory drawn across the camera map in time order, one thumbnail per camera
     visit, the plate reads with their confidence and the history; every step audited."""
     hub = investigation
-    problems = problems_of(page)
+    problems = console_problems(page, ("404",))
     sign_in(page, hub.url, hub.token)
     plate_search(page, hub)
     cards = page.locator(".result-card")
@@ -352,7 +327,7 @@ def test_an_uploaded_walker_crop_finds_the_walkers_track(
     searched as a person, puts the walker's cross-camera track first; the search is
     logged as a biometric search with the image's SHA-256, never the image."""
     hub = investigation
-    problems = problems_of(page)
+    problems = console_problems(page, ("404",))
     sign_in(page, hub.url, hub.token)
     page.goto(f"{hub.url}/#/investigate?kind=image")
     expect(page.locator("#image-form")).to_be_visible()
@@ -383,7 +358,7 @@ def test_track_search_pages_with_the_cursor_and_back_returns(
     """Guards paging: every person track shown once over the pages (the API's cursor in
     the address), and back/forward returning to the pages seen before."""
     hub = investigation
-    problems = problems_of(page)
+    problems = console_problems(page, ("404",))
     sign_in(page, hub.url, hub.token)
     page.goto(f"{hub.url}/#/investigate?kind=tracks")
     page.select_option("#tracks-cls", "person")
@@ -436,7 +411,7 @@ def test_an_investigator_merges_two_tracks_with_a_reason(
     results, a reason is required, the correction really goes out on the broker with the
     user and the reason, the page says so, and the merge is audited."""
     hub = investigation
-    problems = problems_of(page)
+    problems = console_problems(page, ("404",))
     sign_in(page, hub.url, hub.token)
     plate_search(page, hub)
     expect(page.locator(".result-card")).to_have_count(3)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
@@ -74,17 +74,6 @@ def rules_hub(tmp_path: Path, clip: list[ClipFrame]) -> Iterator[RulesHub]:
         feeder.thread.join(5)
         for part in (store, tokens, trail):
             part.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    p = context.new_page()
-    p.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield p
-    finally:
-        context.close()
 
 
 def sign_in(page: Page, hub: RulesHub, token: str) -> None:

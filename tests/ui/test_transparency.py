@@ -4,10 +4,9 @@ aggregates with small counts as "< 5", and no identifier of anyone or anything."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
+from playwright.sync_api import ConsoleMessage, Page, Request, expect
 
 from civicsight.audit_check import check_log
 from civicsight.auth import Role
@@ -19,17 +18,6 @@ pytestmark = pytest.mark.browser
 TIMEOUT_MS = 15_000
 CASE, USER, PLATE = "C-PLANTED-4411", "ines.planted", "AB123CD"
 PURPOSE, REASON = "van AB123CD seen at the planted harbour", "Jane Planted, missing"
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    p = context.new_page()
-    p.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield p
-    finally:
-        context.close()
 
 
 def plant(hub: OfficeHub, page: Page) -> str:

@@ -60,14 +60,17 @@ export async function showRoute(ctxBase) {
   const base = current.ctxBase;
   if (!base || !base.me) return;
   const root = document.getElementById("view");
-  const route = parseHash();
+  let route = parseHash();
   const me = base.me;
   if (!route.name) {
     const home = homePage(me);
     if (home) {
-      window.location.replace(href(home));
-      return;
+      // no hashchange round trip: a click during it would be overtaken by the redirect
+      window.history.replaceState(null, "", href(home));
+      route = parseHash();
     }
+  }
+  if (!route.name) {
     root.replaceChildren(el("section", { class: "panel" },
       el("h1", { text: "Nothing to show" }),
       el("p", { text: `Your role (${me.role}) has no workspace in this app.` })));
@@ -91,14 +94,17 @@ export async function showRoute(ctxBase) {
     notAllowed(root, page, me);
     return;
   }
-  root.replaceChildren(loading());
+  // each showing of a page gets its own element: a page still loading when the reader
+  // moved on writes into a detached element, never over the page that replaced it
+  const mount = el("div", { class: "page-mount" }, loading());
+  root.replaceChildren(mount);
   root.dataset.page = page.name;
   const ctx = { ...base, param: route.param, query: route.query, navigate, href,
     alive: () => token === current.token };
   try {
     const module = await page.load();
     if (token !== current.token) return;
-    const cleanup = await module.render(root, ctx);
+    const cleanup = await module.render(mount, ctx);
     if (token !== current.token) {
       if (typeof cleanup === "function") cleanup();
       return;
@@ -106,8 +112,8 @@ export async function showRoute(ctxBase) {
     current.cleanup = typeof cleanup === "function" ? cleanup : null;
   } catch (err) {
     if (token !== current.token) return;
-    if (err instanceof ForbiddenError) notAllowed(root, page, me);
-    else root.replaceChildren(errorBox(err.message || String(err), () => showRoute()));
+    if (err instanceof ForbiddenError) notAllowed(mount, page, me);
+    else mount.replaceChildren(errorBox(err.message || String(err), () => showRoute()));
   }
 }
 
