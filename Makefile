@@ -27,6 +27,7 @@ $(VENV)/.ready:
 	  $(VENV).tmp/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" ; \
 	  $(VENV).tmp/bin/pip install -q --no-deps -r requirements.lock 2>&1 | grep -v "^WARNING: Location" ; \
 	  mv $(VENV).tmp $(VENV) && \
+	  grep -lI "$(VENV).tmp" $(VENV)/bin/* | xargs -r sed -i "s|$(VENV).tmp|$(VENV)|g" && \
 	  $(PY) -c "import cv2, openvino, confluent_kafka, faust, ultralytics, fastapi" && \
 	  touch $(VENV)/.ready'
 
@@ -37,12 +38,14 @@ test: venv
 	bash scripts/browser-deps.sh
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) -m civicsight bench detect --json --rounds 5 --e2e-seconds 60 --out bench/results/detect-cpu-2core.json

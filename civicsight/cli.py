@@ -25,51 +25,50 @@ from civicsight.auth import Role, TokenStore, auth_db_path
 from civicsight.bus import ensure_topics, stop_on_signals
 from civicsight.logs import setup_logging
 from civicsight.media import MediaUnavailableError, ensure_media
+from civicsight.resources import data_path
 from civicsight.retention import RetentionError
 from civicsight.retention_run import run_every, run_once
-from civicsight.settings import HubSettings
+from civicsight.settings import CameraFiles, HubSettings, MediaSource, ModelSource
 from civicsight.stack import EmbeddedBroker, ServiceSpec, Supervisor
 from civicsight.topics import render_yaml
 
 log = logging.getLogger("civicsight")
-REPO = Path(__file__).resolve().parents[1]
-DEMO_CAMERAS = REPO / "config" / "demo"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+"""The folder holding the civicsight package (a checkout, or site-packages)."""
+DEMO_CAMERAS = data_path("demo_cameras")
 
 SERVICES = (
-    ServiceSpec("ingest", "services.ingest.main"),
-    ServiceSpec("detect", "services.detect.main"),
-    ServiceSpec("faces", "services.faces.main"),
-    ServiceSpec("reid", "services.reid.main"),
-    ServiceSpec("plates", "services.plates.main"),
-    ServiceSpec("stream", "streams.app"),
-    ServiceSpec("indexer", "services.indexer.main"),
-    ServiceSpec("api", "services.api.main"),
+    ServiceSpec("ingest", "civicsight.services.ingest.main"),
+    ServiceSpec("detect", "civicsight.services.detect.main"),
+    ServiceSpec("faces", "civicsight.services.faces.main"),
+    ServiceSpec("reid", "civicsight.services.reid.main"),
+    ServiceSpec("plates", "civicsight.services.plates.main"),
+    ServiceSpec("stream", "civicsight.streams.app"),
+    ServiceSpec("indexer", "civicsight.services.indexer.main"),
+    ServiceSpec("api", "civicsight.services.api.main"),
 )
 TOOLS = {
-    ("bench", "detect"): "bench.detect",
-    ("bench", "gpu"): "bench.detect_gpu",
-    ("bench", "search"): "bench.search",
-    ("bench", "uploads"): "bench.uploads",
-    ("bench", "wall"): "bench.wall",
-    ("models", ""): "models.cli",
-    ("eval", "plates"): "services.plates.eval",
-    ("eval", "faces"): "services.faces.eval",
-    ("eval", "reid"): "services.reid.eval",
-    ("eval", "mtmc"): "streams.eval_mtmc",
-    ("replay", ""): "streams.replay",
-    ("watchlist", ""): "services.faces.watchlist_cli",
-    ("privacy", "report"): "tools.privacy_report",
+    ("bench", "detect"): "civicsight.bench.detect",
+    ("bench", "gpu"): "civicsight.bench.detect_gpu",
+    ("bench", "search"): "civicsight.bench.search",
+    ("bench", "uploads"): "civicsight.bench.uploads",
+    ("bench", "wall"): "civicsight.bench.wall",
+    ("models", ""): "civicsight.models.cli",
+    ("eval", "plates"): "civicsight.services.plates.eval",
+    ("eval", "faces"): "civicsight.services.faces.eval",
+    ("eval", "reid"): "civicsight.services.reid.eval",
+    ("eval", "mtmc"): "civicsight.streams.eval_mtmc",
+    ("replay", ""): "civicsight.streams.replay",
+    ("watchlist", ""): "civicsight.services.faces.watchlist_cli",
+    ("privacy", "report"): "civicsight.tools.privacy_report",
 }
 CLI_ROLE = "local"
 """The role the command line acts in: it has no login; access to the hub host is the
 control."""
 
 
-class UpSettings(HubSettings):
+class UpSettings(HubSettings, CameraFiles, MediaSource, ModelSource):
     api_port: int = Field(8080, ge=1, le=65535, description="port of the API and web UI")
-    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
-    media_mirror: Path | None = Field(None, description="offline folder of sample media")
-    model_mirror: Path | None = Field(None, description="offline folder of model files")
     media_download: bool = Field(False, description="download missing demo media from source")
     retention_every_s: float = Field(
         3600.0, gt=0, le=86400, description="how often the hub enforces the retention policy"
@@ -133,7 +132,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         "CIVICSIGHT_DATA_DIR": str(data_dir),
         "CIVICSIGHT_API_PORT": str(settings.api_port),
         "YOLO_OFFLINE": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
+        ),
     }
     if settings.model_mirror:
         env["CIVICSIGHT_MODEL_MIRROR"] = str(settings.model_mirror.resolve())
@@ -141,7 +142,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.demo:
         try:
             media = ensure_media(
-                REPO / "config" / "demo-media.yaml",
+                data_path("demo-media.yaml"),
                 settings.media_mirror,
                 data_dir / "media",
                 settings.media_download,

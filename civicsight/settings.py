@@ -1,4 +1,11 @@
-"""Base settings shared by every service; each subclasses it once and builds it in main()."""
+"""Settings, composed from parts: every service's settings class is ``HubSettings`` (bus,
+data folder, logging, retention) plus the parts it needs (``CameraFiles``, ``MediaSource``,
+``ModelSource``, ``DeviceChoice``; the track store's in ``civicsight.store.config``) plus
+its own fields. A variable is declared once, in one part, however many services read it;
+the configuration reference lists each with the services that read it. Every part reads
+``CIVICSIGHT_*`` environment variables, is frozen, and never echoes input in errors.
+Services build their settings in ``main()``, never at import time.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +21,63 @@ SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
-class HubSettings(BaseSettings):
-    """Where the bus and the data live. Read from CIVICSIGHT_* environment variables.
+CONFIG = SettingsConfigDict(
+    env_prefix="CIVICSIGHT_", frozen=True, extra="ignore", hide_input_in_errors=True
+)
+"""All services share the CIVICSIGHT_ prefix, so a variable meant for another service is
+ignored rather than refused; the YAML config models do forbid unknown keys."""
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?)$"
 
-    All services share the CIVICSIGHT_ prefix, so a variable meant for another service
-    is ignored here rather than refused; the YAML config models do forbid unknown keys.
-    """
 
-    model_config = SettingsConfigDict(
-        env_prefix="CIVICSIGHT_", frozen=True, extra="ignore", hide_input_in_errors=True
+class CameraFiles(BaseSettings):
+    """Where the camera files are."""
+
+    model_config = CONFIG
+    cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
+
+
+class MediaSource(BaseSettings):
+    """Where file and ``media:`` camera sources (and the demo's media) are found."""
+
+    model_config = CONFIG
+    media_mirror: Path | None = Field(
+        None,
+        description="media root: file and media: camera sources must lie under it (the "
+        "demo's sample media are read from it); unset: ./media",
     )
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_mirror or Path("media")
+
+
+class ModelSource(BaseSettings):
+    """Where model files come from: an offline mirror (air-gapped sites) or, where allowed,
+    a download into ``DATA_DIR/models``; either way checked against the registry's sha256."""
+
+    model_config = CONFIG
+    model_mirror: Path | None = Field(None, description="offline folder of model files")
+    model_download: bool = Field(False, description="download missing models from their source")
+
+
+class DeviceChoice(BaseSettings):
+    """The compute device every GPU-capable service defaults to; a service may be told
+    otherwise with its own variable (``CIVICSIGHT_DETECT_DEVICE``, ...)."""
+
+    model_config = CONFIG
+    device: str = Field(
+        "auto",
+        pattern=DEVICE_PATTERN,
+        description="auto (CUDA where present and usable), cpu, cuda or cuda:N; the default "
+        "of every service's own *_DEVICE",
+    )
+
+
+class HubSettings(BaseSettings):
+    """Where the bus and the data live, logging and the retention policy: what every
+    process of the hub reads."""
+
+    model_config = CONFIG
 
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers (host:port, comma separated)"

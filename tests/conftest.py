@@ -1,4 +1,5 @@
-"""Shared fixtures: the offline media/model mirrors and the real embedded broker."""
+"""Shared fixtures: the offline media/model mirrors, the real embedded broker, and Debian's
+chromium driven by Playwright (the UI and end-to-end tests)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from civicsight.bus import ensure_topics
 from civicsight.stack import EmbeddedBroker
 from tests.support import mirror
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,3 +46,15 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         config = {"bootstrap.servers": broker.bootstrap}
         ensure_topics(config)
         yield config
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from civicsight.images import read_image
-from models.runtimes.face_encoder import FaceEncoder, ModelChoice
+from civicsight.models.runtimes.face_encoder import FaceEncoder, ModelChoice
 from tests.support import media_file
 
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from bench.uploads import flat_png as bomb_png  # one PNG maker for the tests and the bench
+from civicsight.bench.uploads import (
+    flat_png as bomb_png,  # one PNG maker for the tests and the bench
+)
 
 REPO = Path(__file__).resolve().parents[1]
 __all__ = ["REPO", "bomb_png", "media_dir", "media_file", "mirror", "serving"]
@@ -41,8 +43,8 @@ def media_file(name: str) -> Path:
 def serving(app: Any, trusted_proxies: tuple[str, ...] = ()) -> Iterator[str]:
     """The app on a free port of 127.0.0.1, in a thread, set up as the API service sets up
     its server (``services.api.server``); yields its base URL."""
+    from civicsight.services.api.server import api_server
     from civicsight.stack import free_port
-    from services.api.server import api_server
 
     port = free_port()
     server = api_server(app, "127.0.0.1", port, trusted_proxies, "warning")

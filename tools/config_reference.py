@@ -22,22 +22,18 @@ from civicsight.cameras import (
     Zone,
 )
 from civicsight.cli import TokenSettings, UpSettings
-from civicsight.settings import HubSettings
-from services.api.main import ApiSettings
-from services.detect.main import DetectSettings
-from services.faces.main import FacesSettings
-from services.indexer.main import IndexerSettings
-from services.ingest.main import IngestSettings
-from services.plates.main import PlatesSettings
-from services.reid.main import ReidSettings
-from streams.app import StreamSettings
+from civicsight.models.cli import ModelsSettings
+from civicsight.services.api.main import ApiSettings
+from civicsight.services.detect.main import DetectSettings
+from civicsight.services.faces.main import FacesSettings
+from civicsight.services.indexer.main import IndexerSettings
+from civicsight.services.ingest.main import IngestSettings
+from civicsight.services.plates.main import PlatesSettings
+from civicsight.services.reid.main import ReidSettings
+from civicsight.streams.app import StreamSettings
 
 REPO = Path(__file__).resolve().parents[1]
-SERVICES: list[tuple[str, type[BaseSettings]]] = [
-    ("every service", HubSettings),
-    ("every service (camera files)", CameraNetworkSettings),
-    ("civicsight up", UpSettings),
-    ("civicsight token", TokenSettings),
+PROCESSES: list[tuple[str, type[BaseSettings]]] = [
     ("ingest", IngestSettings),
     ("detect", DetectSettings),
     ("faces", FacesSettings),
@@ -46,7 +42,12 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("stream", StreamSettings),
     ("indexer", IndexerSettings),
     ("api", ApiSettings),
+    ("civicsight up", UpSettings),
+    ("civicsight token", TokenSettings),
+    ("civicsight models", ModelsSettings),
 ]
+"""Every process with settings; a variable is listed once, with all of them that read it."""
+SERVICES = {"ingest", "detect", "faces", "reid", "plates", "stream", "indexer", "api"}
 
 
 def _default(model: type[BaseModel], name: str) -> str:
@@ -63,17 +64,29 @@ def _default(model: type[BaseModel], name: str) -> str:
     return f"`{value}`" if value not in (None, "") else "unset"
 
 
+def readers(name: str) -> str:
+    """The processes that read a variable, in words."""
+    found = [n for n, cls in PROCESSES if name in cls.model_fields]
+    services = [n for n in found if n in SERVICES]
+    others = [n for n in found if n not in SERVICES]
+    if len(services) == len(SERVICES):
+        return ", ".join(["every service", *others])
+    return ", ".join(found)
+
+
 def settings_table() -> str:
-    rows = ["| variable | service | default | meaning |", "| --- | --- | --- | --- |"]
+    rows = ["| variable | read by | default | meaning |", "| --- | --- | --- | --- |"]
     seen: set[str] = set()
-    for service, cls in SERVICES:
+    everything: list[tuple[str, type[BaseSettings]]] = [("camera files", CameraNetworkSettings)]
+    for _, cls in everything + PROCESSES:
         prefix = str(cls.model_config.get("env_prefix", ""))
         for name, field in cls.model_fields.items():
             if name in seen:
                 continue
             seen.add(name)
+            who = readers(name) or "every service (camera files)"
             rows.append(
-                f"| `{prefix}{name.upper()}` | {service} | {_default(cls, name)} | "
+                f"| `{prefix}{name.upper()}` | {who} | {_default(cls, name)} | "
                 f"{field.description or ''} |"
             )
     return "\n".join(rows)

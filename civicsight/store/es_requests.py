@@ -2,7 +2,7 @@
 
 Kept apart from ``elastic.py`` so that unit tests can check every body on machines where
 no Elasticsearch server can run. Index templates and ILM policies are the JSON files in
-``infra/elasticsearch/``; names there start with ``civicsight``, which ``prefix`` replaces.
+``civicsight/store/templates/``; names there start with ``civicsight``, which ``prefix`` replaces.
 
 Writes: every document has a deterministic ``_id`` and an external version, so a
 replayed or late event is refused by the cluster (409) instead of duplicating or
@@ -25,10 +25,10 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from civicsight.events import Appearance, PlateRead, TrackUpdate, tracklet_id
+from civicsight.resources import package_path
 from civicsight.store import (
     Indexed,
     PlateQuery,
@@ -41,7 +41,7 @@ from civicsight.store import (
 )
 from civicsight.store.plates import MAX_FUZZY, PlatePattern, check_plate, skeleton
 
-INFRA = Path(__file__).resolve().parents[2] / "infra" / "elasticsearch"
+INFRA = package_path("civicsight.store", "templates")
 INDICES = ("tracks", "track-versions", "crops", "tracklet-crops", "sightings", "plate-reads")
 POLICIES = ("civicsight-data", "civicsight-audit")
 MAX_HITS = 10_000  # a plate query with more matching reads is too broad

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -18,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from civicsight.auth import TokenStore
-from civicsight.bus import ensure_topics
-from civicsight.cli import SERVICES
 from civicsight.events import TrackUpdate
-from civicsight.stack import EmbeddedBroker, Supervisor, free_port, wait_for_port
+from civicsight.stack import Supervisor
 from civicsight.store.sqlite import SqliteTrackStore
+from tests.e2e.conftest import whole_hub
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
@@ -56,36 +53,15 @@ def hub(
     cams = data / "cameras"
     cams.mkdir()
     for name in ("street", "walkway"):
-        (cams / f"{name}.yaml").write_text((REPO / f"config/demo/{name}.yaml").read_text())
-    port = free_port()
-    with EmbeddedBroker(log_file=data / "broker.log") as broker:
-        kafka = {"bootstrap.servers": broker.bootstrap}
-        ensure_topics(kafka)
-        env = {
-            "CIVICSIGHT_KAFKA_BOOTSTRAP": broker.bootstrap,
-            "CIVICSIGHT_DATA_DIR": str(data),
-            "CIVICSIGHT_CAMERAS_DIR": str(cams),
-            "CIVICSIGHT_API_PORT": str(port),
-            "CIVICSIGHT_MEDIA_MIRROR": str(media_mirror),
-            "CIVICSIGHT_MODEL_MIRROR": str(model_mirror),
-            "YOLO_OFFLINE": "1",
-            "PYTHONPATH": str(REPO),
-        }
-        log = (data / "hub.log").open("w")
-        supervisor = Supervisor(list(SERVICES), env, out=log, max_backoff=1.0)
-        stop = threading.Event()
-        with supervisor.running():
-            watcher = threading.Thread(target=supervisor.run_forever, args=(stop,), daemon=True)
-            watcher.start()
-            wait_for_port("127.0.0.1", port, 60)
-            tokens = TokenStore(data / "auth.db")
-            tokens.open()
-            token = tokens.issue("investigator", "e2e")
-            tokens.close()
-            yield Hub(data, f"http://127.0.0.1:{port}", token, supervisor, kafka)
-            stop.set()
-        log.close()
-        sys.stderr.write((data / "hub.log").read_text()[-4000:])
+        (cams / f"{name}.yaml").write_text(
+            (REPO / f"civicsight/data/demo_cameras/{name}.yaml").read_text()
+        )
+    with whole_hub(data, cams, media_mirror, model_mirror) as running:
+        tokens = TokenStore(data / "auth.db")
+        tokens.open()
+        token = tokens.issue("investigator", "e2e")
+        tokens.close()
+        yield Hub(data, running.url, token, running.supervisor, running.kafka)
 
 
 def wait_for(check: object, timeout: float, what: str) -> object:

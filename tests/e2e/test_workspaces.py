@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime
 import shutil
-import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,17 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
-from civicsight.bus import ensure_topics
-from civicsight.cli import SERVICES
-from civicsight.stack import EmbeddedBroker, Supervisor, free_port, wait_for_port
 from civicsight.users import UserStore
 from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
+from tests.e2e.conftest import whole_hub
 from tests.faces_support import face_encoder, face_photo
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 REPO = Path(__file__).resolve().parents[2]
@@ -134,44 +129,9 @@ def hub(
     store.open()
     tokens = {role: store.issue(role, f"{role.value} e2e") for role in Role}
     store.close()
-    port = free_port()
-    with EmbeddedBroker(log_file=data / "broker.log") as broker:
-        ensure_topics({"bootstrap.servers": broker.bootstrap})
-        env = {
-            "CIVICSIGHT_KAFKA_BOOTSTRAP": broker.bootstrap,
-            "CIVICSIGHT_DATA_DIR": str(data),
-            "CIVICSIGHT_CAMERAS_DIR": str(cams),
-            "CIVICSIGHT_API_PORT": str(port),
-            "CIVICSIGHT_MEDIA_MIRROR": str(media),
-            "CIVICSIGHT_MODEL_MIRROR": str(model_mirror),
-            "CIVICSIGHT_RULES_RELOAD_S": "2",
-            "CIVICSIGHT_FACE_REFRESH_S": "2",
-            "YOLO_OFFLINE": "1",
-            "PYTHONPATH": str(REPO),
-        }
-        log = (data / "hub.log").open("w")
-        supervisor = Supervisor(list(SERVICES), env, out=log, max_backoff=1.0)
-        stop = threading.Event()
-        with supervisor.running():
-            watcher = threading.Thread(target=supervisor.run_forever, args=(stop,), daemon=True)
-            watcher.start()
-            wait_for_port("127.0.0.1", port, 90)
-            yield Hub(f"http://127.0.0.1:{port}", data, tokens)
-            stop.set()
-        log.close()
-        sys.stderr.write((data / "hub.log").read_text()[-3000:])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    faster = {"CIVICSIGHT_RULES_RELOAD_S": "2", "CIVICSIGHT_FACE_REFRESH_S": "2"}
+    with whole_hub(data, cams, media, model_mirror, faster) as running:
+        yield Hub(running.url, data, tokens)
 
 
 @pytest.fixture

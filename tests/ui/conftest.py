@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
@@ -28,27 +28,16 @@ from civicsight.events import (
     TrackUpdate,
     global_track_id,
 )
+from civicsight.services.api import live_ws
+from civicsight.services.api.app import create_app
+from civicsight.services.api.feed import Feed
+from civicsight.services.api.live import LiveView
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
-from services.api import live_ws
-from services.api.app import create_app
-from services.api.feed import Feed
-from services.api.live import LiveView
 from tests.support import media_file, serving
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECRET = "ui-test-pa55word"
 
 
@@ -338,18 +327,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         trail.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 # ---- the back office: audit, administration and the public transparency page ------------
 
 
@@ -414,7 +391,7 @@ def office(tmp: Path) -> Iterator[OfficeHub]:
 
     folder = tmp / "cameras"
     folder.mkdir()
-    for src in sorted((REPO / "config" / "demo").glob("*.yaml")):
+    for src in sorted((REPO / "civicsight" / "data" / "demo_cameras").glob("*.yaml")):
         shutil.copyfile(src, folder / src.name)
     (folder / "depot-gate.yaml").write_text(GATE_CAMERA)
     store = SqliteTrackStore(tmp / "tracks.db")

@@ -22,14 +22,14 @@ from civicsight.bus import Received
 from civicsight.cameras import load_cameras
 from civicsight.events import Box, Crop, Event
 from civicsight.images import read_image
+from civicsight.models.runtimes.face_encoder import FaceEncoder
+from civicsight.services.api.app import create_app
+from civicsight.services.api.live import LiveView
+from civicsight.services.api.watchlist_routes import Enrolment
+from civicsight.services.faces.main import FacesService, FacesSettings
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
-from models.runtimes.face_encoder import FaceEncoder
-from services.api.app import create_app
-from services.api.live import LiveView
-from services.api.watchlist_routes import Enrolment
-from services.faces.main import FacesService, FacesSettings
 from tests.faces_support import face_encoder, face_photo
 from tests.support import media_file, serving
 

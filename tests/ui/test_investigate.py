@@ -33,11 +33,11 @@ from civicsight.events import (
     TrackUpdate,
     global_track_id,
 )
+from civicsight.models.appearance import AppearanceSettings
+from civicsight.services.api.app import create_app
+from civicsight.services.api.embedder import ReidImageEmbedder
+from civicsight.services.api.live import LiveView
 from civicsight.store.sqlite import SqliteTrackStore
-from services.api.app import create_app
-from services.api.embedder import ReidImageEmbedder
-from services.api.live import LiveView
-from services.reid.main import ReidSettings
 from tests.support import media_file, serving
 
 from .conftest import ARTIFACTS, Hub, car_crops, console_problems, encode, load_clip
@@ -183,7 +183,7 @@ def investigation(
     trail = AuditLog(tmp)
     for part in (store, tokens, trail):
         part.open()
-    embedder = ReidImageEmbedder(ReidSettings(model_mirror=model_mirror))
+    embedder = ReidImageEmbedder(AppearanceSettings(model_mirror=model_mirror))
     fill(store, embedder, time.time())
     query_png = tmp / "walker-photo.png"
     ok, png = cv2.imencode(".png", cut(image("bus.jpg"), (44, 396, 250, 910)))

@@ -15,9 +15,9 @@ from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import load_cameras
 from civicsight.events import RuleHit
+from civicsight.services.api.app import create_app
+from civicsight.services.api.live import LiveView
 from civicsight.store.sqlite import SqliteTrackStore
-from services.api.app import create_app
-from services.api.live import LiveView
 from tests.support import media_file, serving
 
 from .conftest import ARTIFACTS, ClipFrame, Feeder, load_clip

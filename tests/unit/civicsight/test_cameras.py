@@ -107,7 +107,7 @@ def test_media_sources_stay_inside_the_media_root(tmp_path: Path, source: str, o
 
 def test_demo_cameras_are_valid() -> None:
     repo = Path(__file__).resolve().parents[3]
-    cams = load_cameras(repo / "config/demo")
+    cams = load_cameras(repo / "civicsight/data/demo_cameras")
     assert len(cams) >= 3 and all(isinstance(c, CameraConfig) for c in cams)
     assert all(not c.analytics.faces for c in cams)  # faces stay off unless enabled
 

@@ -122,12 +122,12 @@ def test_every_tool_and_service_module_exists(module: str) -> None:
 @pytest.mark.parametrize(
     ("what", "rest", "module"),
     [
-        ("detect", [], "bench.detect"),
-        ("detect", ["--device", "cpu"], "bench.detect"),
-        ("detect", ["--device", "cuda", "--json"], "bench.detect_gpu"),
-        ("detect", ["--json", "--device=cuda:1"], "bench.detect_gpu"),
-        ("detect", ["--device"], "bench.detect"),
-        ("gpu", [], "bench.detect_gpu"),
+        ("detect", [], "civicsight.bench.detect"),
+        ("detect", ["--device", "cpu"], "civicsight.bench.detect"),
+        ("detect", ["--device", "cuda", "--json"], "civicsight.bench.detect_gpu"),
+        ("detect", ["--json", "--device=cuda:1"], "civicsight.bench.detect_gpu"),
+        ("detect", ["--device"], "civicsight.bench.detect"),
+        ("gpu", [], "civicsight.bench.detect_gpu"),
     ],
 )
 def test_bench_detect_on_cuda_runs_the_torch_path(what: str, rest: list[str], module: str) -> None:

@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from civicsight.audit import AuditLog
 from civicsight.faces import EnrolmentError, WatchlistIndex
+from civicsight.models.runtimes.face_encoder import FaceEncoder
+from civicsight.services.faces.logic import match
 from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistError, WatchlistStore, enrol
 from civicsight.watchlist import SCHEMA as WATCHLIST_SCHEMA_V1
-from models.runtimes.face_encoder import FaceEncoder
-from services.faces.logic import match
 from tests.faces_support import face_encoder, face_photo
 
 NOW = 1_700_000_000.0

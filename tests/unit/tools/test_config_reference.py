@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.config_reference import SERVICES, render
+from tools.config_reference import PROCESSES, render
 
 
 def test_readme_reference_is_current() -> None:
@@ -15,7 +15,7 @@ def test_readme_reference_is_current() -> None:
 
 
 def test_every_setting_is_described() -> None:
-    for _, cls in SERVICES:
+    for _, cls in PROCESSES:
         for name, field in cls.model_fields.items():
             assert field.description, f"{cls.__name__}.{name} has no description"
 

@@ -1,0 +1,297 @@
+"""``civicsight bench detect --json``: the detect service's batched path against the plain
+ultralytics ``predict`` loop, on the same JPEG frames with the same model, in one run.
+
+Rounds of the two alternate (baseline, service, baseline, ...), each in a fresh process
+(so neither runtime's idle worker threads slow the other), and the median of each is
+reported, so a busy machine slows both alike. Optionally (``--e2e-seconds``) the demo hub
+runs for a while and the latency from frame capture to track in the store is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cv2
+import numpy as np
+
+from civicsight.bench.output import emit
+from civicsight.events import Frame
+from civicsight.images import decode_jpeg
+from civicsight.services.detect.main import (
+    COCO_TRACKED,
+    DetectSettings,
+    build_pipeline,
+    openvino_model,
+)
+from civicsight.stack import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+REPEATS = 3  # timed passes over the frames in each process; their median counts
+VIDEOS = ("car-detection.mp4", "one-by-one-person-detection.mp4", "people-detection.264")
+
+
+def sample_frames(media: Path, per_video: int, step: int) -> list[Frame]:
+    frames: list[Frame] = []
+    for cam, name in enumerate(VIDEOS):
+        cap = cv2.VideoCapture(str(media / name))
+        i = 0
+        while len(frames) < (cam + 1) * per_video:
+            ok, image = cap.read()
+            if not ok:
+                break
+            if i % step == 0:
+                jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+                frames.append(
+                    Frame(
+                        camera_id=f"cam{cam}",
+                        seq=i,
+                        captured_at=time.time(),
+                        width=image.shape[1],
+                        height=image.shape[0],
+                        jpeg=jpeg,
+                    )
+                )
+            i += 1
+        cap.release()
+    return frames
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def run_baseline(model_dir: Path, frames: list[Frame]) -> float:
+    from ultralytics import YOLO
+
+    model = YOLO(str(model_dir), task="detect")
+    model.predict(decode_jpeg(frames[0].jpeg), verbose=False)
+
+    def once() -> float:
+        start = time.perf_counter()
+        for f in frames:
+            model.predict(decode_jpeg(f.jpeg), verbose=False)
+        return len(frames) / (time.perf_counter() - start)
+
+    return statistics.median(once() for _ in range(REPEATS))
+
+
+def run_service(settings: DetectSettings, frames: list[Frame]) -> float:
+    """Frames/s through the service's pipeline (decode, batched detection, tracking,
+    crops), without the broker."""
+    pipeline = build_pipeline(settings)
+    size = settings.batch_max
+
+    def batches() -> Iterator[list[Frame]]:
+        for i in range(0, len(frames), size):
+            yield frames[i : i + size]
+
+    for _ in pipeline.run(batches()):  # warm-up: compiles the input shape
+        pass
+
+    def once() -> float:
+        start = time.perf_counter()
+        n = sum(len(out.detections) for out in pipeline.run(batches()))
+        return n / (time.perf_counter() - start)
+
+    fps = statistics.median(once() for _ in range(REPEATS))
+    pipeline.detector.close()
+    return fps
+
+
+def labelled_counts(settings: DetectSettings, model_dir: Path, media: Path) -> dict[str, object]:
+    """Boxes found on the hand-labelled sample images by both paths, against the labels."""
+    import yaml
+    from ultralytics import YOLO
+
+    labels = yaml.safe_load((REPO / "tests/fixtures/detect_labels.yaml").read_text())["images"]
+    model, _ = openvino_model(settings)
+    model.start()
+    baseline = YOLO(str(model_dir), task="detect")
+    out: dict[str, int] = {"labels": 0, "service": 0, "baseline": 0}
+    for item in labels:
+        image = load_labelled_image(media, item)
+        out["labels"] += sum(item["counts"].values())
+        out["service"] += len(model.detect([image])[0])
+        out["baseline"] += sum(int(c) in COCO_TRACKED for c in reference_classes(baseline, image))
+    model.close()
+    return dict(out)
+
+
+def reference_classes(model: Any, image: np.ndarray) -> list[int]:
+    """COCO class ids that the plain ultralytics pipeline finds in ``image``."""
+    results = list(model.predict(image, verbose=False))
+    boxes = results[0].boxes
+    return [] if boxes is None else [int(c) for c in boxes.cls.tolist()]
+
+
+def load_labelled_image(media: Path, item: dict[str, object]) -> np.ndarray:
+    """A labelled image: a still (``file``) or one frame of a video (``file`` + ``frame``)."""
+    path = media / str(item["file"])
+    if "frame" not in item:
+        image = cv2.imread(str(path))
+    else:
+        cap = cv2.VideoCapture(str(path))
+        image = None
+        for _ in range(int(str(item["frame"])) + 1):
+            ok, image = cap.read()
+            if not ok:
+                image = None
+                break
+        cap.release()
+    if image is None:
+        raise FileNotFoundError(f"cannot read {path} frame {item.get('frame')}")
+    return image
+
+
+def quietly(fn: Callable[..., T], *args: object) -> T:
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints to stdout
+        return fn(*args)
+
+
+def e2e_latency(seconds: float) -> dict[str, float | int]:
+    """Run the demo hub for ``seconds`` and read capture-to-store latency from the store."""
+    import signal
+    import subprocess
+
+    from civicsight.store.sqlite import SqliteTrackStore
+
+    with tempfile.TemporaryDirectory(prefix="cs-bench-") as tmp:
+        env = {**os.environ, "CIVICSIGHT_DATA_DIR": tmp, "CIVICSIGHT_API_PORT": str(free_port())}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "civicsight", "up", "--demo"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(seconds)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        store = SqliteTrackStore(Path(tmp) / "tracks.db")
+        store.open()
+        lat = sorted(store.latencies())
+        store.close()
+    if not lat:
+        return {"e2e_samples": 0}
+    return {
+        "e2e_samples": len(lat),
+        "latency_p50_ms": round(1000 * lat[len(lat) // 2], 1),
+        "latency_p95_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.95))], 1),
+    }
+
+
+def measure_in_child(which: str, frames_per_video: int) -> float:
+    """Frames/s of ``which`` (baseline or service), measured in a fresh interpreter."""
+    import subprocess
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "civicsight.bench.detect",
+            "--worker",
+            which,
+            "--frames-per-video",
+            str(frames_per_video),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def worker(which: str, frames_per_video: int) -> None:
+    settings = DetectSettings()
+    from civicsight.models.registry import resolve
+
+    _, model_dir = resolve(settings.model, settings.model_mirror, settings.data_dir / "models")
+    frames = sample_frames(media_root(), frames_per_video, step=7)
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints to stdout
+        fps = (
+            run_baseline(model_dir, frames)
+            if which == "baseline"
+            else run_service(settings, frames)
+        )
+    print(fps)
+
+
+def media_root() -> Path:
+    return Path(os.environ.get("CIVICSIGHT_MEDIA_MIRROR", REPO.parent / "shared" / "media"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="civicsight bench detect", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--worker", choices=["baseline", "service"], help=argparse.SUPPRESS)
+    parser.add_argument("--frames-per-video", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--e2e-seconds",
+        type=float,
+        default=0.0,
+        help="also run the demo hub this long for end-to-end latency",
+    )
+    parser.add_argument("--out", type=Path, help="also write the JSON to this file")
+    args = parser.parse_args()
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    if args.worker:
+        worker(args.worker, args.frames_per_video)
+        return
+    settings = DetectSettings()
+    media = media_root()
+    from civicsight.models.registry import resolve
+
+    spec, model_dir = resolve(settings.model, settings.model_mirror, settings.data_dir / "models")
+    frames = sample_frames(media, args.frames_per_video, step=7)
+    base: list[float] = []
+    serv: list[float] = []
+    for r in range(args.rounds):
+        print(f"round {r + 1}/{args.rounds}: baseline ...", file=sys.stderr, flush=True)
+        base.append(measure_in_child("baseline", args.frames_per_video))
+        print(f"round {r + 1}/{args.rounds}: service ...", file=sys.stderr, flush=True)
+        serv.append(measure_in_child("service", args.frames_per_video))
+    result: dict[str, object] = {
+        "service_fps": round(statistics.median(serv), 1),
+        "baseline_fps": round(statistics.median(base), 1),
+        "ratio": round(statistics.median(serv) / statistics.median(base), 2),
+        "rounds": {
+            "service_fps": [round(x, 1) for x in serv],
+            "baseline_fps": [round(x, 1) for x in base],
+        },
+        "frames": len(frames),
+        "frame_size": f"{frames[0].width}x{frames[0].height}",
+        "imgsz": settings.imgsz,
+        "batch": settings.batch_max,
+        "device": cpu_name(),
+        "model": spec.label,
+        "labelled_boxes": quietly(labelled_counts, settings, model_dir, media),
+    }
+    if args.e2e_seconds > 0:
+        print(
+            f"end-to-end: running the demo hub for {args.e2e_seconds:.0f} s ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        result.update(e2e_latency(args.e2e_seconds))
+    emit(result, args.json, args.out)
+
+
+if __name__ == "__main__":
+    main()

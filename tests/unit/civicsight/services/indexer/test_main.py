@@ -1,0 +1,85 @@
+"""The indexer's batch step: what the store refuses goes to the DLQ with its reason,
+the rest is written once. Real SQLite; for Elasticsearch (no server here) the client
+is a fake at the network boundary that refuses one item."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from civicsight.bus import Received
+from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
+from civicsight.services.indexer.main import IndexerSettings, index_batch
+from civicsight.store import PlateQuery
+from civicsight.store.elastic import ElasticTrackStore
+from civicsight.store.sqlite import SqliteTrackStore
+
+T0 = 1_700_000_000.0
+TRACK = TrackUpdate(
+    track_id="t-1",
+    version=1,
+    cls="car",
+    tracklets=(TrackletRef(camera_id="cam-a", track_id=1, first_seen=T0, last_seen=T0 + 1),),
+    first_seen=T0,
+    last_seen=T0 + 1,
+    emitted_at=T0 + 2,
+)
+PLATE = PlateRead(camera_id="cam-a", track_id=1, captured_at=T0, text="AB123CD", conf=0.9)
+LOOK = Appearance(
+    camera_id="cam-a",
+    track_id=1,
+    captured_at=T0,
+    cls="car",
+    quality=0.5,
+    model="m@1",
+    embedding=(1.0,) * 8,
+)
+
+
+def received(*events: Any) -> list[Received]:
+    return [Received("t", "k", e, None) for e in events]  # type: ignore[arg-type]
+
+
+def test_sqlite_batch_is_written_once(tmp_path: Path) -> None:
+    """Guards a replayed batch (redelivery after a crash) counted or stored twice."""
+    store = SqliteTrackStore(tmp_path / "tracks.db")
+    store.open()
+    dead: list[str] = []
+    batch = received(TRACK, PLATE, LOOK)
+    assert index_batch(store, batch, lambda _r, why: dead.append(why), T0) == 3
+    assert index_batch(store, batch, lambda _r, why: dead.append(why), T0) == 0
+    assert dead == []
+    assert [h.track_id for h in store.search_plates(PlateQuery("exact", "AB123CD")).items] == [
+        "t-1"
+    ]
+    store.close()
+
+
+class RefusingClient:
+    """Network boundary fake: refuses the plate document as a strict mapping would."""
+
+    def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
+        items = []
+        for head in operations[::2]:
+            if head["index"]["_index"].endswith("plate-reads"):
+                error = {"type": "strict_dynamic_mapping_exception", "reason": "no [race]"}
+                items.append({"index": {"status": 400, "error": error}})
+            else:
+                items.append({"index": {"status": 201}})
+        return {"errors": True, "items": items}
+
+
+def test_refused_items_go_to_the_dlq_with_the_reason() -> None:
+    """Guards an item the cluster refused being committed silently (lost) or blocking
+    the partition forever."""
+    store = ElasticTrackStore("http://es", client=RefusingClient())
+    dead: list[tuple[Any, str]] = []
+    batch = received(TRACK, PLATE, LOOK)
+    assert index_batch(store, batch, lambda r, why: dead.append((r.event, why)), T0) == 2
+    assert dead == [(PLATE, "store refused: 400 strict_dynamic_mapping_exception: no [race]")]
+
+
+def test_settings_keep_the_es_url_secret() -> None:
+    """Guards credentials in the Elasticsearch URL showing up in logs or dumps."""
+    settings = IndexerSettings(es_url="https://user:pa55@es:9200")  # type: ignore[arg-type]
+    assert "pa55" not in repr(settings) and "pa55" not in str(settings.model_dump())
