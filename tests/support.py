@@ -17,7 +17,15 @@ from civicsight.bench.uploads import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-__all__ = ["REPO", "bomb_png", "media_dir", "media_file", "mirror", "serving"]
+__all__ = [
+    "REPO",
+    "RecordingPublisher",
+    "bomb_png",
+    "media_dir",
+    "media_file",
+    "mirror",
+    "serving",
+]
 
 
 def mirror(env: str, sub: str) -> Path:
@@ -60,3 +68,19 @@ def serving(app: Any, trusted_proxies: tuple[str, ...] = ()) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class RecordingPublisher:
+    """A bus publisher that keeps what it was given (unit tests have no broker)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any]] = []
+
+    def publish(self, topic_name: str, key: str, event: Any) -> None:
+        self.sent.append((topic_name, key, event))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        pass
+
+    def close(self, timeout: float = 10.0) -> None:
+        pass

@@ -121,8 +121,8 @@ def run(rounds: int, model_mirror: Path | None) -> dict[str, object]:
     from civicsight.models.appearance import AppearanceSettings
     from civicsight.services.api.app import create_app
     from civicsight.services.api.embedder import ReidImageEmbedder
-    from civicsight.services.api.live import LiveView
     from civicsight.services.api.server import api_server
+    from civicsight.services.api.state import ApiState
     from civicsight.stack import free_port
     from civicsight.store.sqlite import SqliteTrackStore
 
@@ -136,7 +136,7 @@ def run(rounds: int, model_mirror: Path | None) -> dict[str, object]:
         part.open()
     embedder = ReidImageEmbedder(AppearanceSettings(model_mirror=model_mirror))
     token = tokens.issue(Role.INVESTIGATOR, "bench")
-    app = create_app(store, tokens, [], LiveView(), trail, embedder=embedder)
+    app = create_app(ApiState(store=store, tokens=tokens, audit=trail, embedder=embedder))
     port = free_port()
     server = api_server(app, "127.0.0.1", port, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True)

@@ -27,6 +27,10 @@ from civicsight.events import (
 )
 
 Indexed = TrackUpdate | PlateRead | Appearance
+PAGE_SIZE = 50
+"""Tracks or plate reads in one page of a search, unless asked otherwise."""
+MAX_PAGE = 500
+"""The most one page may hold (the API refuses more; readers that walk every page use it)."""
 
 
 class StoredTrack(BaseModel):
@@ -59,7 +63,7 @@ class TrackQuery:
     camera: str | None = None
     since: float | None = None
     until: float | None = None
-    limit: int = 50
+    limit: int = PAGE_SIZE
     cursor: str | None = None
 
 
@@ -91,7 +95,7 @@ class PlateQuery:
     camera: str | None = None
     since: float | None = None
     until: float | None = None
-    limit: int = 50
+    limit: int = PAGE_SIZE
     cursor: str | None = None
 
 

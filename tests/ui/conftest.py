@@ -30,8 +30,10 @@ from civicsight.events import (
 )
 from civicsight.services.api import live_ws
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.feed import Feed
 from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 from tests.support import media_file, serving
@@ -313,7 +315,17 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     feeder.thread.start()
     trail = AuditLog(tmp)
     trail.open()
-    app = create_app(store, tokens, cameras, live, trail, users=users, feed=feed)
+    app = create_app(
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(cameras),
+            live=live,
+            users=users,
+            feed=feed,
+        )
+    )
     try:
         with serving(app) as url:
             yield Hub(url, token, track_ids, cameras, tokens, users, live, feed, trail)
@@ -403,7 +415,15 @@ def office(tmp: Path) -> Iterator[OfficeHub]:
     try:
         track_ids = office_tracks(store, time.time())
         cameras = load_cameras(folder)
-        app = create_app(store, tokens, cameras, LiveView(), trail, users=users, cameras_dir=folder)
+        app = create_app(
+            ApiState(
+                store=store,
+                tokens=tokens,
+                audit=trail,
+                cameras=CameraRegistry(cameras, folder),
+                users=users,
+            )
+        )
         with serving(app) as url:
             yield OfficeHub(url, tokens, users, trail, folder, track_ids)
     finally:

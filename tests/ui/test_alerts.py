@@ -24,8 +24,8 @@ from civicsight.events import Box, Crop, Event
 from civicsight.images import read_image
 from civicsight.models.runtimes.face_encoder import FaceEncoder
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
-from civicsight.services.api.watchlist_routes import Enrolment
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.state import ApiState, Enrolment
 from civicsight.services.faces.main import FacesService, FacesSettings
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
@@ -173,16 +173,16 @@ def faces_hub(tmp_path_factory: pytest.TempPathFactory, encoder: FaceEncoder) ->
     ):
         add_user(users, name, role)
     app = create_app(
-        store,
-        tokens,
-        load_cameras(cameras_dir),
-        LiveView(),
-        trail,
-        users=users,
-        cameras_dir=cameras_dir,
-        alerts=alerts,
-        watchlist=watchlist,
-        enrolment=Enrolment(encoder, 0.5, 32),
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(load_cameras(cameras_dir), cameras_dir),
+            users=users,
+            alerts=alerts,
+            watchlist=watchlist,
+            enrolment=Enrolment(encoder, 0.5, 32),
+        )
     )
     try:
         with serving(app) as url:

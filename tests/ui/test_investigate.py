@@ -35,8 +35,9 @@ from civicsight.events import (
 )
 from civicsight.models.appearance import AppearanceSettings
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.embedder import ReidImageEmbedder
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from tests.support import media_file, serving
 
@@ -199,7 +200,14 @@ def investigation(
     ]  # fmt: skip
     publisher = KafkaPublisher(kafka, "ui-investigate")
     app = create_app(
-        store, tokens, cameras, LiveView(), trail, publisher=publisher, embedder=embedder
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(cameras),
+            publisher=publisher,
+            embedder=embedder,
+        )
     )
     try:
         with serving(app) as url:

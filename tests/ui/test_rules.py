@@ -16,7 +16,9 @@ from civicsight.auth import Role, TokenStore
 from civicsight.cameras import load_cameras
 from civicsight.events import RuleHit
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from tests.support import media_file, serving
 
@@ -65,7 +67,15 @@ def rules_hub(tmp_path: Path, clip: list[ClipFrame]) -> Iterator[RulesHub]:
     live = LiveView()
     feeder = Feeder(live, clip)
     feeder.thread.start()
-    app = create_app(store, tokens, load_cameras(folder), live, trail, cameras_dir=folder)
+    app = create_app(
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(load_cameras(folder), folder),
+            live=live,
+        )
+    )
     try:
         with serving(app) as url:
             yield RulesHub(url, folder, tokens, live, trail)

@@ -46,3 +46,17 @@ def test_every_service_is_held_to_the_independence_contract() -> None:
         if (p / "__init__.py").exists()
     }
     assert set(services["modules"]) == present  # type: ignore[arg-type]
+
+
+def test_the_api_is_layered_without_a_cycle() -> None:
+    """Guards the app and its routers importing each other again (``app.py`` imported
+    ``search_router`` late because ``search.py`` imported the camera id pattern from
+    ``app``): the API's layers contract names every module of the API, routers are
+    independent of each other, and the app sits above them all."""
+    (api,) = [c for n, c in contracts().items() if n.startswith("The API")]
+    assert api["type"] == "layers" and api["exhaustive"] is True
+    assert api["containers"] == ["civicsight.services.api"]
+    layers = [str(layer) for layer in api["layers"]]  # type: ignore[union-attr]
+    app, routers = layers.index("app"), next(i for i, x in enumerate(layers) if "search" in x)
+    assert app < routers < layers.index("deps") < layers.index("state")
+    assert "|" in layers[routers] and ":" not in layers[routers]

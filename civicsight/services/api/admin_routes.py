@@ -11,8 +11,8 @@ each camera, and the retention policy in force.
   the camera file's own model (``civicsight.cameras.Analytics``): face matching needs a
   purpose and a legal basis, or it is a 400 that says so; switching it off removes both,
   so switching it on again means stating them anew. The camera's file is rewritten
-  atomically with every other field kept (``save_analytics``), and the API's camera list
-  follows. The faces, plates and re-ID services read the camera files again within
+  atomically with every other field kept (``save_analytics``), and the API's camera
+  registry follows. The faces, plates and re-ID services read the camera files again within
   seconds; detection changes take effect when ingest and detect restart.
 - Retention: the policy in force, per data class its period and where it applies (the
   topics that carry it, with their capped ``retention.ms``).
@@ -28,37 +28,28 @@ about the public.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Mapping, MutableSequence, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, HTTPException
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from civicsight.audit import AuditError, canonical_details
-from civicsight.auth import (
-    MAX_LABEL_CHARS,
-    MAX_TOKEN_DAYS,
-    Permission,
-    Role,
-    TokenInfo,
-    TokenStore,
-)
-from civicsight.cameras import Analytics, CameraConfig, CameraConfigError, save_analytics
-from civicsight.events import SLUG
+from civicsight.audit import AuditError, AuditLog, canonical_details
+from civicsight.auth import MAX_LABEL_CHARS, MAX_TOKEN_DAYS, Permission, Principal, Role, TokenInfo
+from civicsight.cameras import Analytics, CameraConfigError
 from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
-from civicsight.services.api.auth_routes import audit
-from civicsight.services.api.security import Authed, require
+from civicsight.services.api.deps import Audit, Authed, Camera, Cameras, Retention, Tokens, Users
+from civicsight.services.api.security import require
 from civicsight.topics import TOPICS
 from civicsight.transparency import RetentionRow, retention_rows
 from civicsight.users import USERNAME, UnknownUserError, UserInfo, UserStore
 
 UserName = Annotated[str, PathParam(pattern=USERNAME.pattern, description="user name")]
 TokenId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$", description="token id")]
-CameraPath = Annotated[str, PathParam(pattern=SLUG, description="camera id")]
+
+router = APIRouter(tags=["admin"], dependencies=[require(Permission.MANAGE)])
 
 
 class _Frozen(BaseModel):
@@ -173,13 +164,6 @@ class RetentionOut(_Frozen):
     rows: list[RetentionRowOut]
 
 
-def user_store(request: Request) -> UserStore:
-    users: UserStore | None = getattr(request.app.state, "users", None)
-    if users is None:
-        raise HTTPException(404, "password sign-in is not enabled on this hub")
-    return users
-
-
 def auditable(details: Mapping[str, object]) -> dict[str, object]:
     """``details`` if the audit log will take them; else 400, before anything is done."""
     try:
@@ -214,166 +198,156 @@ def analytics_changes(
     return out
 
 
-def admin_router(cameras: Sequence[CameraConfig], policy: RetentionPolicy) -> APIRouter:
-    """The routes over ``cameras`` (the list the API serves, updated in place when a
-    camera's analytics are saved) and the retention ``policy`` in force."""
-    router = APIRouter(tags=["admin"], dependencies=[require(Permission.MANAGE)])
-    saving = threading.Lock()
-    saved: dict[str, CameraConfig] = {}
+def act(trail: AuditLog, who: Principal, action: str, details: Mapping[str, object]) -> None:
+    trail.append(who.label, who.role.value, action, details)
 
-    def tokens_of(request: Request) -> TokenStore:
-        tokens: TokenStore = request.app.state.tokens
-        return tokens
 
-    def act(request: Request, who: Authed, action: str, details: Mapping[str, object]) -> None:
-        audit(request, who.label, who.role.value, action, details)
+# ---- users
 
-    # ---- users
 
-    @router.get("/api/admin/users", response_model=list[UserOut])
-    def list_users(request: Request) -> list[UserOut]:
-        return [UserOut.of(u) for u in user_store(request).users()]
+@router.get("/api/admin/users", response_model=list[UserOut])
+def list_users(users: Users) -> list[UserOut]:
+    return [UserOut.of(u) for u in users.users()]
 
-    @router.post("/api/admin/users", response_model=OneTimePassword, status_code=201)
-    def add_user(
-        request: Request, who: Authed, body: Annotated[NewUser, Body()]
-    ) -> OneTimePassword:
-        users = user_store(request)
-        details = auditable({"user": body.username, "user_role": body.role.value})
+
+@router.post("/api/admin/users", response_model=OneTimePassword, status_code=201)
+def add_user(
+    users: Users, trail: Audit, who: Authed, body: Annotated[NewUser, Body()]
+) -> OneTimePassword:
+    details = auditable({"user": body.username, "user_role": body.role.value})
+    try:
+        secret = users.add(body.username, body.role, time.time())
+    except ValueError as err:
+        raise HTTPException(409, str(err)) from None
+    act(trail, who, "user.add", details)
+    found = users.user(body.username)
+    assert found is not None
+    return OneTimePassword(user=UserOut.of(found), one_time_password=secret)
+
+
+@router.post("/api/admin/users/{username}/reset-password", response_model=OneTimePassword)
+def reset_password(users: Users, trail: Audit, who: Authed, username: UserName) -> OneTimePassword:
+    details = auditable({"user": username})
+    try:
+        secret = users.reset_password(username)
+    except UnknownUserError as err:
+        raise HTTPException(404, str(err)) from None
+    act(trail, who, "user.password_reset", details)
+    found = users.user(username)
+    assert found is not None
+    return OneTimePassword(user=UserOut.of(found), one_time_password=secret)
+
+
+def _switch(
+    users: UserStore, trail: AuditLog, who: Principal, username: str, enable: bool
+) -> UserOut:
+    details = auditable({"user": username})
+    if not enable and username == who.label:
+        raise HTTPException(409, "you cannot disable yourself: ask another administrator")
+    try:
+        changed = users.enable(username) if enable else users.disable(username, time.time())
+    except UnknownUserError as err:
+        raise HTTPException(404, str(err)) from None
+    if changed:
+        act(trail, who, "user.enable" if enable else "user.disable", details)
+    found = users.user(username)
+    assert found is not None
+    return UserOut.of(found)
+
+
+@router.post("/api/admin/users/{username}/disable", response_model=UserOut)
+def disable_user(users: Users, trail: Audit, who: Authed, username: UserName) -> UserOut:
+    return _switch(users, trail, who, username, enable=False)
+
+
+@router.post("/api/admin/users/{username}/enable", response_model=UserOut)
+def enable_user(users: Users, trail: Audit, who: Authed, username: UserName) -> UserOut:
+    return _switch(users, trail, who, username, enable=True)
+
+
+# ---- tokens
+
+
+@router.get("/api/admin/tokens", response_model=list[TokenOut])
+def list_tokens(tokens: Tokens) -> list[TokenOut]:
+    now = time.time()
+    listed = sorted(tokens.issued(), key=lambda t: -t.created_at)
+    return [TokenOut.of(t, now) for t in listed]
+
+
+@router.post("/api/admin/tokens", response_model=IssuedToken, status_code=201)
+def issue_token(
+    tokens: Tokens, trail: Audit, who: Authed, body: Annotated[NewToken, Body()]
+) -> IssuedToken:
+    ttl_s = body.days * 86400
+    planned = {"token_id": "0" * 16, "token_role": body.role.value, "label": body.label}
+    details = auditable({**planned, "ttl_s": ttl_s})
+    try:
+        secret, info = tokens.issue_listed(body.role, body.label, ttl_s)
+    except ValueError as err:
+        raise HTTPException(400, f"label: {err}") from None
+    try:
+        act(trail, who, "token.issue", {**details, "token_id": info.token_id})
+    except Exception:
+        tokens.revoke(info.token_id)  # a token that was not logged must die
+        raise
+    return IssuedToken(token=TokenOut.of(info, time.time()), secret=secret)
+
+
+@router.post("/api/admin/tokens/{token_id}/revoke", response_model=TokenOut)
+def revoke_token(tokens: Tokens, trail: Audit, who: Authed, token_id: TokenId) -> TokenOut:
+    found = tokens.get(token_id)
+    if found is None:
+        raise HTTPException(404, f"no token {token_id!r}")
+    if not tokens.revoke(token_id):
+        raise HTTPException(409, f"token {token_id} is already revoked")
+    details = {"token_id": token_id, "token_role": found.role.value, "why": "revoked"}
+    act(trail, who, "token.revoke", details)
+    revoked = tokens.get(token_id)
+    assert revoked is not None
+    return TokenOut.of(revoked, time.time())
+
+
+# ---- cameras
+
+
+@router.put("/api/cameras/{camera_id}/analytics", response_model=Analytics)
+def put_analytics(
+    camera: Camera,
+    cameras: Cameras,
+    trail: Audit,
+    who: Authed,
+    analytics: Annotated[
+        Analytics, Body(description="the camera's analytics; faces need purpose and basis")
+    ],
+) -> Analytics:
+    camera_id = camera.id
+    if not analytics.faces:  # switched on again, faces need their reasons stated anew
+        analytics = analytics.model_copy(update={"faces_purpose": None, "faces_legal_basis": None})
+    with cameras.changing():  # the camera as it is now, decided on and saved in one go
+        old = cameras.get(camera_id) or camera
+        changes = analytics_changes(camera_id, old.analytics, analytics)
+        for _action, details in changes:
+            auditable(details)
+        if cameras.folder is None:
+            raise HTTPException(503, "this API has no cameras folder: cameras cannot be saved")
+        if not changes:
+            return old.analytics  # nothing to change, nothing to record
         try:
-            secret = users.add(body.username, body.role, time.time())
-        except ValueError as err:
-            raise HTTPException(409, str(err)) from None
-        act(request, who, "user.add", details)
-        found = users.user(body.username)
-        assert found is not None
-        return OneTimePassword(user=UserOut.of(found), one_time_password=secret)
+            updated = cameras.save_analytics(camera_id, analytics)
+        except CameraConfigError as err:
+            raise HTTPException(409, f"the camera file cannot be saved: {err}") from None
+    for action, details in changes:
+        act(trail, who, action, details)
+    return updated.analytics
 
-    @router.post("/api/admin/users/{username}/reset-password", response_model=OneTimePassword)
-    def reset_password(request: Request, who: Authed, username: UserName) -> OneTimePassword:
-        users = user_store(request)
-        details = auditable({"user": username})
-        try:
-            secret = users.reset_password(username)
-        except UnknownUserError as err:
-            raise HTTPException(404, str(err)) from None
-        act(request, who, "user.password_reset", details)
-        found = users.user(username)
-        assert found is not None
-        return OneTimePassword(user=UserOut.of(found), one_time_password=secret)
 
-    def _switch(request: Request, who: Authed, username: str, enable: bool) -> UserOut:
-        users = user_store(request)
-        details = auditable({"user": username})
-        if not enable and username == who.label:
-            raise HTTPException(409, "you cannot disable yourself: ask another administrator")
-        try:
-            changed = users.enable(username) if enable else users.disable(username, time.time())
-        except UnknownUserError as err:
-            raise HTTPException(404, str(err)) from None
-        if changed:
-            act(request, who, "user.enable" if enable else "user.disable", details)
-        found = users.user(username)
-        assert found is not None
-        return UserOut.of(found)
+# ---- retention
 
-    @router.post("/api/admin/users/{username}/disable", response_model=UserOut)
-    def disable_user(request: Request, who: Authed, username: UserName) -> UserOut:
-        return _switch(request, who, username, enable=False)
 
-    @router.post("/api/admin/users/{username}/enable", response_model=UserOut)
-    def enable_user(request: Request, who: Authed, username: UserName) -> UserOut:
-        return _switch(request, who, username, enable=True)
-
-    # ---- tokens
-
-    @router.get("/api/admin/tokens", response_model=list[TokenOut])
-    def list_tokens(request: Request) -> list[TokenOut]:
-        now = time.time()
-        listed = sorted(tokens_of(request).issued(), key=lambda t: -t.created_at)
-        return [TokenOut.of(t, now) for t in listed]
-
-    @router.post("/api/admin/tokens", response_model=IssuedToken, status_code=201)
-    def issue_token(
-        request: Request, who: Authed, body: Annotated[NewToken, Body()]
-    ) -> IssuedToken:
-        ttl_s = body.days * 86400
-        planned = {"token_id": "0" * 16, "token_role": body.role.value, "label": body.label}
-        details = auditable({**planned, "ttl_s": ttl_s})
-        try:
-            secret, info = tokens_of(request).issue_listed(body.role, body.label, ttl_s)
-        except ValueError as err:
-            raise HTTPException(400, f"label: {err}") from None
-        try:
-            act(request, who, "token.issue", {**details, "token_id": info.token_id})
-        except Exception:
-            tokens_of(request).revoke(info.token_id)  # a token that was not logged must die
-            raise
-        return IssuedToken(token=TokenOut.of(info, time.time()), secret=secret)
-
-    @router.post("/api/admin/tokens/{token_id}/revoke", response_model=TokenOut)
-    def revoke_token(request: Request, who: Authed, token_id: TokenId) -> TokenOut:
-        tokens = tokens_of(request)
-        found = tokens.get(token_id)
-        if found is None:
-            raise HTTPException(404, f"no token {token_id!r}")
-        if not tokens.revoke(token_id):
-            raise HTTPException(409, f"token {token_id} is already revoked")
-        details = {"token_id": token_id, "token_role": found.role.value, "why": "revoked"}
-        act(request, who, "token.revoke", details)
-        revoked = tokens.get(token_id)
-        assert revoked is not None
-        return TokenOut.of(revoked, time.time())
-
-    # ---- cameras
-
-    def camera(camera_id: str) -> tuple[int, CameraConfig]:
-        for i, cam in enumerate(cameras):
-            if cam.id == camera_id:
-                return i, saved.get(camera_id, cam)
-        raise HTTPException(404, f"unknown camera {camera_id!r}")
-
-    @router.put("/api/cameras/{camera_id}/analytics", response_model=Analytics)
-    def put_analytics(
-        request: Request,
-        who: Authed,
-        camera_id: CameraPath,
-        analytics: Annotated[
-            Analytics, Body(description="the camera's analytics; faces need purpose and basis")
-        ],
-    ) -> Analytics:
-        folder: Path | None = getattr(request.app.state, "cameras_dir", None)
-        if not analytics.faces:  # switched on again, faces need their reasons stated anew
-            analytics = analytics.model_copy(
-                update={"faces_purpose": None, "faces_legal_basis": None}
-            )
-        with saving:
-            i, old = camera(camera_id)
-            changes = analytics_changes(camera_id, old.analytics, analytics)
-            for _action, details in changes:
-                auditable(details)
-            if folder is None:
-                raise HTTPException(503, "this API has no cameras folder: cameras cannot be saved")
-            if not changes:
-                return old.analytics  # nothing to change, nothing to record
-            try:
-                updated = save_analytics(Path(folder), camera_id, analytics)
-            except CameraConfigError as err:
-                raise HTTPException(409, f"the camera file cannot be saved: {err}") from None
-            saved[camera_id] = updated
-            if isinstance(cameras, MutableSequence):
-                cameras[i] = updated  # GET /api/cameras serves the camera as it now is
-        for action, details in changes:
-            act(request, who, action, details)
-        return updated.analytics
-
-    # ---- retention
-
-    @router.get("/api/admin/retention", response_model=RetentionOut)
-    def retention() -> RetentionOut:
-        return RetentionOut(
-            site_file=policy != DEFAULT_POLICY,
-            rows=[RetentionRowOut.of(r, policy) for r in retention_rows(policy)],
-        )
-
-    return router
+@router.get("/api/admin/retention", response_model=RetentionOut)
+def retention(policy: Retention) -> RetentionOut:
+    return RetentionOut(
+        site_file=policy != DEFAULT_POLICY,
+        rows=[RetentionRowOut.of(r, policy) for r in retention_rows(policy)],
+    )

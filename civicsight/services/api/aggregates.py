@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from civicsight.auth import Permission
@@ -28,13 +28,15 @@ from civicsight.disclosure import (
     published_window,
     suppress,
 )
-from civicsight.services.api.auth_routes import audit
+from civicsight.services.api.deps import Audit, Authed, Store
 from civicsight.services.api.params import time_query
-from civicsight.services.api.security import Authed, require
-from civicsight.store import StoredTrack, TrackQuery, TrackStore
+from civicsight.services.api.security import require
+from civicsight.store import MAX_PAGE, StoredTrack, TrackQuery, TrackStore
 
 MAX_WINDOW_S = 31 * 86_400
 MAX_TRACKS = 200_000
+
+router = APIRouter(prefix="/api/aggregates", tags=["traffic"])
 
 
 class CountRow(BaseModel):
@@ -94,7 +96,7 @@ def all_tracks(store: TrackStore, since: float, until: float) -> Iterator[Stored
     cursor: str | None = None
     seen = 0
     while True:
-        page = store.search(TrackQuery(since=since, until=until, limit=500, cursor=cursor))
+        page = store.search(TrackQuery(since=since, until=until, limit=MAX_PAGE, cursor=cursor))
         for t in page.items:
             seen += 1
             if seen > MAX_TRACKS:
@@ -105,42 +107,33 @@ def all_tracks(store: TrackStore, since: float, until: float) -> Iterator[Stored
         cursor = page.next
 
 
-def aggregates_router(store: TrackStore) -> APIRouter:
-    router = APIRouter(prefix="/api/aggregates", tags=["traffic"])
-
-    @router.get("", response_model=Aggregates, dependencies=[require(Permission.AGGREGATES)])
-    def aggregates(
-        request: Request,
-        who: Authed,
-        since: Annotated[float, time_query("window start (Unix seconds; widened to its bin)")],
-        until: Annotated[
-            float | None, time_query("window end (Unix seconds; default now; cut to whole bins)")
-        ] = None,
-        bucket_s: Annotated[
-            int, Query(description=f"bin length in seconds, one of {ALLOWED_BINS_S}")
-        ] = 3600,
-    ) -> Aggregates:
-        end = until if until is not None else time.time()
-        if end <= since or end - since > MAX_WINDOW_S:
-            raise HTTPException(400, "the window must be positive and at most 31 days")
-        try:
-            win = published_window(since, end, bucket_s, time.time())
-        except BinError as err:
-            raise HTTPException(400, f"bucket_s: {err}") from None
-        tracks = [] if win.empty else list(in_window(all_tracks(store, win.start, win.end), win))
-        audit(
-            request,
-            who.label,
-            who.role.value,
-            "aggregates.read",
-            {"since": win.start, "until": win.end, "bucket_s": bucket_s},
-        )
-        return Aggregates(
-            since=win.start,
-            until=win.end,
-            min_count=MIN_COUNT,
-            counts=count_rows(tracks, win, MIN_COUNT),
-            flows=flow_rows(tracks, MIN_COUNT),
-        )
-
-    return router
+@router.get("", response_model=Aggregates, dependencies=[require(Permission.AGGREGATES)])
+def aggregates(
+    store: Store,
+    trail: Audit,
+    who: Authed,
+    since: Annotated[float, time_query("window start (Unix seconds; widened to its bin)")],
+    until: Annotated[
+        float | None, time_query("window end (Unix seconds; default now; cut to whole bins)")
+    ] = None,
+    bucket_s: Annotated[
+        int, Query(description=f"bin length in seconds, one of {ALLOWED_BINS_S}")
+    ] = 3600,
+) -> Aggregates:
+    end = until if until is not None else time.time()
+    if end <= since or end - since > MAX_WINDOW_S:
+        raise HTTPException(400, "the window must be positive and at most 31 days")
+    try:
+        win = published_window(since, end, bucket_s, time.time())
+    except BinError as err:
+        raise HTTPException(400, f"bucket_s: {err}") from None
+    tracks = [] if win.empty else list(in_window(all_tracks(store, win.start, win.end), win))
+    details = {"since": win.start, "until": win.end, "bucket_s": bucket_s}
+    trail.append(who.label, who.role.value, "aggregates.read", details)
+    return Aggregates(
+        since=win.start,
+        until=win.end,
+        min_count=MIN_COUNT,
+        counts=count_rows(tracks, win, MIN_COUNT),
+        flows=flow_rows(tracks, MIN_COUNT),
+    )

@@ -13,7 +13,8 @@ and which cameras match faces at all.
   person confirming twice gets 409 with the rule in words.
 - ``GET /api/faces/cameras`` (``alerts`` or ``watchlist``): the cameras whose file turns
   faces on, with purpose and legal basis, read from the camera files as the faces service
-  reads them (a folder that does not load means faces are off everywhere).
+  reads them (``CameraRegistry.on_disk``; a folder that does not load means faces are off
+  everywhere; without a folder, the registry's cameras).
 
 The person's name (the entry's label) is shown only to roles that manage the watchlist.
 Without an alert store (a test app, a hub without faces) the alert routes answer 503.
@@ -23,24 +24,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from civicsight.alert_store import AlertStore
 from civicsight.alerts import CONFIRMATIONS_NEEDED, Alert, AlertError, AlertState
+from civicsight.audit import AuditLog
 from civicsight.auth import Permission, Principal, may
-from civicsight.cameras import CameraConfig, CameraConfigError, load_cameras
-from civicsight.services.api.auth_routes import audit
-from civicsight.services.api.security import Authed, require, require_any
+from civicsight.cameras import CameraConfig, CameraConfigError
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.deps import Alerts, Audit, Authed, Cameras, MaybeWatchlist
+from civicsight.services.api.params import JPEG_ANSWER, NO_STORE
+from civicsight.services.api.security import require, require_any
 from civicsight.watchlist import WatchlistEntry, WatchlistStore
 
 AlertPath = Annotated[str, PathParam(pattern=r"^a-[0-9a-f]{16}$", description="alert id")]
-NO_STORE = {"Cache-Control": "no-store"}
-NO_ALERTS = "no alert store on this hub"
+
+router = APIRouter(tags=["alerts"])
+reviewers = require(Permission.ALERTS)
 
 
 class ConfirmationOut(BaseModel):
@@ -157,131 +161,131 @@ def alert_out(
     )
 
 
-def alerts_router(
-    alerts: AlertStore | None,
+def found(alerts: AlertStore, alert_id: str) -> Alert:
+    alert = alerts.get(alert_id)
+    if alert is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return alert
+
+
+def shown_all(
+    items: list[Alert],
+    who: Principal,
+    alerts: AlertStore,
     watchlist: WatchlistStore | None,
-    cameras: Sequence[CameraConfig],
-) -> APIRouter:
-    """The routes over the alert store, the watchlist (for the enrolled photos and cases)
-    and the API's camera list (names; updated in place by the rules routes)."""
-    router = APIRouter(tags=["alerts"])
-    reviewers = require(Permission.ALERTS)
+    cameras: CameraRegistry,
+) -> list[AlertOut]:
+    """The alerts as ``who`` may see them, with the watchlist's cases and photos (labels
+    for the roles that manage it) and the registry's camera names."""
+    entries = {(e.watchlist_id, e.entry_id): e for e, _ in watchlist.entries()} if watchlist else {}
+    references = watchlist.with_reference() if watchlist else set()
+    names = {c.id: c.name for c in cameras.all()}
+    faces = alerts.with_face()
+    return [alert_out(a, who, names, entries, faces, references) for a in items]
 
-    def store() -> AlertStore:
-        if alerts is None:
-            raise HTTPException(503, NO_ALERTS)
-        return alerts
 
-    def found(alert_id: str) -> Alert:
-        alert = store().get(alert_id)
-        if alert is None:
-            raise HTTPException(404, f"no alert {alert_id}")
-        return alert
+def jpeg(trail: AuditLog, who: Principal, alert: Alert, image: str, data: bytes) -> Response:
+    details = {"alert_id": alert.alert_id, "image": image}
+    trail.append(who.label, who.role.value, "alert.view", details)
+    return Response(data, media_type="image/jpeg", headers=NO_STORE)
 
-    def shown(alert: Alert, who: Principal) -> AlertOut:
-        return shown_all([alert], who)[0]
 
-    def shown_all(items: list[Alert], who: Principal) -> list[AlertOut]:
-        entries = (
-            {(e.watchlist_id, e.entry_id): e for e, _ in watchlist.entries()} if watchlist else {}
+@router.get("/api/alerts", response_model=AlertList, dependencies=[reviewers])
+def list_alerts(
+    alerts: Alerts,
+    watchlist: MaybeWatchlist,
+    cameras: Cameras,
+    who: Authed,
+    state: Annotated[AlertState | None, Query(description="only alerts in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 200,
+) -> AlertList:
+    items = alerts.alerts(state)
+    items.sort(key=lambda a: (a.first_at, a.alert_id), reverse=True)
+    shown = shown_all(items[:limit], who, alerts, watchlist, cameras)
+    return AlertList(items=shown, counts=alerts.counts())
+
+
+@router.get(
+    "/api/alerts/{alert_id}/crop.jpg",
+    response_class=Response,
+    responses=JPEG_ANSWER,
+    dependencies=[reviewers],
+)
+def alert_face(alerts: Alerts, trail: Audit, who: Authed, alert_id: AlertPath) -> Response:
+    alert = found(alerts, alert_id)
+    data = alerts.face(alert_id)
+    if data is None:
+        raise HTTPException(404, "this alert keeps no face (raised before faces were kept)")
+    return jpeg(trail, who, alert, "crop", data)
+
+
+@router.get(
+    "/api/alerts/{alert_id}/reference.jpg",
+    response_class=Response,
+    responses=JPEG_ANSWER,
+    dependencies=[reviewers],
+)
+def alert_reference(
+    alerts: Alerts, watchlist: MaybeWatchlist, trail: Audit, who: Authed, alert_id: AlertPath
+) -> Response:
+    alert = found(alerts, alert_id)
+    data = watchlist.reference(alert.watchlist_id, alert.entry_id) if watchlist else None
+    if data is None:
+        raise HTTPException(
+            404,
+            "no enrolled photo: the entry left the watchlist (removed or expired) or was "
+            "enrolled without one",
         )
-        references = watchlist.with_reference() if watchlist else set()
-        names = {c.id: c.name for c in cameras}
-        faces = store().with_face()
-        return [alert_out(a, who, names, entries, faces, references) for a in items]
+    return jpeg(trail, who, alert, "reference", data)
 
-    def jpeg(request: Request, who: Principal, alert: Alert, image: str, data: bytes) -> Response:
-        details = {"alert_id": alert.alert_id, "image": image}
-        audit(request, who.label, who.role.value, "alert.view", details)
-        return Response(data, media_type="image/jpeg", headers=NO_STORE)
 
-    @router.get("/api/alerts", response_model=AlertList, dependencies=[reviewers])
-    def list_alerts(
-        who: Authed,
-        state: Annotated[AlertState | None, Query(description="only alerts in this state")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 200,
-    ) -> AlertList:
-        items = store().alerts(state)
-        items.sort(key=lambda a: (a.first_at, a.alert_id), reverse=True)
-        return AlertList(items=shown_all(items[:limit], who), counts=store().counts())
+@router.post("/api/alerts/{alert_id}/confirm", response_model=AlertOut, dependencies=[reviewers])
+def confirm(
+    alerts: Alerts, watchlist: MaybeWatchlist, cameras: Cameras, who: Authed, alert_id: AlertPath
+) -> AlertOut:
+    found(alerts, alert_id)
+    try:
+        alert = alerts.confirm(alert_id, who.label, who.role.value, time.time())
+    except AlertError as err:
+        raise HTTPException(409, str(err)) from None
+    return shown_all([alert], who, alerts, watchlist, cameras)[0]
 
-    @router.get(
-        "/api/alerts/{alert_id}/crop.jpg",
-        response_class=Response,
-        responses={200: {"content": {"image/jpeg": {}}}},
-        dependencies=[reviewers],
-    )
-    def alert_face(request: Request, who: Authed, alert_id: AlertPath) -> Response:
-        alert = found(alert_id)
-        data = store().face(alert_id)
-        if data is None:
-            raise HTTPException(404, "this alert keeps no face (raised before faces were kept)")
-        return jpeg(request, who, alert, "crop", data)
 
-    @router.get(
-        "/api/alerts/{alert_id}/reference.jpg",
-        response_class=Response,
-        responses={200: {"content": {"image/jpeg": {}}}},
-        dependencies=[reviewers],
-    )
-    def alert_reference(request: Request, who: Authed, alert_id: AlertPath) -> Response:
-        alert = found(alert_id)
-        data = watchlist.reference(alert.watchlist_id, alert.entry_id) if watchlist else None
-        if data is None:
-            raise HTTPException(
-                404,
-                "no enrolled photo: the entry left the watchlist (removed or expired) or was "
-                "enrolled without one",
-            )
-        return jpeg(request, who, alert, "reference", data)
+@router.post("/api/alerts/{alert_id}/dismiss", response_model=AlertOut, dependencies=[reviewers])
+def dismiss(
+    alerts: Alerts,
+    watchlist: MaybeWatchlist,
+    cameras: Cameras,
+    who: Authed,
+    alert_id: AlertPath,
+    body: Annotated[Dismissal | None, Body()] = None,
+) -> AlertOut:
+    found(alerts, alert_id)
+    reason = body.reason.strip() if body is not None else ""
+    if len(reason) < 5 or not reason.isprintable():
+        raise HTTPException(
+            400, "reason: a dismissal needs a reason of 5 to 500 printable characters"
+        )
+    try:
+        alert = alerts.dismiss(alert_id, who.label, who.role.value, time.time(), reason)
+    except AlertError as err:
+        raise HTTPException(409, str(err)) from None
+    return shown_all([alert], who, alerts, watchlist, cameras)[0]
 
-    @router.post(
-        "/api/alerts/{alert_id}/confirm", response_model=AlertOut, dependencies=[reviewers]
-    )
-    def confirm(who: Authed, alert_id: AlertPath) -> AlertOut:
-        found(alert_id)
-        try:
-            alert = store().confirm(alert_id, who.label, who.role.value, time.time())
-        except AlertError as err:
-            raise HTTPException(409, str(err)) from None
-        return shown(alert, who)
 
-    @router.post(
-        "/api/alerts/{alert_id}/dismiss", response_model=AlertOut, dependencies=[reviewers]
-    )
-    def dismiss(
-        who: Authed, alert_id: AlertPath, body: Annotated[Dismissal | None, Body()] = None
-    ) -> AlertOut:
-        found(alert_id)
-        reason = body.reason.strip() if body is not None else ""
-        if len(reason) < 5 or not reason.isprintable():
-            raise HTTPException(
-                400, "reason: a dismissal needs a reason of 5 to 500 printable characters"
-            )
-        try:
-            alert = store().dismiss(alert_id, who.label, who.role.value, time.time(), reason)
-        except AlertError as err:
-            raise HTTPException(409, str(err)) from None
-        return shown(alert, who)
-
-    @router.get(
-        "/api/faces/cameras",
-        response_model=FacesCameras,
-        dependencies=[require_any(Permission.ALERTS, Permission.WATCHLIST)],
-    )
-    def cameras_with_faces(request: Request) -> FacesCameras:
-        folder: Path | None = getattr(request.app.state, "cameras_dir", None)
-        if folder is None or not Path(folder).is_dir():
-            return faces_cameras(list(cameras))
-        try:
-            configs = load_cameras(Path(folder))
-        except CameraConfigError:
-            return FacesCameras(
-                cameras=[],
-                faces_off=len(cameras),
-                problem="the camera files do not load, so the faces service matches faces on "
-                "no camera until they are fixed (its log says why)",
-            )
-        return faces_cameras(configs)
-
-    return router
+@router.get(
+    "/api/faces/cameras",
+    response_model=FacesCameras,
+    dependencies=[require_any(Permission.ALERTS, Permission.WATCHLIST)],
+)
+def cameras_with_faces(cameras: Cameras) -> FacesCameras:
+    try:
+        configs = cameras.on_disk()
+    except CameraConfigError:
+        return FacesCameras(
+            cameras=[],
+            faces_off=len(cameras),
+            problem="the camera files do not load, so the faces service matches faces on "
+            "no camera until they are fixed (its log says why)",
+        )
+    return faces_cameras(configs if configs is not None else cameras.all())

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from civicsight.audit import ACTIONS, CASE_PATTERN, NAME, TOKEN_LIKE, AuditEntry, AuditLog
 from civicsight.audit_cases import CaseSummary, summarise_cases
 from civicsight.auth import Permission
-from civicsight.services.api.auth_routes import audit, audit_log
+from civicsight.services.api.deps import Audit, Authed
 from civicsight.services.api.params import time_query
-from civicsight.services.api.security import Authed, require
+from civicsight.services.api.security import require
 
 MAX_ENTRIES = 1000
 MAX_CASES = 500
+
+router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[require(Permission.AUDIT)])
 
 
 class ScheduledCheck(BaseModel):
@@ -104,92 +106,85 @@ Since = Annotated[float | None, time_query("entries at or after (Unix seconds)")
 Until = Annotated[float | None, time_query("entries at or before (Unix seconds)")]
 
 
-def audit_router() -> APIRouter:
-    router = APIRouter(prefix="/api/audit", tags=["audit"])
-    auditors = [require(Permission.AUDIT)]
+@router.get("", response_model=AuditPage)
+def read(
+    log: Audit,
+    who: Authed,
+    since: Since = None,
+    until: Until = None,
+    actor: Annotated[
+        str | None, Query(max_length=120, description="only entries by this user")
+    ] = None,
+    action: Annotated[
+        list[str] | None,
+        Query(description="only these actions (repeat; search.* for all of a family)"),
+    ] = None,
+    case: CaseFilter = None,
+    order: Annotated[
+        Literal["oldest", "newest"], Query(description="chain order, or newest first")
+    ] = "oldest",
+    cursor: Annotated[
+        int | None, Query(ge=0, description="the 'next' of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 200,
+    verify: Annotated[bool, Query(description="verify the whole chain (slow)")] = True,
+) -> AuditPage:
+    actions = actions_asked(action)
+    check_actor(actor)
+    if since is not None and until is not None and since > until:
+        raise HTTPException(400, "since must not be after until")
+    check = log.verify() if verify else None
+    newest = order == "newest"
+    entries = log.entries(
+        since=since,
+        until=until,
+        action=actions,
+        actor=actor,
+        case=case,
+        cursor=cursor,
+        newest_first=newest,
+        limit=limit + 1,
+    )
+    more = len(entries) > limit
+    entries = entries[:limit]
+    asked = {
+        "since": since,
+        "until": until,
+        "actor": actor,
+        "action": sorted(actions) if actions else None,
+        "case": case,
+        "order": order,
+        "cursor": cursor,
+        "verify": verify,
+    }
+    details = {k: v for k, v in asked.items() if v is not None}
+    log.append(who.label, who.role.value, "audit.read", details)
+    return AuditPage(
+        intact=check.ok if check else None,
+        problem=check.problem if check else "",
+        checked=check.checked if check else None,
+        problem_seq=check.seq if check else None,
+        scheduled=scheduled_check(log),
+        entries=entries,
+        next=entries[-1].seq if more and entries else None,
+    )
 
-    @router.get("", response_model=AuditPage, dependencies=auditors)
-    def read(
-        request: Request,
-        who: Authed,
-        since: Since = None,
-        until: Until = None,
-        actor: Annotated[
-            str | None, Query(max_length=120, description="only entries by this user")
-        ] = None,
-        action: Annotated[
-            list[str] | None,
-            Query(description="only these actions (repeat; search.* for all of a family)"),
-        ] = None,
-        case: CaseFilter = None,
-        order: Annotated[
-            Literal["oldest", "newest"], Query(description="chain order, or newest first")
-        ] = "oldest",
-        cursor: Annotated[
-            int | None, Query(ge=0, description="the 'next' of the previous page")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 200,
-        verify: Annotated[bool, Query(description="verify the whole chain (slow)")] = True,
-    ) -> AuditPage:
-        log = audit_log(request)
-        actions = actions_asked(action)
-        check_actor(actor)
-        if since is not None and until is not None and since > until:
-            raise HTTPException(400, "since must not be after until")
-        check = log.verify() if verify else None
-        newest = order == "newest"
-        entries = log.entries(
-            since=since,
-            until=until,
-            action=actions,
-            actor=actor,
-            case=case,
-            cursor=cursor,
-            newest_first=newest,
-            limit=limit + 1,
-        )
-        more = len(entries) > limit
-        entries = entries[:limit]
-        asked = {
-            "since": since,
-            "until": until,
-            "actor": actor,
-            "action": sorted(actions) if actions else None,
-            "case": case,
-            "order": order,
-            "cursor": cursor,
-            "verify": verify,
-        }
-        details = {k: v for k, v in asked.items() if v is not None}
-        audit(request, who.label, who.role.value, "audit.read", details)
-        return AuditPage(
-            intact=check.ok if check else None,
-            problem=check.problem if check else "",
-            checked=check.checked if check else None,
-            problem_seq=check.seq if check else None,
-            scheduled=scheduled_check(log),
-            entries=entries,
-            next=entries[-1].seq if more and entries else None,
-        )
 
-    @router.get("/cases", response_model=CasePage, dependencies=auditors)
-    def cases(
-        request: Request,
-        who: Authed,
-        since: Since = None,
-        until: Until = None,
-        case: CaseFilter = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_CASES)] = 100,
-    ) -> CasePage:
-        log = audit_log(request)
-        if since is not None and until is not None and since > until:
-            raise HTTPException(400, "since must not be after until")
-        found = summarise_cases(
-            log.case_activity(since, until, case), log.case_tracks(since, until, case)
-        )
-        asked = {"view": "cases", "since": since, "until": until, "case": case}
-        details = {k: v for k, v in asked.items() if v is not None}
-        audit(request, who.label, who.role.value, "audit.read", details)
-        return CasePage(cases=found[:limit], total=len(found))
-
-    return router
+@router.get("/cases", response_model=CasePage)
+def cases(
+    log: Audit,
+    who: Authed,
+    since: Since = None,
+    until: Until = None,
+    case: CaseFilter = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_CASES)] = 100,
+) -> CasePage:
+    if since is not None and until is not None and since > until:
+        raise HTTPException(400, "since must not be after until")
+    found = summarise_cases(
+        log.case_activity(since, until, case), log.case_tracks(since, until, case)
+    )
+    asked = {"view": "cases", "since": since, "until": until, "case": case}
+    details = {k: v for k, v in asked.items() if v is not None}
+    log.append(who.label, who.role.value, "audit.read", details)
+    return CasePage(cases=found[:limit], total=len(found))

@@ -9,22 +9,21 @@ Signing out with an API token revokes the token.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from civicsight.audit import AuditLog
-from civicsight.auth import TokenStore
-from civicsight.services.api.security import SESSION_COOKIE, Authed, bearer_token
-from civicsight.users import (
-    MAX_PASSWORD,
-    LoginRefusedError,
-    LoginThrottledError,
-    Session,
-    UserStore,
+from civicsight.services.api.deps import (
+    NO_PASSWORDS,
+    Audit,
+    Authed,
+    MaybeUsers,
+    Tokens,
+    Users,
 )
+from civicsight.services.api.security import SESSION_COOKIE, bearer_token
+from civicsight.users import MAX_PASSWORD, LoginRefusedError, LoginThrottledError, Session
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -49,13 +48,6 @@ class SessionOut(BaseModel):
     expires_at: float
 
 
-def _users(request: Request) -> UserStore:
-    users: UserStore | None = getattr(request.app.state, "users", None)
-    if users is None:
-        raise HTTPException(404, "password sign-in is not enabled on this hub")
-    return users
-
-
 def _start(request: Request, response: Response, session: Session) -> SessionOut:
     response.set_cookie(
         SESSION_COOKIE,
@@ -75,22 +67,6 @@ def _start(request: Request, response: Response, session: Session) -> SessionOut
     )
 
 
-def audit_log(request: Request) -> AuditLog:
-    """The app's audit log. An app without one answers nothing that must be audited: it
-    fails (500) rather than act unrecorded."""
-    trail: AuditLog | None = getattr(request.app.state, "audit", None)
-    if trail is None:
-        raise RuntimeError("this API has no audit log: audited actions are refused")
-    return trail
-
-
-def audit(
-    request: Request, actor: str, role: str, action: str, details: Mapping[str, object]
-) -> None:
-    """Append to the app's audit log (``app.state.audit``); never skipped."""
-    audit_log(request).append(actor, role, action, details)
-
-
 def client_address(request: Request) -> str:
     """The peer's address. Forwarded headers count only from the proxies named in
     ``CIVICSIGHT_TRUSTED_PROXIES`` (uvicorn applies them before this runs)."""
@@ -98,8 +74,13 @@ def client_address(request: Request) -> str:
 
 
 @router.post("/login", response_model=SessionOut)
-def login(request: Request, response: Response, body: Annotated[Login, Body()]) -> SessionOut:
-    users = _users(request)
+def login(
+    request: Request,
+    response: Response,
+    users: Users,
+    trail: Audit,
+    body: Annotated[Login, Body()],
+) -> SessionOut:
     client = client_address(request)
     try:
         session = users.login(body.username, body.password, client, time.time())
@@ -108,36 +89,28 @@ def login(request: Request, response: Response, body: Annotated[Login, Body()]) 
     except LoginRefusedError as err:
         # a name typed into the user field may be a password: only a real user's name is
         # logged in clear, anything else as a keyed pseudonym
-        attempted = (
-            body.username
-            if users.exists(body.username)
-            else audit_log(request).pseudonym(body.username)
-        )
-        audit(request, attempted, "unknown", "login.failed", {"client": client})
+        attempted = body.username if users.exists(body.username) else trail.pseudonym(body.username)
+        trail.append(attempted, "unknown", "login.failed", {"client": client})
         raise HTTPException(401, str(err)) from None
-    audit(
-        request,
-        session.principal.label,
-        session.principal.role.value,
-        "login",
-        {"ok": True, "method": "password"},
-    )
+    who = session.principal
+    trail.append(who.label, who.role.value, "login", {"ok": True, "method": "password"})
     return _start(request, response, session)
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, who: Authed) -> Response:
+def logout(
+    request: Request, tokens: Tokens, users: MaybeUsers, trail: Audit, who: Authed
+) -> Response:
     """Ends the caller's session; a caller who signed in with an API token revokes it."""
     if bearer_token(request):
-        tokens: TokenStore = request.app.state.tokens
         tokens.revoke(who.token_id)
         details = {"token_id": who.token_id, "token_role": who.role.value, "why": "logout"}
-        audit(request, who.label, who.role.value, "token.revoke", details)
+        trail.append(who.label, who.role.value, "token.revoke", details)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
-            _users(request).logout(cookie)
-    audit(request, who.label, who.role.value, "logout", {})
+        if cookie and users is not None:
+            users.logout(cookie)
+    trail.append(who.label, who.role.value, "logout", {})
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -145,11 +118,17 @@ def logout(request: Request, who: Authed) -> Response:
 
 @router.post("/password", response_model=SessionOut)
 def change_password(
-    request: Request, response: Response, who: Authed, body: Annotated[PasswordChange, Body()]
+    request: Request,
+    response: Response,
+    users: MaybeUsers,
+    trail: Audit,
+    who: Authed,
+    body: Annotated[PasswordChange, Body()],
 ) -> SessionOut:
     if not who.token_id.startswith("session:"):
         raise HTTPException(400, "API tokens have no password; sign in with a user name")
-    users = _users(request)
+    if users is None:  # a session means password sign-in is on: never, in fact
+        raise HTTPException(404, NO_PASSWORDS)
     try:
         session = users.change_password(
             who.label, body.old, body.new, client_address(request), time.time()
@@ -160,5 +139,5 @@ def change_password(
         raise HTTPException(403, str(err)) from None
     except ValueError as err:
         raise HTTPException(400, str(err)) from None
-    audit(request, who.label, who.role.value, "password.changed", {})
+    trail.append(who.label, who.role.value, "password.changed", {})
     return _start(request, response, session)

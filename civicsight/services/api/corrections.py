@@ -4,6 +4,7 @@ A correction is published to ``track_corrections`` (one partition, so in the ord
 with the user and the reason; the stream app's join applies it and never lets a later
 automatic decision undo it. Each one is audited (``track.merge`` / ``track.split``). The
 answer is 202: the new track versions follow through the store as the join emits them.
+An API without the bus answers 503.
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Request
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from civicsight.audit import AuditLog
 from civicsight.auth import Permission
 from civicsight.bus import Publisher
-from civicsight.events import TrackCorrection
-from civicsight.services.api.auth_routes import audit
-from civicsight.services.api.security import Authed, require
+from civicsight.events import SLUG, TrackCorrection
+from civicsight.services.api.deps import Audit, Authed, Bus
+from civicsight.services.api.params import TrackId
+from civicsight.services.api.security import require
 
-TRACKLET = r"^[a-z0-9][a-z0-9_-]{0,62}/[0-9]{1,19}$"
-TrackId = Annotated[str, PathParam(min_length=1, max_length=64)]
+TRACKLET = SLUG.removesuffix("$") + r"/[0-9]{1,19}$"
+"""A tracklet id: camera id / tracker id."""
+
+router = APIRouter(
+    prefix="/api/tracks", tags=["tracks"], dependencies=[require(Permission.CORRECT)]
+)
 
 
 class Merge(BaseModel):
@@ -39,53 +45,48 @@ class Split(BaseModel):
     reason: str = Field(min_length=5, max_length=1000, description="why (kept in the audit log)")
 
 
-def corrections_router(publisher: Publisher | None) -> APIRouter:
-    router = APIRouter(
-        prefix="/api/tracks", tags=["tracks"], dependencies=[require(Permission.CORRECT)]
+def send(
+    bus: Publisher, trail: AuditLog, correction: TrackCorrection, role: str
+) -> TrackCorrection:
+    bus.publish("track_corrections", correction.track_id, correction)
+    bus.flush(10)
+    details = {
+        "track": correction.track_id,
+        "other_track": correction.other_track_id,
+        "tracklets": list(correction.tracklets),
+        "reason": correction.reason,
+    }
+    trail.append(correction.user, role, f"track.{correction.action}", details)
+    return correction
+
+
+@router.post("/{track_id}/merge", status_code=202, response_model=TrackCorrection)
+def merge(
+    bus: Bus, trail: Audit, who: Authed, track_id: TrackId, body: Annotated[Merge, Body()]
+) -> TrackCorrection:
+    if body.other_track_id == track_id:
+        raise HTTPException(400, "other_track_id: a track cannot merge with itself")
+    correction = TrackCorrection(
+        action="merge",
+        track_id=track_id,
+        other_track_id=body.other_track_id,
+        user=who.label,
+        reason=body.reason.strip(),
+        decided_at=time.time(),
     )
+    return send(bus, trail, correction, who.role.value)
 
-    def send(request: Request, correction: TrackCorrection, role: str) -> TrackCorrection:
-        if publisher is None:
-            raise HTTPException(503, "corrections need the bus; this API has none")
-        publisher.publish("track_corrections", correction.track_id, correction)
-        publisher.flush(10)
-        details = {
-            "track": correction.track_id,
-            "other_track": correction.other_track_id,
-            "tracklets": list(correction.tracklets),
-            "reason": correction.reason,
-        }
-        audit(request, correction.user, role, f"track.{correction.action}", details)
-        return correction
 
-    @router.post("/{track_id}/merge", status_code=202, response_model=TrackCorrection)
-    def merge(
-        request: Request, who: Authed, track_id: TrackId, body: Annotated[Merge, Body()]
-    ) -> TrackCorrection:
-        if body.other_track_id == track_id:
-            raise HTTPException(400, "other_track_id: a track cannot merge with itself")
-        correction = TrackCorrection(
-            action="merge",
-            track_id=track_id,
-            other_track_id=body.other_track_id,
-            user=who.label,
-            reason=body.reason.strip(),
-            decided_at=time.time(),
-        )
-        return send(request, correction, who.role.value)
-
-    @router.post("/{track_id}/split", status_code=202, response_model=TrackCorrection)
-    def split(
-        request: Request, who: Authed, track_id: TrackId, body: Annotated[Split, Body()]
-    ) -> TrackCorrection:
-        correction = TrackCorrection(
-            action="split",
-            track_id=track_id,
-            tracklets=tuple(dict.fromkeys(body.tracklets)),
-            user=who.label,
-            reason=body.reason.strip(),
-            decided_at=time.time(),
-        )
-        return send(request, correction, who.role.value)
-
-    return router
+@router.post("/{track_id}/split", status_code=202, response_model=TrackCorrection)
+def split(
+    bus: Bus, trail: Audit, who: Authed, track_id: TrackId, body: Annotated[Split, Body()]
+) -> TrackCorrection:
+    correction = TrackCorrection(
+        action="split",
+        track_id=track_id,
+        tracklets=tuple(dict.fromkeys(body.tracklets)),
+        user=who.label,
+        reason=body.reason.strip(),
+        decided_at=time.time(),
+    )
+    return send(bus, trail, correction, who.role.value)

@@ -18,7 +18,7 @@ import numpy as np
 from civicsight.models.registry import ModelUnavailableError
 from civicsight.models.runtimes.face_detector import Faces
 from civicsight.models.runtimes.face_encoder import FaceEncoder, ModelChoice
-from civicsight.services.api.watchlist_routes import FaceModelsUnavailableError
+from civicsight.services.api.state import FaceModelsUnavailableError
 
 log = logging.getLogger("api")
 

@@ -15,14 +15,16 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from civicsight.bus import Subscriber
+from civicsight.cameras import CameraConfig
 from civicsight.events import Box, Event, Frame, FrameDetections, RuleHit
 from civicsight.services.api.feed import Feed
 from civicsight.services.api.recent import Recent
@@ -294,3 +296,30 @@ class LiveFeed:
                     sub.close()
                 except Exception:
                     log.exception("live feed: closing the subscriber failed")
+
+
+LIVE_S = 5.0
+"""A camera whose newest frame is younger than this is live; then stale up to OFFLINE_S."""
+OFFLINE_S = 30.0
+
+
+class CameraState(BaseModel):
+    """A camera's state as the control room shows it (health, the live socket)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    camera_id: str
+    state: str = Field(description="live, stale, offline or waiting (no frame yet)")
+    age_s: float | None = Field(description="seconds since the newest frame was captured")
+
+
+def camera_states(cameras: Sequence[CameraConfig], live: LiveView, now: float) -> list[CameraState]:
+    out = []
+    for cam in cameras:
+        at = live.last_captured_at(cam.id)
+        if at is None:
+            out.append(CameraState(camera_id=cam.id, state="waiting", age_s=None))
+            continue
+        age = max(0.0, now - at)
+        state = "live" if age < LIVE_S else "stale" if age < OFFLINE_S else "offline"
+        out.append(CameraState(camera_id=cam.id, state=state, age_s=round(age, 1)))
+    return out

@@ -30,19 +30,16 @@ import json
 import logging
 import struct
 import time
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field
 
-from civicsight.auth import Permission, Principal, TokenStore, may
-from civicsight.cameras import CameraConfig
-from civicsight.services.api.feed import Feed
-from civicsight.services.api.live import LiveView
+from civicsight.auth import Permission, Principal, may
+from civicsight.services.api.deps import State
+from civicsight.services.api.live import camera_states
 from civicsight.services.api.security import SESSION_COOKIE
-from civicsight.users import UserStore
+from civicsight.services.api.state import ApiState
 
 log = logging.getLogger("api.live")
 
@@ -51,29 +48,6 @@ TICK_S = 0.05
 HEALTH_S = 2.0
 RECHECK_S = 30.0
 AUTH_WAIT_S = 5.0
-LIVE_S = 5.0
-"""A camera whose newest frame is younger than this is live; then stale up to OFFLINE_S."""
-OFFLINE_S = 30.0
-
-
-class CameraState(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    camera_id: str
-    state: str = Field(description="live, stale, offline or waiting (no frame yet)")
-    age_s: float | None = Field(description="seconds since the newest frame was captured")
-
-
-def camera_states(cameras: Sequence[CameraConfig], live: LiveView, now: float) -> list[CameraState]:
-    out = []
-    for cam in cameras:
-        at = live.last_captured_at(cam.id)
-        if at is None:
-            out.append(CameraState(camera_id=cam.id, state="waiting", age_s=None))
-            continue
-        age = max(0.0, now - at)
-        state = "live" if age < LIVE_S else "stale" if age < OFFLINE_S else "offline"
-        out.append(CameraState(camera_id=cam.id, state=state, age_s=round(age, 1)))
-    return out
 
 
 def frame_message(header: dict[str, Any], jpeg: bytes) -> bytes:
@@ -88,152 +62,151 @@ class Closed(Exception):
         self.reason = reason
 
 
-def live_router(cameras: Sequence[CameraConfig], live: LiveView, feed: Feed) -> APIRouter:
-    router = APIRouter()
+router = APIRouter()
 
-    def verify(ws: WebSocket, token: str | None) -> Principal | None:
-        if token:
-            tokens: TokenStore = ws.app.state.tokens
-            return tokens.verify(token)
-        cookie = ws.cookies.get(SESSION_COOKIE)
-        users: UserStore | None = getattr(ws.app.state, "users", None)
-        if not cookie or users is None:
-            return None
-        session = users.session(cookie, time.time())
-        if session is None or session.must_change:
-            return None
-        return session.principal
 
-    async def sign_in(ws: WebSocket) -> tuple[Principal, str | None]:
-        who = verify(ws, None)
-        if who is not None:
-            return who, None
-        try:
-            first = await asyncio.wait_for(ws.receive_json(), AUTH_WAIT_S)
-        except (TimeoutError, ValueError, WebSocketDisconnect):
-            raise Closed(4401, "sign in: send {type: auth, token} first") from None
-        token = first.get("token") if isinstance(first, dict) else None
-        if not isinstance(token, str) or first.get("type") != "auth":
-            raise Closed(4401, "sign in: send {type: auth, token} first")
-        who = verify(ws, token)
-        if who is None:
-            raise Closed(4401, "invalid, expired or revoked token")
-        return who, token
+def verify(state: ApiState, ws: WebSocket, token: str | None) -> Principal | None:
+    if token:
+        return state.tokens.verify(token)
+    cookie = ws.cookies.get(SESSION_COOKIE)
+    users = state.users
+    if not cookie or users is None:
+        return None
+    session = users.session(cookie, time.time())
+    if session is None or session.must_change:
+        return None
+    return session.principal
 
-    @router.websocket("/api/live/ws")
-    async def live_socket(ws: WebSocket) -> None:
-        origin = ws.headers.get("origin")
-        if origin and urlsplit(origin).netloc != ws.headers.get("host"):
-            await ws.close(code=4403, reason="cross-site socket refused")
-            return
-        await ws.accept()
-        try:
-            who, token = await sign_in(ws)
-            if not may(who.role, Permission.LIVE):
-                raise Closed(4403, f"role {who.role.value} may not: live")
-            await serve(ws, who, token)
-        except Closed as closed:
-            with contextlib.suppress(Exception):
-                await ws.send_json({"type": "error", "detail": closed.reason})
-                await ws.close(code=closed.code, reason=closed.reason[:120])
-        except WebSocketDisconnect:
-            pass
 
-    async def serve(ws: WebSocket, who: Principal, token: str | None) -> None:
-        fps_of = {c.id: c.fps for c in cameras}
-        watching: dict[str, float] = {}
-        cursor = feed.items.last
-        await ws.send_json(
-            {"type": "hello", "label": who.label, "role": who.role.value, "cursor": cursor}
-        )
+async def sign_in(state: ApiState, ws: WebSocket) -> tuple[Principal, str | None]:
+    who = verify(state, ws, None)
+    if who is not None:
+        return who, None
+    try:
+        first = await asyncio.wait_for(ws.receive_json(), AUTH_WAIT_S)
+    except (TimeoutError, ValueError, WebSocketDisconnect):
+        raise Closed(4401, "sign in: send {type: auth, token} first") from None
+    token = first.get("token") if isinstance(first, dict) else None
+    if not isinstance(token, str) or first.get("type") != "auth":
+        raise Closed(4401, "sign in: send {type: auth, token} first")
+    who = verify(state, ws, token)
+    if who is None:
+        raise Closed(4401, "invalid, expired or revoked token")
+    return who, token
 
-        async def receive() -> None:
-            nonlocal cursor
-            while True:
-                msg = await ws.receive_json()
-                if not isinstance(msg, dict):
+
+@router.websocket("/api/live/ws")
+async def live_socket(ws: WebSocket, state: State) -> None:
+    origin = ws.headers.get("origin")
+    if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+        await ws.close(code=4403, reason="cross-site socket refused")
+        return
+    await ws.accept()
+    try:
+        who, token = await sign_in(state, ws)
+        if not may(who.role, Permission.LIVE):
+            raise Closed(4403, f"role {who.role.value} may not: live")
+        await serve(state, ws, who, token)
+    except Closed as closed:
+        with contextlib.suppress(Exception):
+            await ws.send_json({"type": "error", "detail": closed.reason})
+            await ws.close(code=closed.code, reason=closed.reason[:120])
+    except WebSocketDisconnect:
+        pass
+
+
+async def serve(state: ApiState, ws: WebSocket, who: Principal, token: str | None) -> None:
+    live, feed, cameras = state.live, state.feed, state.cameras
+    fps_of = {c.id: c.fps for c in cameras.all()}
+    watching: dict[str, float] = {}
+    cursor = feed.items.last
+    await ws.send_json(
+        {"type": "hello", "label": who.label, "role": who.role.value, "cursor": cursor}
+    )
+
+    async def receive() -> None:
+        nonlocal cursor
+        while True:
+            msg = await ws.receive_json()
+            if not isinstance(msg, dict):
+                continue
+            if msg.get("type") == "watch" and isinstance(msg.get("cameras"), dict):
+                watching.clear()
+                for cam, fps in msg["cameras"].items():
+                    if cam in fps_of and isinstance(fps, int | float) and fps > 0:
+                        watching[cam] = min(float(fps), fps_of[cam], MAX_FPS)
+            elif msg.get("type") == "events" and isinstance(msg.get("after"), int):
+                cursor = max(0, msg["after"])
+
+    async def send() -> None:
+        nonlocal cursor
+        redact = not may(who.role, Permission.FACES)
+        sent: dict[str, tuple[int, float]] = {}
+        next_at: dict[str, float] = {}
+        health_at = recheck_at = 0.0
+        while True:
+            now = time.monotonic()
+            for cam, fps in list(watching.items()):
+                if now < next_at.get(cam, 0.0):
                     continue
-                if msg.get("type") == "watch" and isinstance(msg.get("cameras"), dict):
-                    watching.clear()
-                    for cam, fps in msg["cameras"].items():
-                        if cam in fps_of and isinstance(fps, int | float) and fps > 0:
-                            watching[cam] = min(float(fps), fps_of[cam], MAX_FPS)
-                elif msg.get("type") == "events" and isinstance(msg.get("after"), int):
-                    cursor = max(0, msg["after"])
-
-        async def send() -> None:
-            nonlocal cursor
-            redact = not may(who.role, Permission.FACES)
-            sent: dict[str, tuple[int, float]] = {}
-            next_at: dict[str, float] = {}
-            health_at = recheck_at = 0.0
-            while True:
-                now = time.monotonic()
-                for cam, fps in list(watching.items()):
-                    if now < next_at.get(cam, 0.0):
-                        continue
-                    newest = live.latest(cam)
-                    if newest is None:
-                        continue
-                    key = (newest.frame.seq, newest.frame.captured_at)
-                    if sent.get(cam) == key and newest.detections is not None:
-                        continue
-                    found = await asyncio.to_thread(live.annotated, cam, redact)
-                    if found is None:
-                        continue
-                    jpeg, shown = found
-                    sent[cam] = (shown.frame.seq, shown.frame.captured_at)
-                    # keep the cadence (not "now + period": the tick would slow it down)
-                    due = next_at.get(cam, now) + 1.0 / fps
-                    next_at[cam] = due if due > now else now + 1.0 / fps
-                    header = {
-                        "camera_id": cam,
-                        "seq": shown.frame.seq,
-                        "captured_at": shown.frame.captured_at,
-                        "age_s": round(max(0.0, time.time() - shown.frame.captured_at), 2),
-                        "annotated": shown.detections is not None,
-                    }
-                    await ws.send_bytes(frame_message(header, jpeg))
-                if feed.items.last != cursor:
-                    page = feed.after(cursor, who)
-                    cursor = page.cursor
-                    if page.items or page.missed:
-                        await ws.send_json(
-                            {
-                                "type": "feed",
-                                "items": [i.model_dump(mode="json") for i in page.items],
-                                "cursor": page.cursor,
-                                "missed": page.missed,
-                            }
-                        )
-                if now >= health_at:
-                    health_at = now + HEALTH_S
-                    wall = time.time()
+                newest = live.latest(cam)
+                if newest is None:
+                    continue
+                key = (newest.frame.seq, newest.frame.captured_at)
+                if sent.get(cam) == key and newest.detections is not None:
+                    continue
+                found = await asyncio.to_thread(live.annotated, cam, redact)
+                if found is None:
+                    continue
+                jpeg, shown = found
+                sent[cam] = (shown.frame.seq, shown.frame.captured_at)
+                # keep the cadence (not "now + period": the tick would slow it down)
+                due = next_at.get(cam, now) + 1.0 / fps
+                next_at[cam] = due if due > now else now + 1.0 / fps
+                header = {
+                    "camera_id": cam,
+                    "seq": shown.frame.seq,
+                    "captured_at": shown.frame.captured_at,
+                    "age_s": round(max(0.0, time.time() - shown.frame.captured_at), 2),
+                    "annotated": shown.detections is not None,
+                }
+                await ws.send_bytes(frame_message(header, jpeg))
+            if feed.items.last != cursor:
+                page = feed.after(cursor, who)
+                cursor = page.cursor
+                if page.items or page.missed:
                     await ws.send_json(
                         {
-                            "type": "health",
-                            "services": [
-                                s.model_dump(mode="json") for s in feed.health.services(wall)
-                            ],
-                            "cameras": [
-                                c.model_dump(mode="json")
-                                for c in camera_states(cameras, live, wall)
-                            ],
+                            "type": "feed",
+                            "items": [i.model_dump(mode="json") for i in page.items],
+                            "cursor": page.cursor,
+                            "missed": page.missed,
                         }
                     )
-                if now >= recheck_at:
-                    recheck_at = now + RECHECK_S
-                    if verify(ws, token) is None:
-                        raise Closed(4401, "your session ended: sign in again")
-                await asyncio.sleep(TICK_S)
+            if now >= health_at:
+                health_at = now + HEALTH_S
+                wall = time.time()
+                await ws.send_json(
+                    {
+                        "type": "health",
+                        "services": [s.model_dump(mode="json") for s in feed.health.services(wall)],
+                        "cameras": [
+                            c.model_dump(mode="json")
+                            for c in camera_states(cameras.all(), live, wall)
+                        ],
+                    }
+                )
+            if now >= recheck_at:
+                recheck_at = now + RECHECK_S
+                if verify(state, ws, token) is None:
+                    raise Closed(4401, "your session ended: sign in again")
+            await asyncio.sleep(TICK_S)
 
-        tasks = [asyncio.create_task(receive()), asyncio.create_task(send())]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # re-raises Closed / WebSocketDisconnect
-        finally:
-            for task in tasks:
-                task.cancel()
-
-    return router
+    tasks = [asyncio.create_task(receive()), asyncio.create_task(send())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # re-raises Closed / WebSocketDisconnect
+    finally:
+        for task in tasks:
+            task.cancel()

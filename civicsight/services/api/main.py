@@ -28,13 +28,14 @@ from civicsight.models.appearance import AppearanceSettings
 from civicsight.models.registry import ModelUnavailableError, resolve
 from civicsight.models.runtimes.face_encoder import ModelChoice
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.embedder import ReidImageEmbedder
 from civicsight.services.api.face_models import LazyFaceEncoder
 from civicsight.services.api.feed import Feed
 from civicsight.services.api.live import LiveFeed, LiveView
 from civicsight.services.api.redact import YuNetFaces, redact_faces
 from civicsight.services.api.server import api_server
-from civicsight.services.api.watchlist_routes import Enrolment
+from civicsight.services.api.state import ApiState, Enrolment
 from civicsight.settings import CameraFiles
 from civicsight.store import TrackStore
 from civicsight.store.config import StoreSettings, build_store, describe
@@ -191,23 +192,22 @@ def main() -> None:
             )
         if feed is not None:
             feed.start()
-        app = create_app(
-            store,
-            tokens,
-            cameras,
-            live,
-            audit,
-            embedder=embedder,
+        state = ApiState(
+            store=store,
+            tokens=tokens,
+            audit=audit,
+            cameras=CameraRegistry(cameras, settings.cameras_dir),
+            live=live,
+            feed=events,
             users=users,
             publisher=corrections,
-            allowed_hosts=settings.listed(settings.allowed_hosts),
-            cameras_dir=settings.cameras_dir,
-            feed=events,
+            embedder=embedder,
             alerts=alerts,
             watchlist=watchlist,
             enrolment=enrolment,
             retention=settings.retention_policy(),
         )
+        app = create_app(state, allowed_hosts=settings.listed(settings.allowed_hosts))
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
             settings.api_host,

@@ -1,4 +1,4 @@
-"""Parameters several routes share: times, time windows, upload limits.
+"""Parameters several routes share: times, time windows, page sizes, ids, upload limits.
 
 Times are Unix seconds, finite, from 1970 up to 2100: ``inf``, ``nan`` and ``1e309`` are
 refused (400), so no window can be open-ended by accident. Every search covers at most
@@ -11,9 +11,16 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Form, HTTPException, Query
+from fastapi import Path as PathParam
+
+from civicsight.events import SLUG
+from civicsight.store import MAX_PAGE
 
 MAX_TIME = 4_102_444_800.0  # 2100-01-01T00:00:00Z
-MAX_PAGE = 500
+NO_STORE = {"Cache-Control": "no-store"}
+"""Headers of an answer no cache may keep (frames, crops, case files)."""
+JPEG_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}}}}
+"""The schema of a route that answers a JPEG."""
 
 
 def time_query(description: str) -> Any:
@@ -28,6 +35,13 @@ Since = Annotated[float | None, time_query("seen at or after (Unix seconds)")]
 Until = Annotated[float | None, time_query("seen at or before (Unix seconds; default now)")]
 SinceForm = Annotated[float | None, time_form("seen at or after (Unix seconds)")]
 UntilForm = Annotated[float | None, time_form("seen at or before (Unix seconds; default now)")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE, description="at most this many")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="the 'next' of the previous page, unchanged")
+]
+CameraFilter = Annotated[str | None, Query(pattern=SLUG, description="only this camera")]
+CameraPath = Annotated[str, PathParam(pattern=SLUG, description="camera id")]
+TrackId = Annotated[str, PathParam(min_length=1, max_length=64, description="track id")]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Search routes for investigators: plates, similar appearance (by example image), and a
-track's detail.
+"""Search routes for investigators: tracks, plates, similar appearance (by example image),
+and a track's detail.
 
+- ``GET /api/tracks?cls=&camera=&since=&until=&limit=&cursor=``: tracks by time, camera
+  and class, newest first.
 - ``GET /api/search/plates?pattern=AB?12*&fuzzy=&since=&until=&camera=``: a plain plate is
   an exact search, ``?`` and ``*`` make a pattern, ``fuzzy=D`` (0 < D <= 2) an OCR-aware
   fuzzy search within distance D (a usual misread such as B/8 costs 0.25, any other
@@ -20,7 +22,8 @@ SHA-256 of the upload, never the image). A time window longer than
 
 Uploads: the body guard (``body_guard.py``) has checked the caller and capped the body
 before this code runs; the image's type is read from its bytes and its size from its
-header, and only then is it decoded, in a worker thread, so the event loop keeps serving.
+header, and only then is it decoded (``uploads.py``), in a worker thread, so the event
+loop keeps serving.
 """
 
 from __future__ import annotations
@@ -28,34 +31,31 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal
 from urllib.parse import quote
 
-import cv2
-import numpy as np
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi import Path as PathParam
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from civicsight.audit import BiometricSearch, input_digest
 from civicsight.auth import Permission
-from civicsight.events import ObjectClass
-from civicsight.images import image_header
-from civicsight.services.api.app import CAMERA_ID_PATTERN
-from civicsight.services.api.auth_routes import audit, audit_log
-from civicsight.services.api.body_guard import too_large
+from civicsight.events import SLUG, ObjectClass
+from civicsight.services.api.deps import Audit, Authed, Embedder, Limits, Purposed, State, Store
 from civicsight.services.api.params import (
-    MAX_PAGE,
-    SearchLimits,
+    CameraFilter,
+    Cursor,
+    PageSize,
     Since,
     SinceForm,
+    TrackId,
     Until,
     UntilForm,
     window,
 )
-from civicsight.services.api.security import Authed, Purposed, purpose, require
+from civicsight.services.api.security import purpose, require
+from civicsight.services.api.uploads import decode_image
 from civicsight.store import (
+    PAGE_SIZE,
     BadCursorError,
     HistoryEntry,
     PlateHit,
@@ -65,19 +65,18 @@ from civicsight.store import (
     SimilarHit,
     SimilarQuery,
     StoredTrack,
-    TrackStore,
+    TrackQuery,
 )
 from civicsight.store.plates import MAX_FUZZY, PatternError
 
+BAD_CURSOR = "invalid cursor: pass the 'next' value of a previous page unchanged"
 
-class ImageEmbedder(Protocol):
-    """The re-ID service's embedding models, for one uploaded crop at a time."""
+router = APIRouter(dependencies=[require(Permission.SEARCH)])
 
-    def model_for(self, cls: ObjectClass) -> str | None:
-        """The model label stored vectors of ``cls`` carry (None: not embedded)."""
-        ...
 
-    def embed(self, image: np.ndarray, cls: ObjectClass) -> np.ndarray: ...
+class TrackPage(BaseModel):
+    items: list[StoredTrack]
+    next: str | None = Field(description="cursor of the next page; null on the last page")
 
 
 class PlatePageOut(BaseModel):
@@ -130,185 +129,169 @@ def thumbnails(track_id: str, legs: list[Sighting]) -> list[Thumbnail]:
     ]
 
 
-def decode_image(data: bytes, limits: SearchLimits) -> np.ndarray:
-    """The pixels of an uploaded JPEG or PNG. The type comes from the bytes, never from
-    the upload's Content-Type, and the size from the file's header before anything is
-    decoded: a small file that declares a huge image is refused without decoding it."""
-    if len(data) > limits.max_upload_bytes:
-        raise HTTPException(413, too_large(limits.max_upload_bytes))
-    if not data:
-        raise HTTPException(400, "image: the upload is empty")
-    header = image_header(data)
-    if header is None:
-        raise HTTPException(415, "image: not a readable JPEG or PNG (type read from its bytes)")
-    side = max(header.width, header.height)
-    if side > limits.max_image_side:
-        raise HTTPException(
-            413,
-            f"image: {header.width}x{header.height} pixels is too large; at most "
-            f"{limits.max_image_side} pixels a side",
-        )
-    if min(header.width, header.height) < limits.min_image_side:
-        raise HTTPException(
-            400,
-            f"image: {header.width}x{header.height} pixels; a crop needs "
-            f"{limits.min_image_side} to {limits.max_image_side} pixels a side",
-        )
-    try:
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    except cv2.error:
-        pixels = None
-    if pixels is None or pixels.shape[:2] != (header.height, header.width):
-        raise HTTPException(415, f"image: not a readable {header.kind.upper()}")
-    return pixels
-
-
-def search_router(
-    store: TrackStore,
-    embedder: ImageEmbedder | None,
-    limits: SearchLimits | None = None,
-    clock: Callable[[], float] = time.time,
-) -> APIRouter:
-    lim = limits or SearchLimits()
-    router = APIRouter(dependencies=[require(Permission.SEARCH)])
-    # decoding and embedding run in worker threads; two at a time at most, so a burst of
-    # large uploads cannot take every thread or the memory for many decoded images
-    heavy = asyncio.Semaphore(2)
-
-    @router.get("/api/search/plates", response_model=PlatePageOut, tags=["search"])
-    def search_plates(
-        request: Request,
-        who: Authed,
-        why: Purposed,
-        pattern: Annotated[
-            str,
-            Query(
-                min_length=1,
-                max_length=40,
-                description="plate (exact), or with ? (one character) and * (any run)",
-            ),
-        ],
-        fuzzy: Annotated[
-            float,
-            Query(ge=0, le=MAX_FUZZY, description="OCR-aware distance (0: exact or pattern)"),
-        ] = 0.0,
-        since: Since = None,
-        until: Until = None,
-        camera: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-    ) -> PlatePageOut:
-        start, end = window(since, until, lim, clock())
-        wild = "?" in pattern or "*" in pattern
-        if wild and fuzzy:
-            raise HTTPException(400, "pattern: fuzzy search takes a plate without ? or *")
-        mode: Literal["exact", "pattern", "fuzzy"] = (
-            "fuzzy" if fuzzy else "pattern" if wild else "exact"
-        )
-        query = PlateQuery(mode, pattern, fuzzy, camera, start, end, limit, cursor or None)
-        try:
-            page = store.search_plates(query)
-        except PatternError as err:
-            raise HTTPException(400, f"pattern: {err}") from None
-        except BadCursorError:
-            raise HTTPException(
-                400, "invalid cursor: pass the 'next' value of a previous page unchanged"
-            ) from None
-        asked = {"mode": mode, "pattern": pattern, "fuzzy": fuzzy, "camera": camera}
-        details = {**why.details(), "query": asked}
-        results = [h.track_id or h.tracklet for h in page.items]
-        audit(request, who.label, who.role.value, "search.plates", {**details, "results": results})
-        return PlatePageOut(items=page.items, next=page.next)
-
-    @router.post(
-        "/api/search/image",
-        response_model=SimilarOut,
-        tags=["search"],
-        responses={
-            413: {"description": "upload too large"},
-            415: {"description": "not a JPEG or PNG image"},
-        },
+@router.get("/api/tracks", response_model=TrackPage, tags=["tracks"])
+def search_tracks(
+    store: Store,
+    trail: Audit,
+    limits: Limits,
+    who: Authed,
+    why: Purposed,
+    cls: Annotated[ObjectClass | None, Query(description="object class")] = None,
+    camera: CameraFilter = None,
+    since: Since = None,
+    until: Until = None,
+    limit: PageSize = PAGE_SIZE,
+    cursor: Cursor = None,
+) -> TrackPage:
+    since, until = window(since, until, limits, time.time())
+    query = TrackQuery(
+        cls=cls, camera=camera, since=since, until=until, limit=limit, cursor=cursor or None
     )
-    async def search_image(
-        request: Request,
-        who: Authed,
-        image: Annotated[UploadFile, File(description="a crop of the person or vehicle")],
-        cls: Annotated[ObjectClass, Form(description="class of the object in the crop")],
-        k: Annotated[int, Form(ge=1, le=100, description="how many tracks")] = 20,
-        since: SinceForm = None,
-        until: UntilForm = None,
-        camera: Annotated[list[str] | None, Form(description="only these cameras")] = None,
-        case: Annotated[str | None, Form(description="case id (required)")] = None,
-        purpose_text: Annotated[
-            str | None, Form(alias="purpose", description="stated purpose (required)")
-        ] = None,
-    ) -> SimilarOut:
-        why = purpose(case, purpose_text)
-        started = clock()
-        cameras = tuple(camera or ())
-        for cam in cameras:
-            if not _camera_ok(cam):
-                raise HTTPException(400, f"camera: {cam[:70]!r} is not a camera id")
-        start, end = window(since, until, lim, clock())
-        model = embedder.model_for(cls) if embedder is not None else None
-        if embedder is None or model is None:
-            raise HTTPException(400, f"cls: {cls} crops are not embedded on this hub")
-        data = await image.read(lim.max_upload_bytes + 1)
-        async with heavy:
-            pixels = await asyncio.to_thread(decode_image, data, lim)
-            vector = await asyncio.to_thread(embedder.embed, pixels, cls)
-        hits = await asyncio.to_thread(
-            store.search_similar,
-            SimilarQuery(vector.tolist(), cls, model, k, cameras, start, end),
+    try:
+        page = store.search(query)
+    except BadCursorError:
+        raise HTTPException(400, BAD_CURSOR) from None
+    details = {
+        **why.details(),
+        "query": {k: v for k, v in vars(query).items() if v is not None},
+        "results": [t.track_id for t in page.items],
+    }
+    trail.append(who.label, who.role.value, "search.tracks", details)
+    return TrackPage(items=page.items, next=page.next)
+
+
+@router.get("/api/search/plates", response_model=PlatePageOut, tags=["search"])
+def search_plates(
+    store: Store,
+    trail: Audit,
+    limits: Limits,
+    who: Authed,
+    why: Purposed,
+    pattern: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="plate (exact), or with ? (one character) and * (any run)",
+        ),
+    ],
+    fuzzy: Annotated[
+        float,
+        Query(ge=0, le=MAX_FUZZY, description="OCR-aware distance (0: exact or pattern)"),
+    ] = 0.0,
+    since: Since = None,
+    until: Until = None,
+    camera: CameraFilter = None,
+    limit: PageSize = PAGE_SIZE,
+    cursor: Cursor = None,
+) -> PlatePageOut:
+    start, end = window(since, until, limits, time.time())
+    wild = "?" in pattern or "*" in pattern
+    if wild and fuzzy:
+        raise HTTPException(400, "pattern: fuzzy search takes a plate without ? or *")
+    mode: Literal["exact", "pattern", "fuzzy"] = (
+        "fuzzy" if fuzzy else "pattern" if wild else "exact"
+    )
+    query = PlateQuery(mode, pattern, fuzzy, camera, start, end, limit, cursor or None)
+    try:
+        page = store.search_plates(query)
+    except PatternError as err:
+        raise HTTPException(400, f"pattern: {err}") from None
+    except BadCursorError:
+        raise HTTPException(400, BAD_CURSOR) from None
+    asked = {"mode": mode, "pattern": pattern, "fuzzy": fuzzy, "camera": camera}
+    results = [h.track_id or h.tracklet for h in page.items]
+    details = {**why.details(), "query": asked, "results": results}
+    trail.append(who.label, who.role.value, "search.plates", details)
+    return PlatePageOut(items=page.items, next=page.next)
+
+
+@router.post(
+    "/api/search/image",
+    response_model=SimilarOut,
+    tags=["search"],
+    responses={
+        413: {"description": "upload too large"},
+        415: {"description": "not a JPEG or PNG image"},
+        503: {"description": "this hub has no re-ID models"},
+    },
+)
+async def search_image(
+    state: State,
+    store: Store,
+    trail: Audit,
+    limits: Limits,
+    embedder: Embedder,
+    who: Authed,
+    image: Annotated[UploadFile, File(description="a crop of the person or vehicle")],
+    cls: Annotated[ObjectClass, Form(description="class of the object in the crop")],
+    k: Annotated[int, Form(ge=1, le=100, description="how many tracks")] = 20,
+    since: SinceForm = None,
+    until: UntilForm = None,
+    camera: Annotated[list[str] | None, Form(description="only these cameras")] = None,
+    case: Annotated[str | None, Form(description="case id (required)")] = None,
+    purpose_text: Annotated[
+        str | None, Form(alias="purpose", description="stated purpose (required)")
+    ] = None,
+) -> SimilarOut:
+    why = purpose(case, purpose_text)
+    started = time.time()
+    cameras = tuple(camera or ())
+    for cam in cameras:
+        if not re.fullmatch(SLUG, cam):
+            raise HTTPException(400, f"camera: {cam[:70]!r} is not a camera id")
+    start, end = window(since, until, limits, time.time())
+    model = embedder.model_for(cls)
+    if model is None:
+        raise HTTPException(400, f"cls: {cls} crops are not embedded on this hub")
+    data = await image.read(limits.max_upload_bytes + 1)
+    async with state.search_uploads:  # two at a time: see ApiState
+        pixels = await asyncio.to_thread(decode_image, data, limits)
+        vector = await asyncio.to_thread(embedder.embed, pixels, cls)
+    hits = await asyncio.to_thread(
+        store.search_similar,
+        SimilarQuery(vector.tolist(), cls, model, k, cameras, start, end),
+    )
+    results = [h.track_id or h.tracklet for h in hits]
+    if cls == "person":
+        # a search for a person by their look: logged as EU AI Act Art. 12(3) asks
+        record = BiometricSearch(
+            case_id=why.case,
+            purpose=why.purpose,
+            category=why.category,
+            input_sha256=input_digest(data),
+            reference_lists=(f"appearances:{model}",),
+            started_at=started,
+            ended_at=time.time(),
+            matches=tuple(results),
         )
-        results = [h.track_id or h.tracklet for h in hits]
-        if cls == "person":
-            # a search for a person by their look: logged as EU AI Act Art. 12(3) asks
-            record = BiometricSearch(
-                case_id=why.case,
-                purpose=why.purpose,
-                category=why.category,
-                input_sha256=input_digest(data),
-                reference_lists=(f"appearances:{model}",),
-                started_at=started,
-                ended_at=clock(),
-                matches=tuple(results),
-            )
-            audit_log(request).append_biometric_search(who.label, who.role.value, record)
-        else:
-            details = {
-                **why.details(),
-                "input_sha256": input_digest(data),
-                "query": {"cls": cls, "k": k, "cameras": list(cameras)},
-                "results": results,
-            }
-            audit(request, who.label, who.role.value, "search.image", details)
-        return SimilarOut(model=model, items=hits)
-
-    @router.get("/api/tracks/{track_id}", response_model=TrackDetailOut, tags=["tracks"])
-    def track_detail(
-        request: Request,
-        who: Authed,
-        why: Purposed,
-        track_id: Annotated[str, PathParam(min_length=1, max_length=64)],
-    ) -> TrackDetailOut:
-        found = store.detail(track_id)
-        if found is None:
-            raise HTTPException(404, f"no track {track_id!r}")
-        details = {**why.details(), "track": track_id}
-        audit(request, who.label, who.role.value, "track.view", details)
-        t = found.track
-        return TrackDetailOut(
-            **t.model_dump(),
-            trajectory=found.trajectory,
-            crop=f"/api/tracks/{quote(t.track_id, safe='')}/crop.jpg" if t.has_crop else None,
-            thumbnails=thumbnails(t.track_id, found.trajectory),
-            plate_reads=found.plate_reads,
-            history=found.history,
-        )
-
-    return router
+        trail.append_biometric_search(who.label, who.role.value, record)
+    else:
+        details = {
+            **why.details(),
+            "input_sha256": input_digest(data),
+            "query": {"cls": cls, "k": k, "cameras": list(cameras)},
+            "results": results,
+        }
+        trail.append(who.label, who.role.value, "search.image", details)
+    return SimilarOut(model=model, items=hits)
 
 
-def _camera_ok(cam: str) -> bool:
-    return re.fullmatch(CAMERA_ID_PATTERN.strip("^$"), cam) is not None
+@router.get("/api/tracks/{track_id}", response_model=TrackDetailOut, tags=["tracks"])
+def track_detail(
+    store: Store, trail: Audit, who: Authed, why: Purposed, track_id: TrackId
+) -> TrackDetailOut:
+    found = store.detail(track_id)
+    if found is None:
+        raise HTTPException(404, f"no track {track_id!r}")
+    details = {**why.details(), "track": track_id}
+    trail.append(who.label, who.role.value, "track.view", details)
+    t = found.track
+    return TrackDetailOut(
+        **t.model_dump(),
+        trajectory=found.trajectory,
+        crop=f"/api/tracks/{quote(t.track_id, safe='')}/crop.jpg" if t.has_crop else None,
+        thumbnails=thumbnails(t.track_id, found.trajectory),
+        plate_reads=found.plate_reads,
+        history=found.history,
+    )

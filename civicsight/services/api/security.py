@@ -21,8 +21,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from civicsight.audit import PURPOSE_CATEGORIES, SearchPurpose
-from civicsight.auth import Permission, Principal, TokenStore, may
-from civicsight.users import UserStore
+from civicsight.auth import Permission, Principal, may
+from civicsight.services.api.state import api_state
 
 log = logging.getLogger("api")
 
@@ -47,11 +47,12 @@ def bearer_token(request: Request) -> str | None:
 def known_caller(request: Request) -> bool:
     """Whether the request carries valid credentials (a live token or session). Reads
     headers only: the body guard asks this before it reads a body."""
+    state = api_state(request)
     token = bearer_token(request)
     if token:
-        return bool(request.app.state.tokens.verify(token))
+        return bool(state.tokens.verify(token))
     cookie = request.cookies.get(SESSION_COOKIE)
-    users: UserStore | None = getattr(request.app.state, "users", None)
+    users = state.users
     return bool(cookie and users is not None and users.session(cookie, time.time()))
 
 
@@ -60,16 +61,16 @@ def principal(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller (bearer token or session cookie), or 401. Never logs a secret."""
+    state = api_state(request)
     if creds is not None and creds.credentials:
-        tokens: TokenStore = request.app.state.tokens
-        who = tokens.verify(creds.credentials)
+        who = state.tokens.verify(creds.credentials)
         if who is None:
             client = request.client.host if request.client else "?"
             log.info("rejected a bearer token from %s for %s", client, request.url.path)
             raise unauthorized("invalid, expired or revoked token")
         return who
     cookie = request.cookies.get(SESSION_COOKIE)
-    users: UserStore | None = getattr(request.app.state, "users", None)
+    users = state.users
     if not cookie or users is None:
         raise unauthorized("sign in, or send a bearer token (Authorization: Bearer <token>)")
     session = users.session(cookie, time.time())
@@ -85,6 +86,7 @@ def principal(
 
 
 Authed = Annotated[Principal, Depends(principal)]
+"""The current user: the one definition every route uses (``deps`` re-exports it)."""
 
 
 def require(*needed: Permission) -> Any:

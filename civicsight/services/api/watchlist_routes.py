@@ -14,7 +14,7 @@
 - ``DELETE /api/watchlist/{watchlist_id}/{entry_id}?reason=``: removes the entry, its
   embeddings and its photo; audited with the reason.
 
-Uploads are checked as the image search checks them (``services.api.search.decode_image``:
+Uploads are checked as the image search checks them (``uploads.decode_image``:
 type from the bytes, size from the header, decoded in a worker thread); the body guard
 caps the request before any of it is read. Without a watchlist store the routes answer
 503; without the face models, enrolment answers 503.
@@ -24,28 +24,25 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from civicsight.audit import CASE_PATTERN
 from civicsight.auth import Permission
 from civicsight.faces import EnrolmentError
-from civicsight.services.api.auth_routes import audit
-from civicsight.services.api.params import SearchLimits
-from civicsight.services.api.security import Authed, require
+from civicsight.services.api.deps import Audit, Authed, Enrol, Limits, State, Watchlist
+from civicsight.services.api.security import require
+from civicsight.services.api.state import Enrolment, FaceModelsUnavailableError
+from civicsight.services.api.uploads import decode_image
 from civicsight.watchlist import (
     DAY_S,
     ID_PATTERN,
     MAX_DAYS,
-    FaceEncoding,
     WatchlistEntry,
     WatchlistError,
     WatchlistStore,
@@ -53,24 +50,9 @@ from civicsight.watchlist import (
 )
 
 IdPath = Annotated[str, PathParam(pattern=ID_PATTERN)]
-NO_WATCHLIST = "no watchlist store on this hub"
 EXPIRING_SOON_DAYS = 7.0
 
-
-class FaceModelsUnavailableError(RuntimeError):
-    """The face models cannot be loaded on this hub (missing files); enrolment is off."""
-
-
-@dataclass
-class Enrolment:
-    """What enrolment in the API needs: the faces service's models (``encoder``) and the
-    threshold and least face size it matches with (``civicsight.watchlist.
-    FaceMatchSettings``). One enrolment at a time: the detector is not thread-safe."""
-
-    encoder: FaceEncoding
-    threshold: float
-    min_face_px: int
-    lock: threading.Lock = field(default_factory=threading.Lock)
+router = APIRouter(tags=["watchlist"], dependencies=[require(Permission.WATCHLIST)])
 
 
 class EntryOut(BaseModel):
@@ -112,107 +94,92 @@ def _form_problem(err: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-def watchlist_router(
-    watchlist: WatchlistStore | None,
-    enrolment: Enrolment | None,
-    limits: SearchLimits | None = None,
-    clock: Callable[[], float] = time.time,
-) -> APIRouter:
-    lim = limits or SearchLimits()
-    router = APIRouter(tags=["watchlist"], dependencies=[require(Permission.WATCHLIST)])
-    heavy = asyncio.Semaphore(1)  # decoding and enrolment: one upload at a time
+def listing(watchlist: WatchlistStore, now: float) -> list[EntryOut]:
+    with_photo = watchlist.with_reference()
+    out = [
+        entry_out(e, n, (e.watchlist_id, e.entry_id) in with_photo, now)
+        for e, n in watchlist.entries()
+        if not e.expired(now)
+    ]
+    return sorted(out, key=lambda e: (e.expires_at, e.watchlist_id, e.entry_id))
 
-    def store() -> WatchlistStore:
-        if watchlist is None:
-            raise HTTPException(503, NO_WATCHLIST)
-        return watchlist
 
-    def listing(now: float) -> list[EntryOut]:
-        with_photo = store().with_reference()
-        out = [
-            entry_out(e, n, (e.watchlist_id, e.entry_id) in with_photo, now)
-            for e, n in store().entries()
-            if not e.expired(now)
-        ]
-        return sorted(out, key=lambda e: (e.expires_at, e.watchlist_id, e.entry_id))
+@router.get("/api/watchlist", response_model=WatchlistOut)
+def list_entries(watchlist: Watchlist, trail: Audit, who: Authed) -> WatchlistOut:
+    now = time.time()
+    watchlist.purge_expired(now)
+    entries = listing(watchlist, now)
+    trail.append(who.label, who.role.value, "watchlist.view", {"entries": len(entries)})
+    return WatchlistOut(entries=entries, max_days=MAX_DAYS)
 
-    @router.get("/api/watchlist", response_model=WatchlistOut)
-    def list_entries(request: Request, who: Authed) -> WatchlistOut:
-        now = clock()
-        store().purge_expired(now)
-        entries = listing(now)
-        audit(request, who.label, who.role.value, "watchlist.view", {"entries": len(entries)})
-        return WatchlistOut(entries=entries, max_days=MAX_DAYS)
 
-    @router.post(
-        "/api/watchlist",
-        response_model=EntryOut,
-        status_code=201,
-        responses={
-            409: {"description": "the entry is already on the watchlist"},
-            413: {"description": "upload too large"},
-            415: {"description": "not a JPEG or PNG image"},
-            422: {"description": "the photo does not show exactly one clear face"},
-        },
+@router.post(
+    "/api/watchlist",
+    response_model=EntryOut,
+    status_code=201,
+    responses={
+        409: {"description": "the entry is already on the watchlist"},
+        413: {"description": "upload too large"},
+        415: {"description": "not a JPEG or PNG image"},
+        422: {"description": "the photo does not show exactly one clear face"},
+        503: {"description": "no watchlist store or no face models on this hub"},
+    },
+)
+async def add_entry(
+    state: State,
+    watchlist: Watchlist,
+    enrolment: Enrol,
+    limits: Limits,
+    who: Authed,
+    photo: Annotated[UploadFile, File(description="JPEG or PNG showing only the person")],
+    label: Annotated[str, Form(min_length=1, max_length=120, description="name or alias")],
+    case_id: Annotated[str, Form(pattern=CASE_PATTERN, description="case reference")],
+    reason: Annotated[str, Form(min_length=5, max_length=500, description="why enrolled")],
+    days: Annotated[int, Form(ge=1, le=MAX_DAYS, description="days until it expires")],
+    watchlist_id: Annotated[str, Form(pattern=ID_PATTERN, description="which watchlist")],
+) -> EntryOut:
+    now = time.time()
+    try:
+        entry = WatchlistEntry(
+            watchlist_id=watchlist_id,
+            entry_id="e-" + secrets.token_hex(6),
+            label=label.strip(),
+            case_id=case_id,
+            reason=reason.strip(),
+            added_by=who.label,
+            added_at=now,
+            expires_at=now + days * DAY_S,
+        )
+    except ValidationError as err:
+        raise HTTPException(400, _form_problem(err)) from None
+    data = await photo.read(limits.max_upload_bytes + 1)
+    async with state.enrol_uploads:  # one upload at a time: see ApiState
+        pixels = await asyncio.to_thread(decode_image, data, limits)
+        photos = await asyncio.to_thread(
+            _enrol, watchlist, entry, pixels, enrolment, who.role.value
+        )
+    with_photo = (entry.watchlist_id, entry.entry_id) in watchlist.with_reference()
+    return entry_out(entry, photos, with_photo, time.time())
+
+
+@router.delete("/api/watchlist/{watchlist_id}/{entry_id}", status_code=204)
+def remove_entry(
+    watchlist: Watchlist,
+    who: Authed,
+    watchlist_id: IdPath,
+    entry_id: IdPath,
+    reason: Annotated[
+        str, Query(min_length=5, max_length=500, description="why the entry is removed")
+    ],
+) -> None:
+    text = reason.strip()
+    if len(text) < 5 or not text.isprintable():
+        raise HTTPException(400, "reason: 5 to 500 printable characters")
+    removed = watchlist.remove(
+        watchlist_id, entry_id, actor=who.label, role=who.role.value, reason=text
     )
-    async def add_entry(
-        who: Authed,
-        photo: Annotated[UploadFile, File(description="JPEG or PNG showing only the person")],
-        label: Annotated[str, Form(min_length=1, max_length=120, description="name or alias")],
-        case_id: Annotated[str, Form(pattern=CASE_PATTERN, description="case reference")],
-        reason: Annotated[str, Form(min_length=5, max_length=500, description="why enrolled")],
-        days: Annotated[int, Form(ge=1, le=MAX_DAYS, description="days until it expires")],
-        watchlist_id: Annotated[str, Form(pattern=ID_PATTERN, description="which watchlist")],
-    ) -> EntryOut:
-        from civicsight.services.api.search import (
-            decode_image,  # search imports app, which imports this
-        )
-
-        target = store()
-        if enrolment is None:
-            raise HTTPException(503, "enrolment is not available on this hub (no face models)")
-        now = clock()
-        try:
-            entry = WatchlistEntry(
-                watchlist_id=watchlist_id,
-                entry_id="e-" + secrets.token_hex(6),
-                label=label.strip(),
-                case_id=case_id,
-                reason=reason.strip(),
-                added_by=who.label,
-                added_at=now,
-                expires_at=now + days * DAY_S,
-            )
-        except ValidationError as err:
-            raise HTTPException(400, _form_problem(err)) from None
-        data = await photo.read(lim.max_upload_bytes + 1)
-        async with heavy:
-            pixels = await asyncio.to_thread(decode_image, data, lim)
-            photos = await asyncio.to_thread(
-                _enrol, target, entry, pixels, enrolment, who.role.value
-            )
-        with_photo = (entry.watchlist_id, entry.entry_id) in target.with_reference()
-        return entry_out(entry, photos, with_photo, clock())
-
-    @router.delete("/api/watchlist/{watchlist_id}/{entry_id}", status_code=204)
-    def remove_entry(
-        who: Authed,
-        watchlist_id: IdPath,
-        entry_id: IdPath,
-        reason: Annotated[
-            str, Query(min_length=5, max_length=500, description="why the entry is removed")
-        ],
-    ) -> None:
-        text = reason.strip()
-        if len(text) < 5 or not text.isprintable():
-            raise HTTPException(400, "reason: 5 to 500 printable characters")
-        removed = store().remove(
-            watchlist_id, entry_id, actor=who.label, role=who.role.value, reason=text
-        )
-        if not removed:
-            raise HTTPException(404, f"{watchlist_id}/{entry_id} is not on the watchlist")
-
-    return router
+    if not removed:
+        raise HTTPException(404, f"{watchlist_id}/{entry_id} is not on the watchlist")
 
 
 def _enrol(

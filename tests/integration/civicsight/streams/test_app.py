@@ -234,7 +234,7 @@ def test_an_operator_merge_through_the_api_reaches_the_join(
     from civicsight.audit import AuditLog
     from civicsight.auth import Role, TokenStore
     from civicsight.services.api.app import create_app
-    from civicsight.services.api.live import LiveView
+    from civicsight.services.api.state import ApiState
     from civicsight.store.sqlite import SqliteTrackStore
 
     cfg = {"bootstrap.servers": broker.bootstrap}
@@ -260,7 +260,7 @@ def test_an_operator_merge_through_the_api_reaches_the_join(
         collect(sub, two_global, got, 45, worker)
         a1, b7 = sorted({u.track_id for u in got if u.track_id.startswith("g-")})[:2]
 
-        app = create_app(store, tokens, [], LiveView(), audit_log=audit, publisher=pub)
+        app = create_app(ApiState(store=store, tokens=tokens, audit=audit, publisher=pub))
         with TestClient(app) as http:
             body = {"other_track_id": b7, "reason": "same van, seen on both gates"}
             viewer = {"Authorization": f"Bearer {tokens.issue(Role.VIEWER, 'wall')}"}
@@ -360,7 +360,8 @@ def put_rules(tmp_path: Path, camera_id: str, rules: dict[str, object]) -> None:
     from civicsight.auth import Role, TokenStore
     from civicsight.cameras import load_cameras
     from civicsight.services.api.app import create_app
-    from civicsight.services.api.live import LiveView
+    from civicsight.services.api.camera_registry import CameraRegistry
+    from civicsight.services.api.state import ApiState
     from civicsight.store.sqlite import SqliteTrackStore
 
     store, tokens = SqliteTrackStore(tmp_path / "t.db"), TokenStore(tmp_path / "auth.db")
@@ -371,7 +372,12 @@ def put_rules(tmp_path: Path, camera_id: str, rules: dict[str, object]) -> None:
     try:
         cameras = tmp_path / "cameras"
         app = create_app(
-            store, tokens, load_cameras(cameras), LiveView(), trail, cameras_dir=cameras
+            ApiState(
+                store=store,
+                tokens=tokens,
+                audit=trail,
+                cameras=CameraRegistry(load_cameras(cameras), cameras),
+            )
         )
         admin = {"Authorization": f"Bearer {tokens.issue(Role.ADMIN, 'ops')}"}
         with TestClient(app) as http:

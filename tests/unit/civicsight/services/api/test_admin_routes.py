@@ -18,7 +18,8 @@ from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.retention import RetentionPolicy
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 
@@ -61,19 +62,22 @@ def camera_list(folder: Path) -> list[CameraConfig]:
 
 
 @pytest.fixture
+def registry(camera_list: list[CameraConfig], folder: Path) -> CameraRegistry:
+    return CameraRegistry(camera_list, folder)
+
+
+@pytest.fixture
 def client(
     store: SqliteTrackStore,
     tokens: TokenStore,
     users: UserStore,
-    camera_list: list[CameraConfig],
+    registry: CameraRegistry,
     trail: AuditLog,
-    folder: Path,
 ) -> Iterator[TestClient]:
     policy = RetentionPolicy.model_validate({"plates_non_hit": "1d"})
-    app = create_app(
-        store, tokens, camera_list, LiveView(), trail, users=users, cameras_dir=folder,
-        retention=policy,
-    )  # fmt: skip
+    state = ApiState(store=store, tokens=tokens, audit=trail, cameras=registry, users=users,
+                     retention=policy)  # fmt: skip
+    app = create_app(state)
     with TestClient(app) as c:
         yield c
 
@@ -299,7 +303,7 @@ def test_enable_faces_with_purpose_and_legal_basis(
     admin: dict[str, str],
     folder: Path,
     trail: AuditLog,
-    camera_list: list[CameraConfig],
+    registry: CameraRegistry,
 ) -> None:
     """Guards face matching switched on without a purpose and a legal basis, a camera file
     that loses its rules or source, a change the API's own camera list does not show, and
@@ -316,7 +320,8 @@ def test_enable_faces_with_purpose_and_legal_basis(
     assert doc["analytics"] == {**FACES, "plates": False, "reid": False}
     assert doc["rules"]["lines"][0]["id"] == "kerb" and "s3cr3t" in doc["source"]
     assert (folder / "gate.yaml").read_text().startswith("# North gate\n")
-    assert camera_list[0].analytics.faces is True
+    gate = registry.get("gate")
+    assert gate is not None and gate.analytics.faces is True
     listed = client.get("/api/cameras", headers=admin).json()
     assert listed[0]["analytics"]["faces_legal_basis"] == "court order 2026/77"
     same = client.put("/api/cameras/gate/analytics", json=FACES, headers=admin)
@@ -342,7 +347,9 @@ def test_analytics_without_a_cameras_folder_are_503(
     store: SqliteTrackStore, tokens: TokenStore, trail: AuditLog, camera_list: list[CameraConfig]
 ) -> None:
     """Guards an API without a cameras folder pretending to save."""
-    app = create_app(store, tokens, camera_list, LiveView(), trail)
+    app = create_app(
+        ApiState(store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(camera_list))
+    )
     with TestClient(app) as c:
         resp = c.put("/api/cameras/gate/analytics", json=FACES, headers=as_role(tokens, Role.ADMIN))
     assert resp.status_code == 503 and trail.entries() == []

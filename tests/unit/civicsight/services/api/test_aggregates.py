@@ -15,7 +15,7 @@ from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.events import TrackletRef, TrackUpdate
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 
 DAY = 86_400.0
@@ -45,7 +45,7 @@ def client(tmp_path: Path, tokens: TokenStore, trail: AuditLog) -> Iterator[Test
     store.open()
     for n, first in enumerate(NIGHT_CARS):
         store.upsert(car(n, first), stored_at=first + 10)
-    app = create_app(store, tokens, [], LiveView(), trail)
+    app = create_app(ApiState(store=store, tokens=tokens, audit=trail))
     token = tokens.issue(Role.TRAFFIC_ANALYST, "ana")
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         yield c

@@ -21,7 +21,8 @@ from civicsight.cameras import CameraConfig
 from civicsight.events import FaceObservation
 from civicsight.faces import face_crop_jpeg
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore
@@ -130,15 +131,15 @@ def hub(
     write_camera(folder, "cam-b", False)
     write_camera(folder, "cam-c", None)
     app = create_app(
-        store,
-        tokens,
-        cameras,
-        LiveView(),
-        trail,
-        users=users,
-        alerts=alerts,
-        watchlist=watchlist,
-        cameras_dir=folder,
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(cameras, folder),
+            users=users,
+            alerts=alerts,
+            watchlist=watchlist,
+        )
     )
     with TestClient(app) as client:
         yield Hub(client, tokens, users, alerts, watchlist, trail, folder)
@@ -352,7 +353,9 @@ def test_without_an_alert_store_the_routes_say_so(
 ) -> None:
     """Guards an API built without the faces stores (tests, a hub without faces): a clear
     503, never a crash."""
-    app = create_app(store, tokens, cameras, LiveView(), trail)
+    app = create_app(
+        ApiState(store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(cameras))
+    )
     headers = {"Authorization": f"Bearer {tokens.issue(Role.OPERATOR, 'op')}"}
     with TestClient(app) as client:
         resp = client.get("/api/alerts", headers=headers)

@@ -16,7 +16,9 @@ from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 
 from .conftest import (
@@ -60,7 +62,13 @@ def client(
     live: LiveView,
     trail: AuditLog,
 ) -> Iterator[TestClient]:
-    with PurposeClient(create_app(store, tokens, cameras, live, trail)) as c:
+    with PurposeClient(
+        create_app(
+            ApiState(
+                store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(cameras), live=live
+            )
+        )
+    ) as c:
         yield c
 
 

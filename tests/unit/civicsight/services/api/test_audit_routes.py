@@ -16,7 +16,8 @@ from civicsight.audit_check import check_log
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 
 from .conftest import track_specs
@@ -28,7 +29,11 @@ TRACK = track_specs()[0].track_id
 def client(
     store: SqliteTrackStore, tokens: TokenStore, cameras: list[CameraConfig], trail: AuditLog
 ) -> Iterator[TestClient]:
-    with TestClient(create_app(store, tokens, cameras, LiveView(), trail)) as c:
+    with TestClient(
+        create_app(
+            ApiState(store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(cameras))
+        )
+    ) as c:
         yield c
 
 
@@ -195,7 +200,7 @@ def test_the_audit_page_offers_every_action() -> None:
     """Guards the page's action filter drifting from the log's actions: an action added
     to civicsight/audit.py that the auditor cannot pick, or a name the API refuses."""
     from civicsight.audit import ACTIONS
-    from civicsight.services.api.app import STATIC_DIR
+    from civicsight.services.api.state import STATIC_DIR
 
     source = (STATIC_DIR / "js" / "pages" / "audit.js").read_text()
     block = source[

@@ -19,7 +19,8 @@ from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.events import PlateRead, TrackletRef, TrackUpdate, global_track_id
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 
 from .conftest import T0, bus_image, encode_jpeg
@@ -88,7 +89,9 @@ def client(
         ],
         T0 + 200,
     )
-    app = create_app(store, tokens, cameras, LiveView(), trail)
+    app = create_app(
+        ApiState(store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(cameras))
+    )
     with TestClient(app) as c:
         yield c
     store.close()

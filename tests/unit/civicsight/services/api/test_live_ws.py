@@ -23,8 +23,10 @@ from civicsight.cameras import CameraConfig
 from civicsight.events import FaceObservation, Heartbeat, TrackletRef, TrackUpdate
 from civicsight.services.api import live_ws
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.feed import Feed
 from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 from tests.support import serving
@@ -61,7 +63,17 @@ def hub(
         frame = make_frame(cam, 1, image, captured_at=time.time())
         live.offer_frame(frame)
         live.offer_detections(make_detections(frame, BUS_BOXES))
-    app = create_app(store, tokens, cameras, live, trail, users=users, feed=feed)
+    app = create_app(
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(cameras),
+            live=live,
+            users=users,
+            feed=feed,
+        )
+    )
     with serving(app) as url:
         ws_url = "ws" + url.removeprefix("http") + "/api/live/ws"
         yield Hub(ws_url, url, tokens, users, live, feed)

@@ -31,11 +31,17 @@ from civicsight.audit import AuditLog
 from civicsight.auth import Permission, Role, TokenStore, may
 from civicsight.cameras import CameraConfig
 from civicsight.events import FaceObservation
+from civicsight.models.appearance import AppearanceSettings
+from civicsight.models.runtimes.face_encoder import ModelChoice
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.embedder import ReidImageEmbedder
+from civicsight.services.api.face_models import LazyFaceEncoder
+from civicsight.services.api.state import ApiState, Enrolment
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 from civicsight.watchlist import WatchlistEntry, WatchlistStore
+from tests.support import RecordingPublisher
 
 from .conftest import track_specs, track_update
 
@@ -124,7 +130,12 @@ CALLERS = [None, *Role]
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict, AuditLog]]:
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, model_mirror: Path
+) -> Iterator[tuple[TestClient, dict, AuditLog]]:
+    """Every part a hub can have (the models load only on the first upload, which these
+    requests never carry), so no route answers "not on this hub": test_optional_parts.py
+    checks those answers."""
     folder: Path = tmp_path_factory.mktemp("properties")
     store = SqliteTrackStore(folder / "tracks.db")
     tokens = TokenStore(folder / "auth.db")
@@ -139,8 +150,21 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
         store.upsert(track_update(spec, None), stored_at=spec.last_seen + 1)
     fill_faces(alerts, watchlist)
     cameras = [CameraConfig(id="cam-a", name="A", source="media:bus.jpg")]
+    embedder = ReidImageEmbedder(AppearanceSettings(model_mirror=model_mirror))
+    faces = ModelChoice("face-det-yunet-s", "face-embed-dlib-resnet", model_mirror, folder / "m")
     app = create_app(
-        store, tokens, cameras, LiveView(), trail, users=users, alerts=alerts, watchlist=watchlist
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(cameras),
+            users=users,
+            alerts=alerts,
+            watchlist=watchlist,
+            publisher=RecordingPublisher(),
+            embedder=embedder,
+            enrolment=Enrolment(LazyFaceEncoder(faces), 0.5, 32),
+        )
     )
     headers = {
         role: {"Authorization": f"Bearer {tokens.issue(role, f'{role.value} desk')}"}
@@ -148,6 +172,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     }
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, headers, trail
+    embedder.close()
     for part in parts:
         part.close()
 

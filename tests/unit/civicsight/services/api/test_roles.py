@@ -15,7 +15,8 @@ from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import MAX_FAILURES, UserStore
 
@@ -45,7 +46,11 @@ def client(
     cameras: list[CameraConfig],
     trail: AuditLog,
 ) -> Iterator[TestClient]:
-    app = create_app(store, tokens, cameras, LiveView(), trail, users=users)
+    app = create_app(
+        ApiState(
+            store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(cameras), users=users
+        )
+    )
     with TestClient(app) as c:
         yield c
 

@@ -16,7 +16,9 @@ from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig, load_camera, load_cameras
 from civicsight.events import RuleHit
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 
 from .conftest import T0
@@ -59,6 +61,11 @@ def camera_list(folder: Path) -> list[CameraConfig]:
 
 
 @pytest.fixture
+def registry(camera_list: list[CameraConfig], folder: Path) -> CameraRegistry:
+    return CameraRegistry(camera_list, folder)
+
+
+@pytest.fixture
 def live() -> LiveView:
     return LiveView(hits=3)
 
@@ -67,12 +74,11 @@ def live() -> LiveView:
 def client(
     store: SqliteTrackStore,
     tokens: TokenStore,
-    camera_list: list[CameraConfig],
+    registry: CameraRegistry,
     live: LiveView,
     trail: AuditLog,
-    folder: Path,
 ) -> Iterator[TestClient]:
-    app = create_app(store, tokens, camera_list, live, trail, cameras_dir=folder)
+    app = create_app(ApiState(store=store, tokens=tokens, audit=trail, cameras=registry, live=live))
     with TestClient(app) as c:
         yield c
 
@@ -86,7 +92,7 @@ def test_admin_saves_rules_into_the_camera_file(
     tokens: TokenStore,
     folder: Path,
     trail: AuditLog,
-    camera_list: list[CameraConfig],
+    registry: CameraRegistry,
 ) -> None:
     """Guards a rule editor that loses the rest of the camera file (its source and its
     credentials, its analytics, its top comment), that is not audited, or whose change the
@@ -111,7 +117,8 @@ def test_admin_saves_rules_into_the_camera_file(
     ]
     shown = client.get("/api/cameras/gate/rules", headers=as_role(tokens, Role.VIEWER))
     assert shown.status_code == 200 and shown.json() == resp.json()
-    assert camera_list[0].rules == saved  # the camera list the API serves follows
+    gate = registry.get("gate")
+    assert gate is not None and gate.rules == saved  # the registry every route reads follows
 
     cleared = client.put("/api/cameras/gate/rules", json={}, headers=as_role(tokens, Role.ADMIN))
     assert cleared.json() == {"lines": [], "zones": []}
@@ -200,7 +207,9 @@ def test_without_a_cameras_folder_rules_are_read_only(
     trail: AuditLog,
 ) -> None:
     """Guards a save that "succeeds" without writing anything the stream app reads."""
-    app = create_app(store, tokens, camera_list, LiveView(), trail)
+    app = create_app(
+        ApiState(store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(camera_list))
+    )
     with TestClient(app) as c:
         admin = as_role(tokens, Role.ADMIN)
         assert c.get("/api/cameras/gate/rules", headers=admin).status_code == 200

@@ -21,7 +21,7 @@ from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
 from civicsight.models.appearance import AppearanceSettings
 from civicsight.services.api.app import create_app
 from civicsight.services.api.embedder import ReidImageEmbedder
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from tests.support import bomb_png, media_file, serving
 
@@ -120,7 +120,8 @@ def server(
     store.write(events, NOW)
     token = tokens.issue(Role.INVESTIGATOR, "test investigator")
     app = create_app(
-        store, tokens, [], LiveView(), trail, embedder=embedder, body_timeout_s=BODY_TIMEOUT_S
+        ApiState(store=store, tokens=tokens, audit=trail, embedder=embedder),
+        body_timeout_s=BODY_TIMEOUT_S,
     )
     with serving(app) as url:
         yield url, token
@@ -370,7 +371,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("civicsight.services.api.search.cv2.imdecode", counted)
+    monkeypatch.setattr("civicsight.services.api.uploads.cv2.imdecode", counted)
     return calls
 
 
@@ -444,7 +445,7 @@ def test_health_answers_while_an_upload_is_decoded(
         spans.append((start, time.monotonic()))
         return out
 
-    monkeypatch.setattr("civicsight.services.api.search.cv2.imdecode", slow)
+    monkeypatch.setattr("civicsight.services.api.uploads.cv2.imdecode", slow)
     big = np.full((4096, 4096, 3), 90, np.uint8)
     big[::7] = 200  # some structure, still a small file
     data = png(big)

@@ -13,7 +13,7 @@ import pytest
 from civicsight.audit import AuditLog
 from civicsight.auth import TokenStore
 from civicsight.services.api.app import create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import MAX_FAILURES, UserStore
 from tests.support import serving
@@ -49,7 +49,7 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(
     forwarded headers from 127.0.0.1 by default."""
     store, tokens, users, trail = stores
     users.add("ana", "viewer", time.time())
-    app = create_app(store, tokens, [], LiveView(), trail, users=users)
+    app = create_app(ApiState(store=store, tokens=tokens, audit=trail, users=users))
     with serving(app, trusted) as url, httpx.Client(base_url=url) as c:
         for n in range(MAX_FAILURES):  # lock out 127.0.0.1 with other user names
             c.post("/api/auth/login", json={"username": f"nobody{n}", "password": "x"})
@@ -68,7 +68,7 @@ def test_no_server_banner_and_hosts_outside_the_allowlist_are_refused(
 ) -> None:
     """Finding 9: the ``server: uvicorn`` banner, and no Host allowlist (DNS rebinding)."""
     store, tokens, _users, trail = stores
-    app = create_app(store, tokens, [], LiveView(), trail, allowed_hosts=["127.0.0.1"])
+    app = create_app(ApiState(store=store, tokens=tokens, audit=trail), allowed_hosts=["127.0.0.1"])
     with serving(app) as url:
         ok = httpx.get(url + "/api/health")
         evil = httpx.get(url + "/api/health", headers={"Host": "attacker.example"})

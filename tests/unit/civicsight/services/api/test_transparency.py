@@ -14,7 +14,8 @@ from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.services.api.app import SECURITY_HEADERS, create_app
-from civicsight.services.api.live import LiveView
+from civicsight.services.api.camera_registry import CameraRegistry
+from civicsight.services.api.state import ApiState
 from civicsight.services.api.transparency_routes import Cached
 from civicsight.store.sqlite import SqliteTrackStore
 
@@ -27,7 +28,11 @@ CASE, USER, PLATE = "C-PLANTED-4411", "ines.planted", "AB123CD"
 def client(
     store: SqliteTrackStore, tokens: TokenStore, cameras: list[CameraConfig], trail: AuditLog
 ) -> Iterator[TestClient]:
-    with TestClient(create_app(store, tokens, cameras, LiveView(), trail)) as c:
+    with TestClient(
+        create_app(
+            ApiState(store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(cameras))
+        )
+    ) as c:
         yield c
 
 

@@ -21,9 +21,9 @@ from civicsight.auth import Role, TokenStore
 from civicsight.cameras import CameraConfig
 from civicsight.models.runtimes.face_encoder import FaceEncoder, ModelChoice
 from civicsight.services.api.app import create_app
+from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.face_models import LazyFaceEncoder
-from civicsight.services.api.live import LiveView
-from civicsight.services.api.watchlist_routes import Enrolment
+from civicsight.services.api.state import ApiState, Enrolment
 from civicsight.services.faces.logic import match
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore
@@ -76,7 +76,14 @@ def build(
     watchlist = WatchlistStore(tmp_path / "watchlist.db", trail)
     watchlist.open()
     app = create_app(
-        store, tokens, cameras, LiveView(), trail, watchlist=watchlist, enrolment=enrolment
+        ApiState(
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(cameras),
+            watchlist=watchlist,
+            enrolment=enrolment,
+        )
     )
     with TestClient(app) as client:
         yield Hub(client, tokens, watchlist, trail)
