@@ -42,6 +42,7 @@ from civicsight.audit import BiometricSearch, input_digest
 from civicsight.auth import Permission
 from civicsight.events import ObjectClass
 from civicsight.images import image_header
+from civicsight.plate_text import PatternError
 from civicsight.services.api.app import CAMERA_ID_PATTERN
 from civicsight.services.api.auth_routes import audit, audit_log
 from civicsight.services.api.body_guard import too_large
@@ -67,7 +68,7 @@ from civicsight.store import (
     StoredTrack,
     TrackStore,
 )
-from civicsight.store.plates import MAX_FUZZY, PatternError
+from civicsight.store.plates import MAX_FUZZY
 
 
 class ImageEmbedder(Protocol):
