@@ -30,7 +30,7 @@ from civicsight.services.indexer.main import IndexerSettings
 from civicsight.services.ingest.main import IngestSettings
 from civicsight.services.plates.main import PlatesSettings
 from civicsight.services.reid.main import ReidSettings
-from civicsight.streams.app import StreamSettings
+from civicsight.streams.settings import StreamSettings
 
 REPO = Path(__file__).resolve().parents[1]
 PROCESSES: list[tuple[str, type[BaseSettings]]] = [

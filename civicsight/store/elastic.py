@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError
 
+from civicsight.plate_text import PatternError, check_plate
 from civicsight.store import (
     BadCursorError,
     Indexed,
@@ -39,7 +40,7 @@ from civicsight.store import (
     plate_page,
 )
 from civicsight.store import es_requests as rq
-from civicsight.store.plates import PatternError, check_plate, ocr_distance
+from civicsight.store.plates import ocr_distance
 from civicsight.store.vectors import rerank, unit
 
 
@@ -95,6 +96,26 @@ class ElasticTrackStore:
         for kind in rq.INDICES:
             if not self.es.indices.exists(index=self._index(kind)):
                 self.es.indices.create(index=self._index(kind))
+        self._index_plates()
+
+    def _index_plates(self) -> None:
+        """Set the skeletons of stored plate reads again when they were made with other
+        look-alike classes (the table in ``civicsight.plate_text`` changed): fuzzy
+        searches would miss them. A read whose skeleton changes gets a version one higher
+        (one millionth of confidence, see ``plate_rank``)."""
+        index = self._index("plate-reads")
+        mappings = self.es.indices.get_mapping(index=index)
+        wanted = rq.skeleton_meta()
+        if all(m["mappings"].get("_meta") == wanted for m in dict(mappings).values()):
+            return
+        self.es.update_by_query(
+            index=index,
+            conflicts="proceed",
+            refresh=True,
+            wait_for_completion=True,
+            **rq.reskeleton(),
+        )
+        self.es.indices.put_mapping(index=index, meta=wanted)
 
     def close(self) -> None:
         if self._client is not None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from civicsight.events import Appearance, PlateRead, TrackUpdate, tracklet_id
+from civicsight.plate_text import SKELETON, SKELETON_KEY, PlatePattern, check_plate, skeleton
 from civicsight.resources import package_path
 from civicsight.store import (
     Indexed,
@@ -39,7 +40,7 @@ from civicsight.store import (
     plate_rank,
     tracklet_crop_of,
 )
-from civicsight.store.plates import MAX_FUZZY, PlatePattern, check_plate, skeleton
+from civicsight.store.plates import MAX_FUZZY
 
 INFRA = package_path("civicsight.store", "templates")
 INDICES = ("tracks", "track-versions", "crops", "tracklet-crops", "sightings", "plate-reads")
@@ -71,7 +72,39 @@ def template(kind: str, prefix: str, vector_dims: int = 256) -> tuple[str, Body]
     body = _renamed((INFRA / f"template-{kind}.json").read_text(), prefix)
     if kind == "sightings":
         body["template"]["mappings"]["properties"]["embedding"]["dims"] = vector_dims
+    if kind == "plate-reads":
+        body["template"]["mappings"]["_meta"] = skeleton_meta()
     return f"{prefix}-{kind}", body
+
+
+def skeleton_meta() -> Body:
+    """The plate-reads mapping's ``_meta``: the look-alike classes its skeletons use."""
+    return {"plate_skeleton": SKELETON_KEY}
+
+
+RESKELETON = """
+String text = ctx._source.text;
+StringBuilder out = new StringBuilder();
+for (int i = 0; i < text.length(); ++i) {
+  String c = text.substring(i, i + 1);
+  out.append(params.skeleton.getOrDefault(c, c));
+}
+String built = out.toString();
+if (built.equals(ctx._source.skeleton)) { ctx.op = 'noop'; } else { ctx._source.skeleton = built; }
+"""
+
+
+def reskeleton() -> Body:
+    """``update_by_query`` body that sets every plate read's ``skeleton`` from its text with
+    the current look-alike classes (reads already right are left alone: no new version)."""
+    return {
+        "query": {"match_all": {}},
+        "script": {
+            "lang": "painless",
+            "source": RESKELETON.strip(),
+            "params": {"skeleton": dict(sorted(SKELETON.items()))},
+        },
+    }
 
 
 # ---- writes --------------------------------------------------------------------------

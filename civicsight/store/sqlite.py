@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from civicsight.events import Appearance, PlateRead, TrackUpdate, tracklet_id
+from civicsight.plate_text import SKELETON_KEY, PatternError, PlatePattern, check_plate
 from civicsight.sqlite_file import SqliteFile
 from civicsight.store import (
     Indexed,
@@ -44,14 +45,7 @@ from civicsight.store import (
     plate_rank,
     tracklet_crop_of,
 )
-from civicsight.store.plates import (
-    PatternError,
-    PlatePattern,
-    check_plate,
-    fuzzy_grams,
-    ocr_distance,
-    plate_grams,
-)
+from civicsight.store.plates import fuzzy_grams, ocr_distance, pattern_grams, plate_grams
 from civicsight.store.vectors import VectorIndex, rerank, unit
 
 MAX_CANDIDATE_TEXTS = 50_000  # a plate query matching more distinct plates is too broad
@@ -152,6 +146,12 @@ CREATE INDEX IF NOT EXISTS tracklet_crops_seen ON tracklet_crops(last_seen);
 """Step 2: the track a merged track went into, and each tracklet's best crop (keyed by
 tracklet; ``track_id``/``version``: the tracklet's own track version that carried it)."""
 
+MIGRATION_3 = """
+CREATE TABLE IF NOT EXISTS plate_index (skeleton TEXT NOT NULL);
+"""
+"""Step 3: the look-alike classes the plate grams were built with
+(``civicsight.plate_text.SKELETON_KEY``); ``open`` builds the grams again when they differ."""
+
 COLUMNS = (
     "track_id, version, cls, cameras, tracklets, first_seen, last_seen, closed, path, "
     "best_crop IS NOT NULL OR EXISTS (SELECT 1 FROM track_tracklets tt JOIN tracklet_crops c "
@@ -169,11 +169,38 @@ def _marks(n: int) -> str:
 
 
 class SqliteTrackStore(SqliteFile):
-    migrations = (SCHEMA, MIGRATION_2)
+    migrations = (SCHEMA, MIGRATION_2, MIGRATION_3)
 
     def __init__(self, path: Path, vector_threads: int = 0) -> None:
         super().__init__(path)
         self._vectors = VectorIndex(vector_threads)
+
+    def open(self) -> None:
+        super().open()
+        self._index_plates()
+
+    def _index_plates(self) -> None:
+        """Build the plate grams again when they were built with other look-alike classes
+        (the table in ``civicsight.plate_text`` changed): searches would miss plates."""
+        with self._lock:
+            db = self.db
+            if db.execute("SELECT skeleton FROM plate_index").fetchall() == [(SKELETON_KEY,)]:
+                return
+            db.execute("BEGIN IMMEDIATE")  # one process rebuilds; the others see it done
+            try:
+                if db.execute("SELECT skeleton FROM plate_index").fetchall() != [(SKELETON_KEY,)]:
+                    texts = db.execute("SELECT text_id, text FROM plate_texts").fetchall()
+                    db.execute("DELETE FROM plate_grams")
+                    db.executemany(
+                        "INSERT INTO plate_grams VALUES (?, ?)",
+                        [(g, i) for i, text in texts for g in plate_grams(text)],
+                    )
+                    db.execute("DELETE FROM plate_index")
+                    db.execute("INSERT INTO plate_index VALUES (?)", (SKELETON_KEY,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     # ---- writes ---------------------------------------------------------------------
 
@@ -458,7 +485,7 @@ class SqliteTrackStore(SqliteFile):
             return {i: (t, 0.0) for i, t in rows}
         if query.mode == "pattern":
             pattern = PlatePattern.parse(query.text)
-            grams: Sequence[str] = pattern.grams
+            grams: Sequence[str] = pattern_grams(pattern)
             need = len(grams)
         else:
             plate = check_plate(query.text)

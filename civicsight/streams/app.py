@@ -1,10 +1,19 @@
 """The stream app (Faust): per-frame detections and crops in, ``TrackUpdate`` events out.
 
-Wiring only; the rules live in ``streams.tracklets``. ``python -m streams.app`` runs one
-worker; run more (same ``CIVICSIGHT_STREAMS_APP_ID``) to share the partitions.
+Wiring only: the tracklet rules live in ``streams.tracklets`` (applied to tables by
+``streams.tracklet_processor``), the join in ``streams.association`` (its input log in
+``streams.join_state``). ``python -m civicsight.streams.app`` runs one worker; run more
+(same ``CIVICSIGHT_STREAMS_APP_ID``) to share the partitions.
+
+``StreamApp`` holds the Faust app, its topics and tables, and what the worker knows of
+its partitions (read positions, the order lock). Its agents are methods (``on_input``,
+``on_tick``, ``on_correction``, ``on_join``), and so are its lifecycle hooks:
+``on_assigned`` and ``on_revoked`` (Faust's partition signals) and
+``on_processing_error`` (an agent's batch or event failed: the in-memory state goes back
+to what the tables hold, and Faust restarts the agent as it always did).
 
 State. One table ``<app id>-tracklets`` keyed by camera id holds each camera's open
-tracklets *without* their crops (small: it is rewritten on every frame); best crops live
+tracklets *without* their crops (small: it is rewritten on every batch); best crops live
 in a second table ``<app id>-best-crops`` keyed by ``camera/track`` and are written only
 when a better one arrives. Both use the in-memory store and are rebuilt from their
 changelog topics when a worker starts. Faust writes a table change to the changelog
@@ -34,9 +43,15 @@ through the API apply within ``rules_reload_s``). ``streams.tracklets`` evaluate
 frames arrive and when tracklets close; the ``RuleHit`` events go to ``rule_hits``, each
 to the partition its camera's detections came from.
 
-Batches. Inputs are taken up to ``streams_batch`` at a time; a camera's state is encoded
-and written once per batch, and what the batch sends goes out after it. Table writes name
-their changelog partition themselves (a batch has no current event).
+Batches. Inputs are taken up to ``streams_batch`` at a time, inside
+``with processor.batch():``: a camera's state is encoded and written once per batch, and
+what the batch sends goes out after it. Table writes name their changelog partition
+themselves (a batch has no current event).
+
+The bus and the logs. Credentials come from ``HubSettings.kafka_config()``, as for every
+service (``streams.broker`` maps them to Faust's). The worker logs like every service
+(``civicsight.logs.setup_logging``: one line per record on stderr, secrets redacted in
+every record, Faust's and aiokafka's included), in place of Faust's own handlers.
 
 Start-up on tansu. tansu completes a consumer group join after about half the session
 timeout, and Faust's defaults (60 s session) made a worker idle ~30 s before consuming;
@@ -52,53 +67,42 @@ cleanly; Kafka itself numbers generations from 1.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-import ssl
 import time
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import faust
 from faust.types import TP
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
-from civicsight.cameras import NO_RULES, Rules, RulesWatch, load_cameras
+from civicsight.cameras import RulesWatch, load_cameras
 from civicsight.events import (
     Appearance,
-    Crop,
     DecodeError,
-    Event,
-    FrameDetections,
     Heartbeat,
     JoinBatch,
     ObjectClass,
-    PartitionClock,
     PlateRead,
-    RuleHit,
     TrackCorrection,
-    TrackletClosed,
     TrackletRef,
     TrackUpdate,
 )
 from civicsight.heartbeat import Heartbeats
-from civicsight.settings import CameraFiles, HubSettings
-from civicsight.streams import tracklets as tl
+from civicsight.logs import setup_logging
 from civicsight.streams.association.engine import Associator, Settings, TrackChange
 from civicsight.streams.association.transit import CameraGraph, CameraSpot
+from civicsight.streams.broker import broker_credentials, broker_urls, raw_topic
 from civicsight.streams.join_state import Input, JoinProcessor
 from civicsight.streams.scenario import load_graph
+from civicsight.streams.settings import StreamSettings
+from civicsight.streams.tracklet_processor import CROPS, DETECTIONS, TrackletProcessor
 from civicsight.topics import topic
 
 log = logging.getLogger("civicsight.streams.app")
 
-DETECTIONS = "detections"
-CROPS = "crops"
 APPEARANCES = "appearances"
 PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
@@ -114,480 +118,6 @@ EVIDENCE: dict[str, tuple[str, type[Appearance] | type[PlateRead]]] = {
 """Topics forwarded to the join as they are (once valid), with the event kind they carry."""
 JOIN_CHUNK_BYTES = 400_000
 """Most bytes of events in one join-topic message."""
-
-E = TypeVar("E", bound=Event)
-
-
-class StreamSettings(HubSettings, CameraFiles):
-    """Settings of the stream app (``CIVICSIGHT_*`` environment variables)."""
-
-    model_config = SettingsConfigDict(env_prefix="CIVICSIGHT_", frozen=True, extra="ignore")
-
-    join_embedding_dim: int = Field(
-        256,
-        ge=8,
-        le=2048,
-        description="length of the appearance vectors the join compares (the hub's re-ID "
-        "models: 256; multi-camera scenarios say theirs)",
-    )
-    streams_app_id: str = Field(
-        "civicsight-streams",
-        pattern=r"^[a-zA-Z0-9._-]{1,100}$",
-        description="Faust app id: consumer group and prefix of its internal topics",
-    )
-    tracklet_timeout: float = Field(
-        tl.DEFAULT_TIMEOUT,
-        gt=0,
-        description="seconds without a detection after which a tracklet is closed",
-    )
-    tracklet_min_detections: int = Field(
-        tl.DEFAULT_MIN_DETECTIONS,
-        ge=1,
-        description="detections before a tracklet is confirmed and first emitted",
-    )
-    tracklet_update_interval: float = Field(
-        tl.DEFAULT_UPDATE_INTERVAL,
-        ge=0,
-        description="least capture-time seconds between two versions of an open tracklet",
-    )
-    tracklet_keep_closed: float = Field(
-        tl.DEFAULT_KEEP_CLOSED,
-        ge=0,
-        description="seconds a closed tracklet id is remembered (a reappearance continues it)",
-    )
-    streams_expire_interval: float = Field(
-        1.0, gt=0, le=60, description="seconds between two expiry sweeps"
-    )
-    streams_session_timeout: float = Field(
-        6.0,
-        ge=2,
-        le=300,
-        description="Kafka consumer session timeout (s); tansu joins a group after half of it",
-    )
-
-    camera_graph: Path | None = Field(
-        None,
-        description="cameras and links (cameras.json of ../shared/mtmc/FORMAT.md) for the "
-        "cross-camera join; default: positions from the camera files, no links",
-    )
-    join_batch: int = Field(
-        50, ge=1, le=10_000, description="most join-topic messages applied (and logged) at once"
-    )
-    streams_batch: int = Field(
-        500, ge=1, le=10_000, description="most input events handled as one batch"
-    )
-    rules_reload_s: float = Field(
-        5.0,
-        gt=0,
-        le=3600,
-        description="how often the camera files are checked for changed counting lines and zones",
-    )
-
-    @property
-    def streams_dir(self) -> Path:
-        return self.data_dir / "streams"
-
-
-# -- the processor: tables in, updates out (no Faust, testable with plain dicts) -------------
-
-
-@dataclass
-class Counters:
-    decoded: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
-    updates: int = 0
-
-    def count(self, bucket: dict[str, int], name: str) -> int:
-        bucket[name] = bucket.get(name, 0) + 1
-        return bucket[name]
-
-
-Writer = Callable[[MutableMapping[bytes, bytes], bytes, "bytes | None", int], None]
-"""Writes (value) or deletes (None) a table key whose changelog lives in a partition."""
-
-
-def write_mapping(
-    table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
-) -> None:
-    if value is None:
-        table.pop(key, None)
-    else:
-        table[key] = value
-
-
-def _encode_stored(partition: int, state: tl.CameraState) -> bytes:
-    doc = {"partition": partition, "state": state.to_json(include_crops=False)}
-    return json.dumps(doc, separators=(",", ":")).encode()
-
-
-def _decode_stored(raw: bytes) -> tuple[int, tl.CameraState]:
-    try:
-        doc = json.loads(raw)
-        return int(doc["partition"]), tl.CameraState.from_json(doc["state"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise tl.StateDecodeError(f"stored camera state: {err!r}") from err
-
-
-class TrackletProcessor:
-    """Applies ``streams.tracklets`` to events against two key-value tables.
-
-    ``states`` maps camera id to (partition, state without crops); ``crops`` maps
-    ``camera/track`` to a ``BestCrop``. Faust tables are passed in the app, dicts in tests.
-    Decoded states are cached by the identity of the stored bytes, so a frame costs one
-    JSON encode, not a decode as well. Every method changes the tables synchronously
-    (no ``await`` between read and write), so agents running side by side cannot lose an
-    update.
-    """
-
-    def __init__(
-        self,
-        states: MutableMapping[bytes, bytes],
-        crops: MutableMapping[bytes, bytes],
-        *,
-        min_detections: int = tl.DEFAULT_MIN_DETECTIONS,
-        update_interval: float = tl.DEFAULT_UPDATE_INTERVAL,
-        timeout: float = tl.DEFAULT_TIMEOUT,
-        keep_closed: float = tl.DEFAULT_KEEP_CLOSED,
-        clock_interval: float = 2.0,
-        partitions: int | None = None,
-        write: Writer = write_mapping,
-        rules: Callable[[str], Rules] = lambda _camera_id: NO_RULES,
-    ) -> None:
-        self._states = states
-        self._crops = crops
-        self._min_detections = min_detections
-        self._update_interval = update_interval
-        self._timeout = timeout
-        self._keep_closed = keep_closed
-        self._cache: dict[bytes, tuple[bytes, int, tl.CameraState]] = {}
-        self._clock_interval = clock_interval
-        self._write = write
-        self.batching = False
-        self._work: dict[bytes, tuple[int, tl.CameraState]] = {}
-        self._buffer: dict[tuple[int, bytes], tuple[int, bytes | None]] = {}
-        self._partitions = partitions or topic(DETECTIONS).partitions
-        self._clock_sent: dict[int, float] = {}
-        self._partition_clock: dict[int, tuple[float, float]] = {}
-        """partition -> (capture time of its newest frame, wall time it came)"""
-        self._rules = rules
-        self.closed: list[TrackletClosed] = []
-        self.clocks: list[PartitionClock] = []
-        self.hits: list[tuple[int, RuleHit]] = []
-        """(partition, hit) of the counting lines and zones, in order, until taken"""
-        self.counters = Counters()
-
-    # state access: writes wait in a buffer while a batch is processed (``flush``)
-
-    def _get(self, table: MutableMapping[bytes, bytes], key: bytes) -> bytes | None:
-        held = self._buffer.get((id(table), key))
-        if held is not None:
-            return held[1]
-        return table.get(key)
-
-    def _put(
-        self, table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
-    ) -> None:
-        if self.batching:
-            self._buffer[(id(table), key)] = (partition, value)
-        else:
-            self._write(table, key, value, partition)
-
-    def flush(self) -> None:
-        """Write what a batch changed: each key once, however often the batch changed it."""
-        work, self._work = self._work, {}
-        for key, (partition, state) in work.items():
-            raw = _encode_stored(partition, state)
-            self._put(self._states, key, raw, partition)
-            self._cache[key] = (raw, partition, state)
-        buffer, self._buffer = self._buffer, {}
-        tables = {id(self._states): self._states, id(self._crops): self._crops}
-        for (table_id, key), (partition, value) in buffer.items():
-            table = tables[table_id]
-            if value is None and key not in table:
-                continue
-            self._write(table, key, value, partition)
-
-    def _load(self, key: bytes) -> tuple[int, tl.CameraState] | None:
-        if key in self._work:
-            return self._work[key]
-        raw = self._get(self._states, key)
-        if raw is None:
-            self._cache.pop(key, None)
-            return None
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] is raw:
-            return cached[1], cached[2]
-        try:
-            partition, state = _decode_stored(raw)
-        except tl.StateDecodeError as err:
-            # a bad changelog record must not crash-loop the worker: start that camera afresh
-            n = self.counters.count(self.counters.skipped, "state")
-            log.error("dropped undecodable state of %r (%d so far): %s", key, n, err)
-            self._cache.pop(key, None)
-            return None
-        crops: dict[int, tl.BestCrop] = {}
-        for tid, t in state.tracklets.items():
-            stored = None if t.crop is not None else self._get(self._crops, _crop_key(state, tid))
-            if stored is None:
-                continue
-            try:
-                crops[tid] = tl.BestCrop.from_bytes(stored)
-            except tl.StateDecodeError as err:
-                log.error("dropped undecodable crop of %r/%d: %s", key, tid, err)
-        state = state.with_crops(crops)
-        self._cache[key] = (raw, partition, state)
-        return partition, state
-
-    def state(self, camera_id: str) -> tl.CameraState | None:
-        loaded = self._load(camera_id.encode())
-        return None if loaded is None else loaded[1]
-
-    def _save(self, partition: int, old: tl.CameraState, new: tl.CameraState) -> None:
-        if new is old:
-            return
-        key = new.camera_id.encode()
-        old_crops, new_crops = old.crops(), new.crops()
-        for tid in old_crops.keys() - new_crops.keys():
-            crop_key = _crop_key(old, tid)
-            if self._get(self._crops, crop_key) is not None:
-                self._put(self._crops, crop_key, None, partition)
-        for tid, crop in new_crops.items():
-            if old_crops.get(tid) is not crop:
-                self._put(self._crops, _crop_key(new, tid), crop.to_bytes(), partition)
-        if new.is_idle:
-            self._work.pop(key, None)
-            if self._get(self._states, key) is not None:
-                self._put(self._states, key, None, partition)
-            self._cache.pop(key, None)
-            return
-        if self.batching:  # encoded once, when the batch is flushed
-            self._buffer.pop((id(self._states), key), None)
-            self._work[key] = (partition, new)
-            return
-        raw = _encode_stored(partition, new)
-        self._put(self._states, key, raw, partition)
-        self._cache[key] = (raw, partition, new)
-
-    def decode(self, name: str, cls: type[E], raw: bytes | None, where: str) -> E | None:
-        """The event, or None (counted, logged) when the message is not a valid one."""
-        return self._decode(name, cls, raw, where)
-
-    def _decode(self, name: str, cls: type[E], raw: bytes | None, where: str) -> E | None:
-        try:
-            event = cls.from_bytes(raw)
-        except DecodeError as err:
-            n = self.counters.count(self.counters.skipped, name)
-            log.warning(
-                "skipped undecodable %s message %s (%d so far): %s", name, where, n, str(err)[:300]
-            )
-            return None
-        self.counters.count(self.counters.decoded, name)
-        return event
-
-    # events
-
-    def on_detections(
-        self,
-        raw: bytes | None,
-        partition: int,
-        now: float,
-        where: str = "",
-    ) -> list[TrackUpdate]:
-        event = self._decode(DETECTIONS, FrameDetections, raw, where)
-        if event is None:
-            return []
-        return self.on_frame(event, partition, now)
-
-    def on_frame(self, event: FrameDetections, partition: int, now: float) -> list[TrackUpdate]:
-        """Fold one frame in, then close the camera's tracklets it shows to have ended
-        (by the frame's capture time, so the join sees them in order)."""
-        loaded = self._load(event.camera_id.encode())
-        old = loaded[1] if loaded else tl.new_state(event.camera_id)
-        new, updates = tl.observe(
-            old,
-            event,
-            now,
-            min_detections=self._min_detections,
-            update_interval=self._update_interval,
-        )
-        if new is not old:
-            new, hits = tl.observe_rules(new, event, self._rules(event.camera_id))
-            self.hits.extend((partition, hit) for hit in hits)
-            new, closed = self._expire(new, now, partition)
-            updates.extend(closed)
-        clock = self._partition_clock.get(partition)
-        if clock is None or event.captured_at >= clock[0]:
-            self._partition_clock[partition] = (event.captured_at, now)
-        self._save(partition, old, new)
-        self.counters.updates += len(updates)
-        return updates
-
-    def _expire(
-        self, state: tl.CameraState, now: float, partition: int
-    ) -> tuple[tl.CameraState, list[TrackUpdate]]:
-        new, closed = tl.expire(state, now, self._timeout, keep_closed=self._keep_closed)
-        if new is not state:
-            new, hits = tl.close_rules(state, new, self._rules(state.camera_id))
-            self.hits.extend((partition, hit) for hit in hits)
-        for update in closed:
-            t = state.tracklets[update.tracklets[0].track_id]
-            self.closed.append(
-                TrackletClosed(
-                    camera_id=state.camera_id,
-                    track_id=t.track_id,
-                    captured_at=t.last_seen,
-                    first_seen=t.first_seen,
-                    cls=update.cls,
-                    detections=t.detections,
-                )
-            )
-        return new, closed
-
-    def end_batch(self, partition: int, hold: float = math.inf) -> list[TrackUpdate]:
-        """After a batch of ``partition``'s frames: close the tracklets of all its cameras
-        that ended by the partition's newest frame, then move its clock for the join.
-
-        ``hold``: appearances or plate reads of this partition newer than this capture
-        time are still unread, so the clock told to the join stops there."""
-        clock = self._partition_clock.get(partition)
-        if clock is None:
-            return []
-        return self._close_partition(partition, clock[0], clock[1], hold)
-
-    def _close_partition(
-        self, partition: int, at: float, now: float, hold: float
-    ) -> list[TrackUpdate]:
-        updates: list[TrackUpdate] = []
-        for camera_id in list(self.cameras_in(partition)):
-            loaded = self._load(camera_id.encode())
-            if loaded is None:
-                continue
-            old = loaded[1]
-            # the camera's clock at ``at``: the same instant for every camera of the partition
-            base = old.clock_wall if old.clock_wall is not None else now
-            capture = old.clock_capture if old.clock_capture is not None else at
-            new, closed = self._expire(old, base + max(0.0, at - capture), partition)
-            self._save(partition, old, new)
-            updates.extend(closed)
-        self._send_clock(partition, min(hold, at))
-        self.counters.updates += len(updates)
-        return updates
-
-    def _send_clock(self, partition: int, at: float) -> None:
-        if at - self._clock_sent.get(partition, -1e18) >= self._clock_interval:
-            self._clock_sent[partition] = at
-            self.clocks.append(
-                PartitionClock(partition=partition, partitions=self._partitions, captured_at=at)
-            )
-
-    def take(self) -> list[TrackletClosed | PartitionClock]:
-        """The closed tracklets and partition clocks for the join, in order, since last
-        taken."""
-        out: list[TrackletClosed | PartitionClock] = [*self.closed, *self.clocks]
-        self.closed.clear()
-        self.clocks.clear()
-        return out
-
-    def take_hits(self) -> list[tuple[int, RuleHit]]:
-        """(partition, hit) of the counting lines and zones since last taken, in order."""
-        out, self.hits = self.hits, []
-        return out
-
-    def on_crop(self, raw: bytes | None, partition: int, where: str = "") -> None:
-        event = self._decode(CROPS, Crop, raw, where)
-        if event is None:
-            return
-        loaded = self._load(event.camera_id.encode())
-        old = loaded[1] if loaded else tl.new_state(event.camera_id)
-        self._save(partition, old, tl.add_crop(old, event))
-
-    def cameras_in(self, partition: int) -> Iterator[str]:
-        keys = set(self._states.keys()) | set(self._work)
-        keys.update(k for (t, k) in self._buffer if t == id(self._states))
-        for key in sorted(keys):
-            loaded = self._load(key)
-            if loaded is not None and loaded[0] == partition:
-                yield loaded[1].camera_id
-
-    def on_tick(self, partition: int, now: float, hold: float = math.inf) -> list[TrackUpdate]:
-        """Close expired tracklets of every camera stored in ``partition``: the partition's
-        clock runs on with wall time while no frame comes (call it only when none waits)."""
-        clock = self._partition_clock.get(partition)
-        if clock is None:
-            updates: list[TrackUpdate] = []
-            for camera_id in list(self.cameras_in(partition)):
-                loaded = self._load(camera_id.encode())
-                if loaded is not None:
-                    new, closed = self._expire(loaded[1], now, partition)
-                    self._save(partition, loaded[1], new)
-                    updates.extend(closed)
-            self.counters.updates += len(updates)
-            # no frame yet: nothing captured here up to now can still come (the caller
-            # checked that no frame waits), so the join need not wait for this partition
-            self._send_clock(partition, min(hold, now))
-            return updates
-        capture, wall = clock
-        return self._close_partition(partition, capture + max(0.0, now - wall), now, hold)
-
-
-def _crop_key(state: tl.CameraState, track_id: int) -> bytes:
-    return tl.crop_key(state.camera_id, track_id).encode()
-
-
-# -- Faust wiring -----------------------------------------------------------------------------
-
-
-def broker_urls(bootstrap: str) -> list[str]:
-    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
-
-
-def broker_credentials(settings: HubSettings) -> faust.types.auth.CredentialsT | None:
-    """Faust credentials from the hub settings. The password leaves its ``SecretStr`` only
-    here, into an object whose repr shows the user name alone."""
-    protocol = settings.kafka_security_protocol.upper()
-    if protocol == "PLAINTEXT":
-        return None
-    if protocol == "SSL":
-        return faust.SSLCredentials(ssl.create_default_context())
-    if protocol not in ("SASL_PLAINTEXT", "SASL_SSL"):
-        raise ValueError(f"unsupported kafka_security_protocol {protocol!r}")
-    password: SecretStr | None = settings.kafka_password
-    if not settings.kafka_username or password is None:
-        raise ValueError(f"{protocol} needs CIVICSIGHT_KAFKA_USERNAME and _PASSWORD")
-    return faust.SASLCredentials(
-        username=settings.kafka_username,
-        password=password.get_secret_value(),
-        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        ssl_context=ssl.create_default_context() if protocol == "SASL_SSL" else None,
-    )
-
-
-def _raw_topic(
-    app: faust.App,
-    *names: str,
-    internal: bool = False,
-    partitions: int | None = None,
-    retention: timedelta | None = None,
-) -> faust.TopicT:
-    """A topic of raw bytes: events are decoded by ``civicsight.events``, not by Faust.
-    Only ``internal`` topics are ever created by Faust."""
-    return app.topic(
-        *names,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        internal=internal,
-        partitions=partitions,
-        retention=retention,
-    )
-
-
-@dataclass
-class StreamApp:
-    app: faust.App
-    processor: TrackletProcessor
-    join: JoinProcessor
 
 
 def camera_graph(settings: StreamSettings) -> CameraGraph:
@@ -625,211 +155,242 @@ def track_update(change: TrackChange, now: float) -> TrackUpdate:
     )
 
 
-def create_app(settings: StreamSettings) -> StreamApp:
-    """Build the Faust app with its topics, tables, agents and expiry timer."""
-    detections, crops, track_updates = topic(DETECTIONS), topic(CROPS), topic(TRACK_UPDATES)
-    inputs_meta = [detections, crops, topic(APPEARANCES), topic(PLATE_READS)]
-    if len({t.partitions for t in inputs_meta}) != 1:
-        raise ValueError("detections, crops, appearances, plate_reads need one partition count")
-    partitions = detections.partitions
-    if topic(RULE_HITS).partitions != partitions:
-        raise ValueError("rule_hits needs as many partitions as detections (hits follow cameras)")
-    session = settings.streams_session_timeout
-    graph = camera_graph(settings)
-    app = faust.App(
-        settings.streams_app_id,
-        broker=broker_urls(settings.kafka_bootstrap),
-        broker_credentials=broker_credentials(settings),
-        broker_session_timeout=session,
-        broker_heartbeat_interval=min(1.0, session / 4),
-        broker_rebalance_timeout=max(10.0, 2 * session),
-        consumer_auto_offset_reset="earliest",
-        producer_max_request_size=2 * track_updates.max_bytes,
-        producer_linger_ms=5,
-        store="memory://",
-        datadir=str(settings.streams_dir),
-        web_enabled=False,
-        topic_disable_leader=True,
-        topic_partitions=partitions,
-        autodiscover=False,
-    )
-    inputs = _raw_topic(app, DETECTIONS, CROPS, APPEARANCES, PLATE_READS)
-    out = _raw_topic(app, TRACK_UPDATES)
-    hits_out = _raw_topic(app, RULE_HITS)
-    ticks = _raw_topic(
-        app,
-        f"{settings.streams_app_id}-expiry-ticks",
-        internal=True,
-        partitions=partitions,
-        retention=timedelta(hours=1),
-    )
-    join_topic = _raw_topic(
-        app,
-        f"{settings.streams_app_id}-join",
-        internal=True,
-        partitions=1,
-        retention=timedelta(hours=24),
-    )
-    states = app.Table("tracklets", key_type=bytes, value_type=bytes, partitions=partitions)
-    best_crops = app.Table(
-        "best-crops",
-        key_type=bytes,
-        value_type=bytes,
-        partitions=partitions,
-        extra_topic_configs={"max.message.bytes": str(crops.max_bytes)},
-    )
-    join_log = app.Table(
-        "join-log",
-        key_type=bytes,
-        value_type=bytes,
-        partitions=1,
-        use_partitioner=True,  # written after a batch (take_events), not inside one event
-        extra_topic_configs={"max.message.bytes": str(4 * JOIN_CHUNK_BYTES)},
-    )
+def write_table(
+    table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
+) -> None:
+    """Set a key with its changelog in ``partition`` (batches have no current event)."""
+    ftable = cast(faust.Table, table)
+    if value is None:
+        ftable.data.pop(key, None)
+        ftable.send_changelog(partition, key, None, value_serializer="raw")
+    else:
+        ftable.data[key] = value
+        ftable.send_changelog(partition, key, value)
 
-    def write_table(
-        table: MutableMapping[bytes, bytes], key: bytes, value: bytes | None, partition: int
-    ) -> None:
-        """Set a key with its changelog in ``partition`` (batches have no current event)."""
-        ftable = cast(faust.Table, table)
-        if value is None:
-            ftable.data.pop(key, None)
-            ftable.send_changelog(partition, key, None, value_serializer="raw")
-        else:
-            ftable.data[key] = value
-            ftable.send_changelog(partition, key, value)
 
-    rules = RulesWatch(settings.cameras_dir, settings.rules_reload_s)
-    processor = TrackletProcessor(
-        states,
-        best_crops,
-        min_detections=settings.tracklet_min_detections,
-        update_interval=settings.tracklet_update_interval,
-        timeout=settings.tracklet_timeout,
-        keep_closed=settings.tracklet_keep_closed,
-        write=write_table,
-        partitions=partitions,
-        rules=rules,
-    )
-    join = JoinProcessor(
-        join_log, lambda: Associator(graph, Settings(dim=settings.join_embedding_dim))
-    )
+def positions(events: Sequence[faust.types.EventT[bytes]]) -> str:
+    """Where a batch's events came from: ``topic[partition]@first-last``, comma separated."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for e in events:
+        m = e.message
+        first, last = spans.get((m.topic, m.partition), (m.offset, m.offset))
+        spans[(m.topic, m.partition)] = (min(first, m.offset), max(last, m.offset))
+    return ", ".join(f"{t}[{p}]@{a}-{b}" for (t, p), (a, b) in sorted(spans.items()))
 
-    async def publish(updates: list[TrackUpdate]) -> None:
-        for update in updates:
-            await out.send(key=update.track_id.encode(), value=update.to_bytes())
 
-    async def send_hits() -> None:
-        """The rule hits found so far, each to its camera's detections partition."""
-        for partition, hit in processor.take_hits():
-            await hits_out.send(
-                key=hit.camera_id.encode(), value=hit.to_bytes(), partition=partition
+class StreamApp:
+    """The stream worker's Faust app: topics, tables, agents, timers and lifecycle hooks
+    around the tracklet processor and the join (see the module doc)."""
+
+    def __init__(self, settings: StreamSettings) -> None:
+        detections, crops = topic(DETECTIONS), topic(CROPS)
+        inputs_meta = [detections, crops, topic(APPEARANCES), topic(PLATE_READS)]
+        if len({t.partitions for t in inputs_meta}) != 1:
+            raise ValueError("detections, crops, appearances, plate_reads need one partition count")
+        partitions = detections.partitions
+        if topic(RULE_HITS).partitions != partitions:
+            raise ValueError(
+                "rule_hits needs as many partitions as detections (hits follow cameras)"
             )
+        self.settings = settings
+        session = settings.streams_session_timeout
+        graph = camera_graph(settings)
+        self.app = app = faust.App(
+            settings.streams_app_id,
+            broker=broker_urls(settings.kafka_bootstrap),
+            broker_credentials=broker_credentials(settings.kafka_config()),
+            broker_session_timeout=session,
+            broker_heartbeat_interval=min(1.0, session / 4),
+            broker_rebalance_timeout=max(10.0, 2 * session),
+            consumer_auto_offset_reset="earliest",
+            producer_max_request_size=2 * topic(TRACK_UPDATES).max_bytes,
+            producer_linger_ms=5,
+            store="memory://",
+            datadir=str(settings.streams_dir),
+            web_enabled=False,
+            topic_disable_leader=True,
+            topic_partitions=partitions,
+            autodiscover=False,
+        )
+        self.inputs = raw_topic(app, DETECTIONS, CROPS, APPEARANCES, PLATE_READS)
+        self.track_updates = raw_topic(app, TRACK_UPDATES)
+        self.rule_hits = raw_topic(app, RULE_HITS)
+        self.corrections = raw_topic(app, TRACK_CORRECTIONS)
+        self.heartbeats = raw_topic(app, HEARTBEATS)
+        self.ticks = raw_topic(
+            app,
+            f"{settings.streams_app_id}-expiry-ticks",
+            internal=True,
+            partitions=partitions,
+            retention=timedelta(hours=1),
+        )
+        self.join_topic = raw_topic(
+            app,
+            f"{settings.streams_app_id}-join",
+            internal=True,
+            partitions=1,
+            retention=timedelta(hours=24),
+        )
+        states = app.Table("tracklets", key_type=bytes, value_type=bytes, partitions=partitions)
+        best_crops = app.Table(
+            "best-crops",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            extra_topic_configs={"max.message.bytes": str(crops.max_bytes)},
+        )
+        join_log = app.Table(
+            "join-log",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=1,
+            use_partitioner=True,  # written after a batch (take_events), not inside one event
+            extra_topic_configs={"max.message.bytes": str(4 * JOIN_CHUNK_BYTES)},
+        )
+        self.rules = RulesWatch(settings.cameras_dir, settings.rules_reload_s)
+        self.processor = TrackletProcessor(
+            states,
+            best_crops,
+            min_detections=settings.tracklet_min_detections,
+            update_interval=settings.tracklet_update_interval,
+            timeout=settings.tracklet_timeout,
+            keep_closed=settings.tracklet_keep_closed,
+            write=write_table,
+            partitions=partitions,
+            rules=self.rules,
+        )
+        self.join = JoinProcessor(
+            join_log, lambda: Associator(graph, Settings(dim=settings.join_embedding_dim))
+        )
+        self._in_order = asyncio.Lock()
+        """Held while a batch or a tick is handled and its messages sent: join inputs of
+        the two agents never interleave."""
+        self._evidence_read: dict[TP, tuple[int, float]] = {}
+        """(topic, partition) -> offset and capture time of the last appearance or plate
+        read handled"""
+        self._frames_read: dict[int, int] = {}
+        """partition -> offset of the last detections message handled"""
+        self._processed = 0
+        """events handled since the last heartbeat"""
+        self._due: list[Heartbeat] = []
+        self._beats = Heartbeats(
+            "stream", self._due.append, lambda: {DETECTIONS: self.detections_waiting()}
+        )
+        self.errors = 0
+        """batches or events whose processing failed"""
+        self._connect()
 
-    async def forward(items: list[tuple[str, bytes]]) -> None:
-        """Send join inputs in order, as few ``JoinBatch`` messages as their size allows."""
-        chunk: list[tuple[str, bytes]] = []
-        size = 0
-        for kind, raw in items:
-            if chunk and size + len(raw) > JOIN_CHUNK_BYTES:
-                await join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
-                chunk, size = [], 0
-            chunk.append((kind, raw))
-            size += len(raw) + 40
-        if chunk:
-            await join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
+    def _connect(self) -> None:
+        app = self.app
+        app.agent(self.inputs, name="tracklets")(self.on_input)
+        app.agent(self.ticks, name="expiry")(self.on_tick)
+        app.agent(self.corrections, name="corrections")(self.on_correction)
+        app.agent(self.join_topic, name="join")(self.on_join)
+        app.timer(HEARTBEAT_S, name="heartbeat")(self.send_heartbeat)
+        app.timer(self.settings.streams_expire_interval, name="expiry-ticks")(self.send_ticks)
+        app.on_partitions_assigned.connect(self._assigned_signal)
+        app.on_partitions_revoked.connect(self._revoked_signal)
 
-    def taken() -> list[tuple[str, bytes]]:
-        return [(item.kind, item.to_bytes()) for item in processor.take()]
+    # -- lifecycle hooks ---------------------------------------------------------------
 
-    in_order = asyncio.Lock()
-    """Held while a batch or a tick is handled and its messages sent: join inputs of the
-    two agents never interleave."""
-    evidence_read: dict[TP, tuple[int, float]] = {}
-    frames_read: dict[int, int] = {}
-    processed = [0]  # events handled since the last heartbeat
-    """partition -> offset of the last detections message handled"""
+    def on_assigned(self, assigned: set[TP]) -> None:
+        """Partitions came to this worker (Faust restores their tables before the agents
+        see an event)."""
+        log.info("assigned %s", _describe(assigned))
 
-    def backlog(partition: int) -> bool:
-        """Frames of this partition wait on the broker (or it is not fetched yet): then
-        its cameras' clocks must not run on wall time, nor their tracklets time out."""
+    def on_revoked(self, revoked: set[TP]) -> None:
+        """Partitions go elsewhere: the join partition may move, so the join forgets its
+        engine and rebuilds it from the log when it comes back."""
+        log.info("revoked %s", _describe(revoked))
+        self.join.reset()
+
+    def on_processing_error(self, agent: str, where: str, error: BaseException) -> None:
+        """An agent failed on a batch or an event. The tracklet processor has already
+        dropped the batch's unwritten changes (``processor.batch``); the join forgets an
+        engine that may hold inputs it never logged. Faust then restarts the agent."""
+        self.errors += 1
+        log.error(
+            "%s agent failed on %s (%d failures so far): %r",
+            agent,
+            where,
+            self.errors,
+            error,
+            exc_info=error,
+        )
+        if agent == "join":
+            self.join.reset()
+
+    # Faust's signals call receivers as (app, partitions, signal=...)
+    def _assigned_signal(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        self.on_assigned(set(args[0]))
+
+    def _revoked_signal(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        self.on_revoked(set(args[0]))
+
+    @contextmanager
+    def _processing(self, agent: str, where: str) -> Iterator[None]:
         try:
-            high = app.consumer.highwater(TP(DETECTIONS, partition))
-        except (KeyError, AssertionError):
-            return True
-        return high is None or high > frames_read.get(partition, -1) + 1
+            yield
+        except Exception as error:
+            self.on_processing_error(agent, where, error)
+            raise
 
-    def hold(partition: int) -> float:
-        """Capture time up to which this partition's appearances and plate reads are read:
-        infinite when none wait on the broker (Faust reads topics in no set order)."""
-        cap = math.inf
-        for name in EVIDENCE:
-            tp = TP(name, partition)
-            offset, at = evidence_read.get(tp, (-1, -math.inf))
-            try:
-                high = app.consumer.highwater(tp)
-            except (KeyError, AssertionError):
-                continue  # not ours (a rebalance is under way)
-            # unknown yet (not fetched): assume some are waiting
-            if high is None or high > offset + 1:
-                cap = min(cap, at)
-        return cap
+    # -- agents ------------------------------------------------------------------------
 
-    @app.agent(inputs, name="tracklets")
-    async def on_input(stream: faust.StreamT[bytes]) -> None:
+    async def on_input(self, stream: faust.StreamT[bytes]) -> None:
         """Batches of input events: tables written and messages sent once per batch."""
         # take_events exists on faust-streaming's Stream, not on its StreamT protocol
-        batches = cast(faust.Stream[bytes], stream).take_events(settings.streams_batch, 0.05)
+        batches = cast(faust.Stream[bytes], stream).take_events(self.settings.streams_batch, 0.05)
         async for batch in batches:
-            async with in_order:
-                await handle(batch)
+            async with self._in_order:
+                with self._processing("tracklets", positions(batch)):
+                    await self.handle(batch)
 
-    async def handle(batch: Sequence[faust.types.EventT[bytes]]) -> None:
-        processed[0] += len(batch)
-        rules.refresh()
-        processor.batching = True
+    async def handle(self, batch: Sequence[faust.types.EventT[bytes]]) -> None:
+        processor = self.processor
+        self._processed += len(batch)
+        self.rules.refresh()
         updates: list[TrackUpdate] = []
         items: list[tuple[str, bytes]] = []
-        for event in batch:
-            msg = event.message
-            where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
-            if msg.topic == DETECTIONS:
-                frames_read[msg.partition] = msg.offset
-                updates += processor.on_detections(event.value, msg.partition, time.time(), where)
-                items += taken()
-            elif msg.topic == CROPS:
-                processor.on_crop(event.value, msg.partition, where)
-            else:
-                kind, cls = EVIDENCE[msg.topic]
-                ev = processor.decode(msg.topic, cls, event.value, where)
-                if ev is not None and event.value is not None:
-                    evidence_read[TP(msg.topic, msg.partition)] = (msg.offset, ev.captured_at)
-                    items.append((kind, event.value))
-        for p in sorted({e.message.partition for e in batch}):
-            updates += processor.end_batch(p, hold(p))
-        items += taken()
-        processor.batching = False
-        processor.flush()
-        await forward(items)
-        await publish(updates)
-        await send_hits()
+        with processor.batch():
+            for event in batch:
+                msg = event.message
+                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                if msg.topic == DETECTIONS:
+                    self._frames_read[msg.partition] = msg.offset
+                    updates += processor.on_detections(
+                        event.value, msg.partition, time.time(), where
+                    )
+                    items += self.taken()
+                elif msg.topic == CROPS:
+                    processor.on_crop(event.value, msg.partition, where)
+                else:
+                    kind, cls = EVIDENCE[msg.topic]
+                    ev = processor.decode(msg.topic, cls, event.value, where)
+                    if ev is not None and event.value is not None:
+                        read = (msg.offset, ev.captured_at)
+                        self._evidence_read[TP(msg.topic, msg.partition)] = read
+                        items.append((kind, event.value))
+            for p in sorted({e.message.partition for e in batch}):
+                updates += processor.end_batch(p, self.hold(p))
+            items += self.taken()
+        await self.forward(items)
+        await self.publish(updates)
+        await self.send_hits()
 
-    @app.agent(ticks, name="expiry")
-    async def on_tick(stream: faust.StreamT[bytes]) -> None:
+    async def on_tick(self, stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             p = event.message.partition
-            async with in_order:  # a clock must never overtake the closures before it
-                if not backlog(p):  # else its frames close tracklets and move clocks
-                    rules.refresh()
-                    updates = processor.on_tick(p, time.time(), hold(p))
-                    await forward(taken())
-                    await publish(updates)
-                    await send_hits()
+            async with self._in_order:  # a clock must never overtake the closures before it
+                if not self.backlog(p):  # else its frames close tracklets and move clocks
+                    with self._processing("expiry", f"a tick of detections[{p}]"):
+                        self.rules.refresh()
+                        updates = self.processor.on_tick(p, time.time(), self.hold(p))
+                        await self.forward(self.taken())
+                        await self.publish(updates)
+                        await self.send_hits()
 
-    corrections = _raw_topic(app, TRACK_CORRECTIONS)
-
-    @app.agent(corrections, name="corrections")
-    async def on_correction(stream: faust.StreamT[bytes]) -> None:
+    async def on_correction(self, stream: faust.StreamT[bytes]) -> None:
         """Operators' merge / split decisions join the join's log in the order made."""
         async for raw in stream:
             try:
@@ -837,66 +398,135 @@ def create_app(settings: StreamSettings) -> StreamApp:
             except DecodeError as err:
                 log.warning("track correction refused: %s", err)
                 continue
-            await forward([("track_correction", raw)])
+            with self._processing("corrections", "a track correction"):
+                await self.forward([("track_correction", raw)])
 
-    @app.agent(join_topic, name="join")
-    async def on_join(stream: faust.StreamT[bytes]) -> None:
-        batches = cast(faust.Stream[bytes], stream).take_events(settings.join_batch, 0.05)
+    async def on_join(self, stream: faust.StreamT[bytes]) -> None:
+        batches = cast(faust.Stream[bytes], stream).take_events(self.settings.join_batch, 0.05)
         async for batch in batches:
-            items = [Input(e.message.offset, e.value or b"") for e in batch]
-            changes, commit = join.apply(items)
-            now = time.time()
-            await publish([track_update(c, now) for c in changes])
-            commit()
+            with self._processing("join", positions(batch)):
+                items = [Input(e.message.offset, e.value or b"") for e in batch]
+                changes, commit = self.join.apply(items)
+                now = time.time()
+                await self.publish([track_update(c, now) for c in changes])
+                commit()
 
-    @app.on_partitions_revoked.connect
-    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        join.reset()  # the join partition may move: rebuild from the log when it comes back
+    # -- timers ------------------------------------------------------------------------
 
-    beats_out = _raw_topic(app, HEARTBEATS)
-    due: list[Heartbeat] = []
-    beats = Heartbeats("stream", due.append, lambda: {DETECTIONS: detections_waiting()})
+    async def send_heartbeat(self) -> None:
+        self._beats.beat(self._processed)
+        self._processed = 0
+        while self._due:
+            beat = self._due.pop(0)
+            await self.heartbeats.send(key=beat.service.encode(), value=beat.to_bytes())
 
-    def detections_waiting() -> int:
+    async def send_ticks(self) -> None:
+        assignment = self.app.consumer.assignment()
+        owned = sorted(tp.partition for tp in assignment if tp.topic == DETECTIONS)
+        for p in owned:
+            await self.ticks.send(value=b"", partition=p)
+
+    # -- sending -----------------------------------------------------------------------
+
+    def taken(self) -> list[tuple[str, bytes]]:
+        return [(item.kind, item.to_bytes()) for item in self.processor.take()]
+
+    async def publish(self, updates: list[TrackUpdate]) -> None:
+        for update in updates:
+            await self.track_updates.send(key=update.track_id.encode(), value=update.to_bytes())
+
+    async def send_hits(self) -> None:
+        """The rule hits found so far, each to its camera's detections partition."""
+        for partition, hit in self.processor.take_hits():
+            await self.rule_hits.send(
+                key=hit.camera_id.encode(), value=hit.to_bytes(), partition=partition
+            )
+
+    async def forward(self, items: list[tuple[str, bytes]]) -> None:
+        """Send join inputs in order, as few ``JoinBatch`` messages as their size allows."""
+        chunk: list[tuple[str, bytes]] = []
+        size = 0
+        for kind, raw in items:
+            if chunk and size + len(raw) > JOIN_CHUNK_BYTES:
+                await self.join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
+                chunk, size = [], 0
+            chunk.append((kind, raw))
+            size += len(raw) + 40
+        if chunk:
+            await self.join_topic.send(key=JOIN_KEY, value=JoinBatch.encode(chunk), partition=0)
+
+    # -- what the broker holds ---------------------------------------------------------
+
+    def backlog(self, partition: int) -> bool:
+        """Frames of this partition wait on the broker (or it is not fetched yet): then
+        its cameras' clocks must not run on wall time, nor their tracklets time out."""
+        try:
+            high = self.app.consumer.highwater(TP(DETECTIONS, partition))
+        except (KeyError, AssertionError):
+            return True
+        return high is None or high > self._frames_read.get(partition, -1) + 1
+
+    def hold(self, partition: int) -> float:
+        """Capture time up to which this partition's appearances and plate reads are read:
+        infinite when none wait on the broker (Faust reads topics in no set order)."""
+        cap = math.inf
+        for name in EVIDENCE:
+            tp = TP(name, partition)
+            offset, at = self._evidence_read.get(tp, (-1, -math.inf))
+            try:
+                high = self.app.consumer.highwater(tp)
+            except (KeyError, AssertionError):
+                continue  # not ours (a rebalance is under way)
+            # unknown yet (not fetched): assume some are waiting
+            if high is None or high > offset + 1:
+                cap = min(cap, at)
+        return cap
+
+    def detections_waiting(self) -> int:
         waiting = 0
-        for tp in app.consumer.assignment():
+        for tp in self.app.consumer.assignment():
             if tp.topic != DETECTIONS:
                 continue
-            high = app.consumer.highwater(tp)
+            high = self.app.consumer.highwater(tp)
             if high is not None:
-                waiting += max(0, high - frames_read.get(tp.partition, -1) - 1)
+                waiting += max(0, high - self._frames_read.get(tp.partition, -1) - 1)
         return waiting
 
-    @app.timer(HEARTBEAT_S, name="heartbeat")
-    async def send_heartbeat() -> None:
-        beats.beat(processed[0])
-        processed[0] = 0
-        while due:
-            beat = due.pop(0)
-            await beats_out.send(key=beat.service.encode(), value=beat.to_bytes())
 
-    @app.timer(settings.streams_expire_interval, name="expiry-ticks")
-    async def send_ticks() -> None:
-        owned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == DETECTIONS)
-        for p in owned:
-            await ticks.send(value=b"", partition=p)
+def _describe(tps: set[TP]) -> str:
+    by_topic: dict[str, list[int]] = {}
+    for tp in tps:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return "; ".join(f"{t} {sorted(ps)}" for t, ps in sorted(by_topic.items())) or "nothing"
 
-    return StreamApp(app=app, processor=processor, join=join)
+
+class Worker(faust.Worker):
+    """Faust's worker, logging like every service of the hub: mode sets up its own
+    handlers when the worker starts, and this hook puts ``civicsight.logs.setup_logging``
+    in their place (one line per record on stderr, secrets redacted in every record)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        logger.handlers.clear()
+        setup_logging(logging.getLevelName(level))
+
+
+def worker(stream_app: StreamApp) -> Worker:
+    settings = stream_app.settings
+    return Worker(
+        stream_app.app, loglevel=settings.log_level.lower(), workdir=str(settings.streams_dir)
+    )
 
 
 def main() -> None:
     settings = StreamSettings()
     settings.streams_dir.mkdir(parents=True, exist_ok=True)
-    stream_app = create_app(settings)
+    stream_app = StreamApp(settings)
     level = logging.getLevelName(settings.log_level.upper())
     if isinstance(level, int) and level > logging.DEBUG:
         # aiokafka and Faust build a debug record for every message sent (~15 % of the
         # worker's time at full speed) even when nothing shows it; skip them at the source
         logging.disable(logging.DEBUG)
-    worker = faust.Worker(
-        stream_app.app, loglevel=settings.log_level.lower(), workdir=str(settings.streams_dir)
-    )
-    worker.execute_from_commandline()  # stops cleanly on SIGTERM / SIGINT
+    worker(stream_app).execute_from_commandline()  # stops cleanly on SIGTERM / SIGINT
 
 
 if __name__ == "__main__":

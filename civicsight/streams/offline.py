@@ -13,10 +13,10 @@ from civicsight.events import (
     global_track_id,
     tracklet_id,
 )
-from civicsight.streams.app import TrackletProcessor
 from civicsight.streams.association.engine import Associator, Settings, TrackChange
 from civicsight.streams.join import feed
 from civicsight.streams.scenario import ReadStats, Scenario, read_events
+from civicsight.streams.tracklet_processor import TrackletProcessor
 
 BATCH_SECONDS = 1.0
 """Capture time between two ends of batch (partition clocks)."""

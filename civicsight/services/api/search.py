@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from civicsight.audit import BiometricSearch, input_digest
 from civicsight.auth import Permission
 from civicsight.events import SLUG, ObjectClass
+from civicsight.plate_text import PatternError
 from civicsight.services.api.deps import Audit, Authed, Embedder, Limits, Purposed, State, Store
 from civicsight.services.api.params import (
     CameraFilter,
@@ -67,7 +68,7 @@ from civicsight.store import (
     StoredTrack,
     TrackQuery,
 )
-from civicsight.store.plates import MAX_FUZZY, PatternError
+from civicsight.store.plates import MAX_FUZZY
 
 BAD_CURSOR = "invalid cursor: pass the 'next' value of a previous page unchanged"
 

@@ -29,7 +29,8 @@ import numpy as np
 
 from civicsight.models.registry import resolve
 from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions
-from civicsight.services.plates.logic import char_confusions, iou, normalise
+from civicsight.plate_text import clean
+from civicsight.services.plates.logic import char_confusions, iou
 from civicsight.services.plates.main import PlatesSettings, build_reader
 from civicsight.services.plates.pipeline import PlateFound, PlateReader
 
@@ -72,7 +73,7 @@ def load_folder(folder: Path) -> list[Photo]:
                 x, y, w, h = (float(v) for v in parts[1:5])
             except ValueError:
                 raise EvalError(f"{label_file}:{n}: expected 'file x y w h PLATE'") from None
-            text = normalise("".join(parts[5:]))
+            text = clean("".join(parts[5:]))
             if len(parts) < 6 or not text or w <= 0 or h <= 0:
                 raise EvalError(f"{label_file}:{n}: expected 'file x y w h PLATE'")
             labels.append(Label((x, y, x + w, y + h), text))

@@ -2,8 +2,9 @@
 
 A pattern is a string of classes, each optionally repeated: ``L`` a letter, ``N`` a
 digit, ``*`` either; ``L{2}`` two letters, ``N{1,4}`` one to four digits. ``LLNNNLL``
-is the usual Croatian or Slovak plate. Patterns choose between characters the recogniser
-confuses (O or 0, I or 1, B or 8, ...) by position; they never invent a text on their own.
+is the usual Croatian or Slovak plate. Patterns choose between twins (a letter and a
+digit drawn alike: O or 0, I or 1, B or 8, ...; the twins of the look-alike table in
+``civicsight.plate_text``) by position; they never invent a text on their own.
 
 The formats live in a YAML file (``config/plates/regions.yaml``): regions by code, each
 with a name and its patterns, and named groups of regions. A deployment picks the
@@ -23,17 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from civicsight.config_files import load_yaml_model
 from civicsight.models.runtimes.plate_ocr import ALPHABET
+from civicsight.plate_text import DIGITS, LETTERS, MAX_PLATE, TWINS, PatternError, check_twins
 
-CLASSES = {"L": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "N": "0123456789", "*": ALPHABET}
+CLASSES = {"L": LETTERS, "N": DIGITS, "*": ALPHABET}
 _TOKEN = re.compile(r"([LN*])(?:\{(\d+)(?:,(\d+))?\})?")
-LOOKALIKES = ("0O", "1I", "8B", "5S", "2Z", "6G")
-"""Character pairs a recogniser confuses on plates; region patterns choose between them."""
-MAX_PLATE = 12
 MAX_TEMPLATES = 512
-
-
-class PatternError(ValueError):
-    """A plate pattern or region file that cannot be used."""
 
 
 def expand(pattern: str) -> list[str]:
@@ -94,17 +89,18 @@ class RegionFile(BaseModel):
         default_factory=dict, description="named lists of region codes"
     )
     lookalikes: tuple[str, ...] = Field(
-        LOOKALIKES,
-        description="pairs of characters the recogniser confuses, chosen between by position",
+        TWINS,
+        description="the twins (civicsight.plate_text) chosen between by position; a site "
+        "may list fewer, never others (default: all of them)",
     )
 
     @field_validator("lookalikes")
     @classmethod
     def _pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pair in value:
-            if len(pair) != 2 or pair[0] == pair[1] or set(pair) - set(ALPHABET):
-                raise ValueError(f"lookalikes are pairs of two plate characters, not {pair!r}")
-        return value
+        try:
+            return check_twins(value)
+        except PatternError as err:
+            raise ValueError(str(err)) from None
 
     def select(self, names: Iterable[str]) -> RegionPatterns:
         """The patterns of the named regions and groups (``all``: every region)."""

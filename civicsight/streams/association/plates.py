@@ -1,19 +1,23 @@
-"""Plate evidence: an edit distance that knows how OCR fails.
+"""Plate evidence: reads of two tracklets compared with an edit distance that knows how
+OCR fails.
 
-Readers confuse look-alike characters (0/O/D, 8/B, 1/I, 5/S, 2/Z, 6/G, 7/1) and clip a
-plate at its start or end. Those errors are cheap here; a real difference (another
-letter, a character in the middle missing) costs a full unit. Pure: strings in, numbers
-out.
+What a misread is (the look-alike table) comes from ``civicsight.plate_text``, shared
+with the plates service and the store's search. The join's own cost model is
+``JOIN_COSTS``: a look-alike costs a quarter, like in search, but a character missing
+at the start or end of one read costs only ``CLIP_COST``. Cameras see a vehicle at
+different angles and distances, so one read is often cut off by the crop while another
+camera read the whole plate: clipped reads are evidence for the same vehicle here,
+whereas search counts them as full edits (see ``civicsight.store.plates``). A real
+difference (another letter, a character missing in the middle) costs a full unit. Pure:
+strings in, numbers out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-CONFUSABLE: tuple[str, ...] = ("0OD", "8B", "1I", "5S", "2Z", "6G", "71", "4A", "UV", "MN")
-"""Groups of characters that OCR mistakes for each other."""
+from civicsight.plate_text import EditCosts, skeleton
 
 CONFUSION_COST = 0.25
 """Substituting a look-alike character."""
@@ -21,44 +25,13 @@ CLIP_COST = 0.2
 """Each character missing at the start or end of one read (a clipped plate)."""
 EDIT_COST = 1.0
 """Any other substitution, insertion or deletion."""
-
-_GROUP: dict[str, frozenset[str]] = {}
-for _group in CONFUSABLE:
-    for _ch in _group:
-        _GROUP[_ch] = _GROUP.get(_ch, frozenset()) | frozenset(_group)
+JOIN_COSTS = EditCosts(lookalike=CONFUSION_COST, edit=EDIT_COST, clip=CLIP_COST)
 
 
-def substitution_cost(a: str, b: str) -> float:
-    if a == b:
-        return 0.0
-    if b in _GROUP.get(a, frozenset()):
-        return CONFUSION_COST
-    return EDIT_COST
-
-
-@lru_cache(maxsize=65536)
 def plate_distance(a: str, b: str) -> float:
-    """Weighted edit distance; characters missing at either end of one read cost
-    ``CLIP_COST`` each (a clipped read is a contiguous part of the full plate)."""
-    if not a or not b:
-        return CLIP_COST * max(len(a), len(b))
-    n, m = len(a), len(b)
-    # free-ish end gaps: row/column 0 and the last row/column cost CLIP_COST per character
-    prev = [CLIP_COST * j for j in range(m + 1)]
-    for i in range(1, n + 1):
-        cur = [CLIP_COST * i] + [0.0] * m
-        ai = a[i - 1]
-        last_row = i == n
-        for j in range(1, m + 1):
-            gap_a = CLIP_COST if j == m else EDIT_COST  # a's char unmatched at b's end
-            gap_b = CLIP_COST if last_row else EDIT_COST  # b's char unmatched at a's end
-            cur[j] = min(
-                prev[j] + gap_a,
-                cur[j - 1] + gap_b,
-                prev[j - 1] + substitution_cost(ai, b[j - 1]),
-            )
-        prev = cur
-    return prev[m]
+    """Weighted edit distance (``JOIN_COSTS``); characters missing at either end of one
+    read cost ``CLIP_COST`` each (a clipped read is a contiguous part of the full plate)."""
+    return JOIN_COSTS.distance(a, b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +82,13 @@ def plate_llr(a: PlateVotes, b: PlateVotes) -> float:
     return -9.0 * weight
 
 
-_CANON = {ch: min(group) for group in CONFUSABLE for ch in group}
 FAR = 9.0
 """Distance reported for reads that share no two adjacent characters (up to look-alikes):
 more than one real edit apart, so certainly different plates for ``plate_llr``."""
 
 
 def _bigrams(text: str) -> frozenset[str]:
-    canon = "".join(_CANON.get(ch, ch) for ch in text)
+    canon = skeleton(text)
     return frozenset(canon[i : i + 2] for i in range(len(canon) - 1))
 
 

@@ -13,6 +13,7 @@ from civicsight.events import (
     TrackUpdate,
     global_track_id,
 )
+from civicsight.plate_text import PatternError
 from civicsight.store import (
     BadCursorError,
     PlateQuery,
@@ -20,7 +21,6 @@ from civicsight.store import (
     TrackQuery,
     TrackStore,
 )
-from civicsight.store.plates import PatternError
 
 T0 = 1_700_000_000.0
 MODEL = "reid-test@1"
@@ -142,7 +142,7 @@ PLATES = [
     ("cam-a", 1, "AB123CD", 0.95, 10),
     ("cam-b", 2, "AB123CD", 0.80, 50),  # the same car on another camera, later
     ("cam-a", 3, "A8I23CD", 0.60, 20),  # an OCR misread of it (B->8, 1->I)
-    ("cam-a", 4, "AB723CD", 0.90, 30),  # a different car, one real character apart
+    ("cam-a", 4, "AB723CD", 0.90, 30),  # a different car, one look-alike apart (1/7)
     ("cam-b", 5, "XY999ZZ", 0.90, 40),
     ("cam-a", 6, "ABX12QQ", 0.90, 60),
     ("cam-b", 7, "ABC12Q", 0.90, 70),
@@ -192,19 +192,24 @@ def texts(store: TrackStore, query: PlateQuery) -> list[tuple[str, str, float]]:
                 ("AB123CD", "cam-a", 0.0),
             ],
         ),
-        # fuzzy: confusions cost 0.25 each, other edits 1
+        # fuzzy: look-alikes (civicsight.plate_text, the join's table too) cost 0.25 each,
+        # other edits 1; 1/7 is a look-alike
         (
-            PlateQuery("fuzzy", "AB123CD", max_distance=0.5),
-            [("AB123CD", "cam-b", 0.0), ("AB123CD", "cam-a", 0.0), ("A8I23CD", "cam-a", 0.5)],
+            PlateQuery("fuzzy", "AB123CD", max_distance=0.25),
+            [("AB123CD", "cam-b", 0.0), ("AB123CD", "cam-a", 0.0), ("AB723CD", "cam-a", 0.25)],
         ),
         (
-            PlateQuery("fuzzy", "AB123CD", max_distance=1.0),
+            PlateQuery("fuzzy", "AB123CD", max_distance=0.5),
             [
                 ("AB123CD", "cam-b", 0.0),
                 ("AB123CD", "cam-a", 0.0),
+                ("AB723CD", "cam-a", 0.25),
                 ("A8I23CD", "cam-a", 0.5),
-                ("AB723CD", "cam-a", 1.0),
             ],
+        ),
+        (
+            PlateQuery("fuzzy", "ABI23CD", max_distance=0.5),  # I/7 is no look-alike pair
+            [("AB123CD", "cam-b", 0.25), ("A8I23CD", "cam-a", 0.25), ("AB123CD", "cam-a", 0.25)],
         ),
     ],
 )

@@ -16,10 +16,10 @@ import pytest
 from elasticsearch import NotFoundError
 
 from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate, global_track_id
+from civicsight.plate_text import SKELETON, SKELETON_KEY, PatternError
 from civicsight.store import PlateQuery, SimilarQuery, TrackQuery, encode_cursor
 from civicsight.store import es_requests as rq
 from civicsight.store.elastic import ElasticTrackStore, StoreUnavailableError
-from civicsight.store.plates import PatternError
 
 T0 = 1_700_000_000.0
 KINDS = (*rq.INDICES, "audit")
@@ -453,3 +453,64 @@ def test_a_cross_camera_track_borrows_its_longest_tracklets_crop() -> None:
     assert ("civicsight-tracklet-crops", ["cam-a/1", "cam-b/4"]) in client.asked
     assert store.crop("g-1") == store.tracklet_crop("cam-b/4") is not None
     assert store.tracklet_crop("cam-z/1") is None
+
+
+# ---- the plate skeletons after the look-alike table changed ------------------------------
+
+
+def test_plate_reads_say_which_lookalike_classes_made_their_skeletons() -> None:
+    """Guards a plate-reads index whose skeletons nobody can tell apart from ones made
+    with another look-alike table (fuzzy searches would then miss stored reads)."""
+    _name, body = rq.template("plate-reads", "cs-x")
+    assert body["template"]["mappings"]["_meta"] == {"plate_skeleton": SKELETON_KEY}
+    script = rq.reskeleton()["script"]
+    assert script["params"]["skeleton"] == SKELETON
+    assert "ctx.op = 'noop'" in script["source"]  # reads already right keep their version
+
+
+class IndexClient:
+    """Stands in for the network when the store opens: answers the mapping it is given
+    and records the calls."""
+
+    def __init__(self, meta: dict[str, Any] | None) -> None:
+        self.meta = meta
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.indices = self
+        self.ilm = self
+
+    def __getattr__(self, name: str) -> Any:
+        def call(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            if name == "exists":
+                return True
+            if name == "get_mapping":
+                mappings = {} if self.meta is None else {"_meta": self.meta}
+                return {kwargs["index"]: {"mappings": mappings}}
+            return {}
+
+        return call
+
+
+@pytest.mark.parametrize(
+    ("meta", "rebuilt"),
+    [
+        (None, True),  # made before the mapping said
+        ({"plate_skeleton": "0ODQ,1I,2Z,5S,6G,8B"}, True),  # made with another table
+        ({"plate_skeleton": SKELETON_KEY}, False),
+    ],
+)
+def test_open_sets_stale_skeletons_again(meta: dict[str, Any] | None, rebuilt: bool) -> None:
+    """Guards fuzzy searches missing reads stored before the look-alike table changed,
+    and a reindex of every read at every start."""
+    client = IndexClient(meta)
+    ElasticTrackStore("http://es", prefix="cs-x", client=client).open()
+    names = [name for name, _ in client.calls]
+    assert ("update_by_query" in names) is rebuilt
+    if rebuilt:
+        (update_call,) = [kw for name, kw in client.calls if name == "update_by_query"]
+        assert update_call["index"] == "cs-x-plate-reads"
+        assert update_call["script"] == rq.reskeleton()["script"]
+        assert update_call["wait_for_completion"] is True
+        assert names.index("update_by_query") < names.index("put_mapping")
+        (mapping_call,) = [kw for name, kw in client.calls if name == "put_mapping"]
+        assert mapping_call == {"index": "cs-x-plate-reads", "meta": rq.skeleton_meta()}

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from civicsight.events import TrackletRef, TrackUpdate
-from civicsight.store import BadCursorError, TrackQuery
-from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.events import PlateRead, TrackletRef, TrackUpdate
+from civicsight.plate_text import SKELETON_KEY
+from civicsight.sqlite_file import SqliteFile
+from civicsight.store import BadCursorError, PlateQuery, TrackQuery
+from civicsight.store.sqlite import MIGRATION_2, SCHEMA, SqliteTrackStore
 
 
 def update(
@@ -237,10 +239,12 @@ def test_a_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
     """Guards an existing tracks.db (before per-tracklet crops and ``merged_into``)
     failing to open or losing its tracks on upgrade."""
     from civicsight.events import TrackletRef, global_track_id
-    from civicsight.store.sqlite import SCHEMA
 
     class Version1(SqliteTrackStore):
         migrations = (SCHEMA,)
+
+        def open(self) -> None:
+            SqliteFile.open(self)
 
     old = Version1(tmp_path / "t.db")
     old.open()
@@ -254,7 +258,7 @@ def test_a_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
     s.open()
     got = s.get("t-old")
     assert got is not None and got.version == 3 and got.merged_into is None
-    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(s.migrations) == 2
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(s.migrations) == 3
     ref = TrackletRef(camera_id="cam-a", track_id=5, first_seen=1.0, last_seen=2.0)
     s.upsert(
         TrackUpdate(
@@ -270,4 +274,43 @@ def test_a_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
         5.0,
     )
     assert s.tracklet_crop("cam-a/5") == b"\xff\xd8c"
+    s.close()
+
+
+@pytest.mark.parametrize("marker", [None, "0ODQ,1I,2Z,5S,6G,8B"], ids=["schema-2", "old-table"])
+def test_plate_grams_of_another_lookalike_table_are_built_again(
+    tmp_path: Path, marker: str | None
+) -> None:
+    """Guards fuzzy and pattern searches missing stored plates after the look-alike table
+    changed (1/7 joined one class): the grams of a file indexed before (schema 2, or
+    another table) must be built again when it opens, once."""
+
+    class Before(SqliteTrackStore):
+        migrations = (SCHEMA, MIGRATION_2) if marker is None else SqliteTrackStore.migrations
+
+        def open(self) -> None:
+            SqliteFile.open(self)
+
+    old = Before(tmp_path / "t.db")
+    old.open()
+    read = PlateRead(camera_id="cam-a", track_id=4, captured_at=100.0, text="AB723CD", conf=0.9)
+    old.write([read], 100.0)
+    # the grams as the old table built them: 7 was a class of its own
+    old.db.execute("DELETE FROM plate_grams")
+    grams = {"^A8", "A87", "872", "723", "23C", "3C0", "C0$"}
+    old.db.executemany("INSERT INTO plate_grams VALUES (?, 1)", [(g,) for g in grams])
+    if marker is not None:
+        old.db.execute("DELETE FROM plate_index")
+        old.db.execute("INSERT INTO plate_index VALUES (?)", (marker,))
+    old.db.commit()
+    old.close()
+
+    s = SqliteTrackStore(tmp_path / "t.db")
+    s.open()
+    for query in (
+        PlateQuery("fuzzy", "AB123CD", max_distance=0.25),
+        PlateQuery("pattern", "*723CD"),
+    ):
+        assert [h.text for h in s.search_plates(query).items] == ["AB723CD"]
+    assert s.db.execute("SELECT skeleton FROM plate_index").fetchall() == [(SKELETON_KEY,)]
     s.close()

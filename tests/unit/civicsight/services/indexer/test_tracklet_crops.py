@@ -15,7 +15,7 @@ from civicsight.bus import Received
 from civicsight.events import Box, Crop, FrameDetections, TrackletRef, TrackUpdate
 from civicsight.services.indexer.main import index_batch
 from civicsight.store.sqlite import SqliteTrackStore
-from civicsight.streams.app import TrackletProcessor
+from civicsight.streams.tracklet_processor import TrackletProcessor
 from civicsight.topics import topic
 from tests.support import media_file
 

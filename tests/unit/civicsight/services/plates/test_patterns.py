@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 
 from civicsight.models.runtimes.plate_ocr import ALPHABET
-from civicsight.services.plates.patterns import (
-    LOOKALIKES,
-    PatternError,
-    RegionPatterns,
-    expand,
-    load_regions,
-)
+from civicsight.plate_text import TWINS, PatternError
+from civicsight.services.plates.patterns import RegionPatterns, expand, load_regions
 
 REGIONS_FILE = Path(__file__).resolve().parents[5] / "civicsight" / "data" / "plate-regions.yaml"
 
@@ -54,7 +49,7 @@ def test_bad_patterns_are_refused_with_the_reason(pattern: str, message: str) ->
 def test_the_shipped_regions_file_loads_and_selects() -> None:
     """Guards against a broken config/plates/regions.yaml (the service would not start)."""
     regions = load_regions(REGIONS_FILE)
-    assert regions.lookalikes == LOOKALIKES
+    assert regions.lookalikes == TWINS  # from the kernel's table, not the file
     assert len(regions.select(["all"])) > len(regions.select(["europe"])) > 0
     sk = regions.select(["sk"])
     assert sk.matches("BA302OZ") and not sk.matches("BA3020Z")
@@ -71,9 +66,10 @@ def test_the_shipped_regions_file_loads_and_selects() -> None:
         ("regions: {sk: {name: S, patterns: [LLQ]}}", "unexpected 'Q'"),
         ("regions: {sk: {name: S, patterns: [LL], race: x}}", "Extra inputs"),
         ("regions: {sk: {name: S, patterns: [LL]}}\nlookalikes: [O0O]", "pairs"),
+        ("regions: {sk: {name: S, patterns: [LL]}}\nlookalikes: [0D]", "twins"),
         ("regions: [", "while parsing"),
     ],
-    ids=["empty", "bad-pattern", "unknown-key", "bad-lookalikes", "not-yaml"],
+    ids=["empty", "bad-pattern", "unknown-key", "bad-lookalikes", "near-lookalikes", "not-yaml"],
 )
 def test_bad_region_files_name_the_file_and_problem(
     tmp_path: Path, content: str, message: str
@@ -137,12 +133,12 @@ def test_fitting_chooses_lookalikes_by_position(
 ) -> None:
     """Guards against O/0, I/1, B/8 mix-ups that a plate format rules out."""
     patterns = RegionPatterns.of([pattern])
-    out = patterns.fit(text, dists(text, second), LOOKALIKES)
+    out = patterns.fit(text, dists(text, second), TWINS)
     assert out == {fitted}
 
 
 def test_fitting_only_uses_templates_of_the_same_length() -> None:
     patterns = RegionPatterns.of(["LLNNNLL", "LNNNLL"])
-    assert patterns.fit("AB12", dists("AB12", {}), LOOKALIKES) == set()
+    assert patterns.fit("AB12", dists("AB12", {}), TWINS) == set()
     with pytest.raises(PatternError, match="distributions"):
-        patterns.fit("AB12", dists("AB1", {}), LOOKALIKES)
+        patterns.fit("AB12", dists("AB1", {}), TWINS)

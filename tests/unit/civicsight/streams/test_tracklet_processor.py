@@ -1,5 +1,5 @@
-"""The stream app without Kafka: ``TrackletProcessor`` over plain dicts, and the Faust
-configuration built by ``create_app`` (nothing here connects to a broker)."""
+"""The tracklet processor over plain dicts: what the stream app does to its tables,
+without Faust or a broker."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ import json
 import logging
 
 import pytest
-from pydantic import SecretStr
 
 from civicsight.cameras import NO_RULES, CountingLine, Rules, Zone
 from civicsight.events import Box, Crop, FrameDetections, TrackUpdate, global_track_id
-from civicsight.streams.app import (
-    StreamSettings,
-    TrackletProcessor,
-    broker_credentials,
-    broker_urls,
-    create_app,
-)
+from civicsight.streams.tracklet_processor import TrackletProcessor
 
 T0 = 1_700_000_000.0
 JPEG = b"\xff\xd8" + b"J" * 64
@@ -98,7 +91,7 @@ def test_undecodable_messages_are_skipped_and_counted(
     """Guards: one bad message crashing the worker (it would crash again on restart,
     stuck on the same offset)."""
     p = processor()
-    with caplog.at_level(logging.WARNING, logger="civicsight.streams.app"):
+    with caplog.at_level(logging.WARNING, logger="civicsight.streams.tracklet_processor"):
         if topic == "detections":
             assert p.on_detections(raw, 0, T0, "detections[0]@7") == []
         else:
@@ -221,107 +214,6 @@ def test_rule_hits_follow_the_camera_file_the_partition_and_the_tables() -> None
     assert visit == [(6, "enter", False, None), (6, "leave", True, pytest.approx(0.4))]
 
 
-@pytest.mark.parametrize(
-    ("bootstrap", "urls"),
-    [
-        ("127.0.0.1:9092", ["kafka://127.0.0.1:9092"]),
-        ("a:1, b:2,", ["kafka://a:1", "kafka://b:2"]),
-    ],
-)
-def test_broker_urls(bootstrap: str, urls: list[str]) -> None:
-    """Guards: a multi-broker bootstrap list reaching Faust as one bogus host."""
-    assert broker_urls(bootstrap) == urls
-
-
-@pytest.mark.parametrize(
-    ("protocol", "user", "password", "expect"),
-    [
-        ("PLAINTEXT", None, None, "none"),
-        ("PLAINTEXT", "u", "s3cret-pw", "none"),
-        ("SASL_PLAINTEXT", "u", "s3cret-pw", "sasl"),
-        ("SASL_SSL", "u", "s3cret-pw", "sasl"),
-        ("SASL_SSL", None, None, "error"),
-        ("SSL", None, None, "ssl"),
-    ],
-)
-def test_credentials_passed_only_when_set_and_never_shown(
-    protocol: str,
-    user: str | None,
-    password: str | None,
-    expect: str,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Guards: the Kafka password showing up in Faust's banner, logs or reprs, and a
-    SASL cluster silently contacted without credentials."""
-    settings = StreamSettings(
-        kafka_security_protocol=protocol,
-        kafka_username=user,
-        kafka_password=None if password is None else SecretStr(password),
-        kafka_sasl_mechanism="SCRAM-SHA-512" if user else None,
-    )
-    if expect == "error":
-        with pytest.raises(ValueError, match="needs"):
-            broker_credentials(settings)
-        return
-    creds = broker_credentials(settings)
-    assert (creds is None) == (expect == "none")
-    if expect == "sasl":
-        assert type(creds).__name__ == "SASLCredentials"
-    with caplog.at_level(logging.DEBUG):
-        app = create_app(settings).app
-    for text in (
-        repr(creds),
-        str(app.conf.broker),
-        repr(app.conf.broker_credentials),
-        repr(settings),
-        caplog.text,
-    ):
-        assert "s3cret-pw" not in text
-
-
-def test_app_configuration() -> None:
-    """Guards: the slow start on tansu (Faust's 60 s session: ~30 s before consuming),
-    Faust creating the input topics, and state written into the working directory."""
-    settings = StreamSettings(streams_app_id="s-test", data_dir="/tmp/x")
-    built = create_app(settings)
-    conf = built.app.conf
-    assert conf.broker_session_timeout == 6.0
-    assert conf.broker_heartbeat_interval <= conf.broker_session_timeout / 3
-    assert conf.web_enabled is False
-    assert conf.topic_disable_leader is True
-    assert str(conf.store) == "memory:"
-    assert str(conf.datadir).startswith("/tmp/x/streams")
-    channels = {a.channel.topics: a.channel for a in built.app.agents.values()}
-    inputs = ("detections", "crops", "appearances", "plate_reads")
-    assert not channels[inputs].internal  # never declared by Faust
-    ticks = channels[("s-test-expiry-ticks",)]
-    assert ticks.internal and ticks.partitions == 6  # co-partitioned with inputs
-    join = channels[("s-test-join",)]
-    assert join.internal and join.partitions == 1  # one join state: one global id per tracklet
-    assert {t.name: t.partitions for t in built.app.tables.values()} == {
-        "tracklets": 6,
-        "best-crops": 6,
-        "join-log": 1,
-    }
-
-
-def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Guards: a tuning variable silently ignored (wrong name or prefix)."""
-    monkeypatch.setenv("CIVICSIGHT_TRACKLET_TIMEOUT", "1.5")
-    monkeypatch.setenv("CIVICSIGHT_TRACKLET_MIN_DETECTIONS", "2")
-    monkeypatch.setenv("CIVICSIGHT_TRACKLET_UPDATE_INTERVAL", "0.5")
-    monkeypatch.setenv("CIVICSIGHT_STREAMS_APP_ID", "other")
-    s = StreamSettings()
-    assert (
-        s.tracklet_timeout,
-        s.tracklet_min_detections,
-        s.tracklet_update_interval,
-        s.streams_app_id,
-    ) == (1.5, 2, 0.5, "other")
-    with pytest.raises(ValueError):
-        s.tracklet_timeout = 9.0  # type: ignore[misc]
-
-
 @pytest.mark.parametrize("stored", [b"garbage", b'{"partition": 1, "state": {"format": 7}}'])
 def test_corrupt_stored_state_starts_the_camera_afresh(stored: bytes) -> None:
     """Guards: one bad changelog record crash-looping every worker that recovers it."""
@@ -330,3 +222,73 @@ def test_corrupt_stored_state_starts_the_camera_afresh(stored: bytes) -> None:
     assert [u.version for u in updates] == [1]
     assert p.counters.skipped == {"state": 1}
     assert p.on_tick(0, T0 + 10) == []
+
+
+class CountingDict(dict[bytes, bytes]):
+    """A table that counts its writes (the changelog messages a Faust table would send)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_a_batch_writes_each_camera_once() -> None:
+    """Guards the per-frame state write coming back (one changelog message per frame:
+    the worker's main cost at full speed)."""
+    states = CountingDict()
+    p = TrackletProcessor(states, {})
+    with p.batch():
+        for i in range(10):
+            p.on_detections(det("cam-a", T0 + 0.1 * i, 1), 0, T0 + 0.1 * i)
+            p.on_detections(det("cam-b", T0 + 0.1 * i, 1), 0, T0 + 0.1 * i)
+        assert states == {}  # nothing written while the batch runs
+        assert p.state("cam-a") is not None  # yet the batch sees its own changes
+    assert states.writes == 2 and set(states) == {b"cam-a", b"cam-b"}
+    unbatched = CountingDict()
+    q = TrackletProcessor(unbatched, {})
+    for i in range(10):
+        q.on_detections(det("cam-a", T0 + 0.1 * i, 1), 0, T0 + 0.1 * i)
+    assert unbatched.writes == 10
+    assert q.state("cam-a") == p.state("cam-a")  # the same state either way
+
+
+def test_a_failed_batch_writes_nothing_and_sends_nothing() -> None:
+    """Guards a batch that raised half-way leaving its changes buffered (written with the
+    next batch, after the tracklets it closed were lost), or its closures, clocks and
+    hits sent with the next batch: after a failure the processor goes on from what the
+    tables hold."""
+    states: dict[bytes, bytes] = {}
+    crops: dict[bytes, bytes] = {}
+    p = TrackletProcessor(states, crops, rules=lambda c: RULES)
+    run_frames(p, "cam-a", 4, [T0, T0 + 0.1, T0 + 0.2])
+    p.take(), p.take_hits()
+    before, crops_before = dict(states), dict(crops)
+    with pytest.raises(RuntimeError, match="boom"), p.batch():
+        p.on_crop(crop("cam-a", 1, 0.9), 4)
+        for i, y in enumerate([0.3, 0.6]):  # crosses the gate
+            p.on_detections(feet("cam-a", T0 + 1 + 0.2 * i, y, track=4), 4, T0 + 1 + 0.2 * i)
+        p.end_batch(4)
+        p.on_tick(4, T0 + 60)  # closes everything
+        raise RuntimeError("boom")
+    assert (states, crops) == (before, crops_before)
+    assert p.take() == [] and p.take_hits() == []
+    # the next batch starts from the tables, with the clock of before the failure
+    with p.batch():
+        updates = p.on_detections(det("cam-a", T0 + 0.3, 1), 4, T0 + 0.3)
+        closed = p.end_batch(4)
+    assert [u.version for u in updates] == [] and closed == []
+    state = p.state("cam-a")
+    assert state is not None and state.tracklets[1].last_seen == T0 + 0.3
+    clocks = [c for c in p.take() if c.kind == "partition_clock"]
+    assert [c.captured_at for c in clocks] == [T0 + 0.3]
+
+
+def test_batches_do_not_nest() -> None:
+    """Guards an inner batch flushing the outer one's writes half-way."""
+    p = processor()
+    with p.batch(), pytest.raises(RuntimeError, match="nest"), p.batch():
+        pass
