@@ -3,7 +3,9 @@
 Producers are idempotent and check every delivery report; messages still unsent at
 shutdown raise ``UnsentMessagesError`` so the service exits non-zero. Consumers store
 an offset only after the handler has processed its event (at-least-once). A message
-that does not decode goes to ``<topic>.dlq`` with the reason in a header.
+that does not decode goes to ``<topic>.dlq`` with the reason in a header. A consumer can
+pause its partitions while its own output cannot be delivered fast enough (backpressure:
+the service runtime, ``civicsight.runtime``, decides when).
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from confluent_kafka.admin import (
 )
 
 from civicsight.events import DecodeError, Event
-from civicsight.heartbeat import Heartbeats
 from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
 from civicsight.topics import all_topic_configs, topic
 
@@ -74,36 +75,52 @@ class Subscriber(Protocol):
 
 
 class KafkaPublisher:
+    """An idempotent producer. ``config`` may tune it (``linger.ms``, say) but never weaken
+    the delivery guarantees (idempotence, acks from all replicas)."""
+
     def __init__(self, config: dict[str, str], client_id: str) -> None:
         self._producer = Producer(
             {
+                "linger.ms": 5,
+                "message.max.bytes": 8 * 1024 * 1024,
                 **config,
                 "client.id": client_id,
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 5,
-                "message.max.bytes": 8 * 1024 * 1024,
             }
         )
         self._errors: list[str] = []
         self.delivered = 0
 
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+    def _on_delivery(
+        self, err: KafkaError | None, msg: Message, then: Callable[[], None] | None = None
+    ) -> None:
         if err is not None:
             self._errors.append(f"{msg.topic()}: {err}")
         else:
             self.delivered += 1
+            if then is not None:
+                then()
 
     def _raise_errors(self) -> None:
         if self._errors:
             errors, self._errors = self._errors, []
             raise DeliveryError("; ".join(errors[:5]))
 
-    def publish(self, topic_name: str, key: str, event: Event) -> None:
+    def publish(
+        self,
+        topic_name: str,
+        key: str,
+        event: Event,
+        on_delivered: Callable[[], None] | None = None,
+    ) -> None:
+        """Queue ``event``; ``on_delivered`` is called (from ``poll`` or ``flush``, in the
+        caller's thread) once the broker has it. A failed delivery calls nothing and
+        raises ``DeliveryError`` from a later call."""
         spec = topic(topic_name)
         if not isinstance(event, spec.value_type):
             raise TypeError(f"{topic_name} carries {spec.value_type.__name__}, not {type(event)}")
-        self.publish_raw(topic_name, key, event.to_bytes())
+        self.publish_raw(topic_name, key, event.to_bytes(), on_delivered=on_delivered)
 
     def publish_raw(
         self,
@@ -111,21 +128,31 @@ class KafkaPublisher:
         key: str,
         value: bytes,
         headers: list[tuple[str, str | bytes | None]] | None = None,
+        on_delivered: Callable[[], None] | None = None,
     ) -> None:
+        def report(err: KafkaError | None, msg: Message) -> None:
+            self._on_delivery(err, msg, on_delivered)
+
         while True:
             try:
                 self._producer.produce(
-                    topic_name,
-                    value=value,
-                    key=key.encode(),
-                    headers=headers,
-                    on_delivery=self._on_delivery,
+                    topic_name, value=value, key=key.encode(), headers=headers, on_delivery=report
                 )
                 break
-            except BufferError:
+            except BufferError:  # the local queue is full (far above the runtime's limits)
                 self._producer.poll(0.1)
         self._producer.poll(0)
         self._raise_errors()
+
+    def poll(self, timeout: float = 0.0) -> None:
+        """Serve delivery reports (waiting up to ``timeout`` for one); raises
+        ``DeliveryError`` for messages the broker refused or lost."""
+        self._producer.poll(timeout)
+        self._raise_errors()
+
+    def queued(self) -> int:
+        """Messages not yet delivered (and delivery reports not yet served)."""
+        return len(self._producer)
 
     def flush(self, timeout: float = 10.0) -> None:
         left = self._producer.flush(timeout)
@@ -150,6 +177,13 @@ class KafkaSubscriber:
     Offsets are committed in order per partition: the offset stored is the lowest one
     still being processed (or the next after everything seen), so marking a later event
     done, or dead-lettering it, never commits past an earlier event still in flight.
+
+    ``pause`` stops fetching from every assigned partition until ``resume`` (partitions
+    assigned meanwhile are paused at the next poll); polling goes on, so the member stays
+    in its group. Resumed partitions continue where the service stopped reading.
+
+    One thread may poll while another marks events done (a pipelined service, or delivery
+    reports served elsewhere): the bookkeeping of offsets is under a lock.
     """
 
     def __init__(
@@ -179,11 +213,14 @@ class KafkaSubscriber:
         self.dead_lettered = 0
         self._pending: dict[tuple[str, int], set[int]] = {}
         self._next: dict[tuple[str, int], int] = {}
+        self._paused = False
+        self._lock = threading.RLock()
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._pending.pop((tp.topic, tp.partition), None)
-            self._next.pop((tp.topic, tp.partition), None)
+        with self._lock:
+            for tp in partitions:
+                self._pending.pop((tp.topic, tp.partition), None)
+                self._next.pop((tp.topic, tp.partition), None)
 
     def _store(self, tps: set[tuple[str, int]]) -> None:
         marks = []
@@ -195,7 +232,32 @@ class KafkaSubscriber:
         if marks:
             self._consumer.store_offsets(offsets=marks)
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> int:
+        """Stop fetching from the assigned partitions; returns how many there are."""
+        self._paused = True
+        return self._hold()
+
+    def resume(self) -> int:
+        """Fetch again from the assigned partitions; returns how many there are."""
+        self._paused = False
+        assigned = self._consumer.assignment()
+        if assigned:
+            self._consumer.resume(assigned)
+        return len(assigned)
+
+    def _hold(self) -> int:
+        assigned = self._consumer.assignment()
+        if assigned:
+            self._consumer.pause(assigned)
+        return len(assigned)
+
     def poll_batch(self, max_messages: int, timeout: float) -> list[Received]:
+        if self._paused:
+            self._hold()  # a rebalance may have assigned partitions since the pause
         out: list[Received] = []
         for msg in self._consumer.consume(max_messages, timeout):
             err = msg.error()
@@ -209,8 +271,9 @@ class KafkaSubscriber:
             name = msg.topic() or ""
             tp = (name, msg.partition() or 0)
             offset = msg.offset() or 0
-            self._next[tp] = max(self._next.get(tp, 0), offset + 1)
-            self._pending.setdefault(tp, set()).add(offset)
+            with self._lock:
+                self._next[tp] = max(self._next.get(tp, 0), offset + 1)
+                self._pending.setdefault(tp, set()).add(offset)
             key = (msg.key() or b"").decode(errors="replace")
             try:
                 event = self._topics[name].value_type.from_bytes(msg.value())
@@ -233,7 +296,8 @@ class KafkaSubscriber:
             f"{name}.dlq", (msg.key() or b"").decode(errors="replace"), msg.value() or b"", headers
         )
         self._dlq.flush()
-        self.dead_lettered += 1
+        with self._lock:
+            self.dead_lettered += 1
         log.warning(
             "dead-lettered %s[%s]@%s: %s", name, msg.partition(), msg.offset(), reason[:200]
         )
@@ -245,11 +309,12 @@ class KafkaSubscriber:
 
     def _finish(self, messages: list[Message]) -> None:
         touched: set[tuple[str, int]] = set()
-        for msg in messages:
-            tp = (msg.topic() or "", msg.partition() or 0)
-            self._pending.get(tp, set()).discard(msg.offset() or 0)
-            touched.add(tp)
-        self._store(touched)
+        with self._lock:
+            for msg in messages:
+                tp = (msg.topic() or "", msg.partition() or 0)
+                self._pending.get(tp, set()).discard(msg.offset() or 0)
+                touched.add(tp)
+            self._store(touched)
 
     def lag(self) -> dict[str, int]:
         """Messages waiting per topic on this member's partitions: the high watermark of
@@ -345,38 +410,3 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
-
-
-def run_loop(
-    subscriber: Subscriber,
-    handle: Callable[[list[Received]], None],
-    stop: threading.Event,
-    max_messages: int = 64,
-    timeout: float = 0.2,
-    every_poll: Callable[[], None] | None = None,
-    heartbeat: Heartbeats | None = None,
-) -> None:
-    """Poll, handle, then mark done: at-least-once processing until ``stop`` is set.
-    ``every_poll`` runs after each poll, batch or not (housekeeping such as retention);
-    ``heartbeat`` is told how many events each poll handled."""
-    while not stop.is_set():
-        batch = subscriber.poll_batch(max_messages, timeout)
-        if batch:
-            handle(batch)
-            subscriber.done(batch)
-        if every_poll is not None:
-            every_poll()
-        if heartbeat is not None:
-            heartbeat.beat(len(batch))
-
-
-def heartbeats(
-    service: str, publisher: Publisher, subscriber: KafkaSubscriber | None = None
-) -> Heartbeats:
-    """A service's heartbeats, sent on the ``heartbeats`` topic by its own publisher, with
-    its subscriber's lag."""
-    return Heartbeats(
-        service,
-        lambda beat: publisher.publish("heartbeats", service, beat),
-        subscriber.lag if subscriber is not None else None,
-    )

@@ -1,10 +1,11 @@
 """Settings, composed from parts: every service's settings class is ``HubSettings`` (bus,
-data folder, logging, retention) plus the parts it needs (``CameraFiles``, ``MediaSource``,
-``ModelSource``, ``DeviceChoice``; the track store's in ``civicsight.store.config``) plus
-its own fields. A variable is declared once, in one part, however many services read it;
-the configuration reference lists each with the services that read it. Every part reads
-``CIVICSIGHT_*`` environment variables, is frozen, and never echoes input in errors.
-Services build their settings in ``main()``, never at import time.
+data folder, logging, retention) plus the parts it needs (``CameraFiles`` or
+``WatchedCameras``, ``MediaSource``, ``ModelSource``, ``DeviceChoice``; the track store's in
+``civicsight.store.config``) plus its own fields. A variable is declared once, in one
+part, however many services read it; the configuration reference lists each with the
+services that read it. Every part reads ``CIVICSIGHT_*`` environment variables, is frozen,
+and never echoes input in errors. Services get their settings from the runtime
+(``civicsight.runtime.run``), never at import time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from civicsight.cameras import CameraWatch
 from civicsight.retention import RetentionPolicy, load_policy
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -34,6 +36,19 @@ class CameraFiles(BaseSettings):
 
     model_config = CONFIG
     cameras_dir: Path = Field(Path("config/cameras"), description="folder of camera YAML files")
+
+
+class WatchedCameras(CameraFiles):
+    """Camera files a running service reads again now and then, so that an analytics
+    switched on or off in a camera file takes effect without a restart."""
+
+    cameras_reload_s: float = Field(
+        30.0, gt=0, description="how often the plates and re-ID services read the camera files"
+    )
+
+    def watch(self, analytics: str) -> CameraWatch:
+        """The cameras with ``analytics`` on, kept current."""
+        return CameraWatch(self.cameras_dir, analytics, self.cameras_reload_s)
 
 
 class MediaSource(BaseSettings):

@@ -24,12 +24,12 @@ from civicsight.cameras import (
 from civicsight.cli import TokenSettings, UpSettings
 from civicsight.models.cli import ModelsSettings
 from civicsight.services.api.main import ApiSettings
-from civicsight.services.detect.main import DetectSettings
-from civicsight.services.faces.main import FacesSettings
-from civicsight.services.indexer.main import IndexerSettings
-from civicsight.services.ingest.main import IngestSettings
-from civicsight.services.plates.main import PlatesSettings
-from civicsight.services.reid.main import ReidSettings
+from civicsight.services.detect.settings import DetectSettings
+from civicsight.services.faces.settings import FacesSettings
+from civicsight.services.indexer.settings import IndexerSettings
+from civicsight.services.ingest.settings import IngestSettings
+from civicsight.services.plates.settings import PlatesSettings
+from civicsight.services.reid.settings import ReidSettings
 from civicsight.streams.settings import StreamSettings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,12 +27,8 @@ import numpy as np
 from civicsight.bench.output import emit
 from civicsight.events import Frame
 from civicsight.images import decode_jpeg
-from civicsight.services.detect.main import (
-    COCO_TRACKED,
-    DetectSettings,
-    build_pipeline,
-    openvino_model,
-)
+from civicsight.services.detect.pipeline import COCO_TRACKED, build_pipeline, openvino_model
+from civicsight.services.detect.settings import DetectSettings
 from civicsight.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -31,6 +31,26 @@ class StoreSettings(HubSettings):
     es_ca_certs: Path | None = Field(
         None, description="CA bundle that signs the Elasticsearch server's TLS certificate"
     )
+    store_path: Path | None = Field(None, description="SQLite file (default DATA_DIR/tracks.db)")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.store_path or self.data_dir / "tracks.db"
+
+    def track_store(self) -> TrackStore:
+        """The configured store, not yet opened."""
+        return build_store(
+            self.store_backend,
+            self.sqlite_path,
+            self.es_url,
+            self.es_prefix,
+            self.es_vector_dims,
+            self.es_ca_certs,
+        )
+
+    def describe_store(self) -> str:
+        """The store in words, safe to log."""
+        return describe(self.store_backend, self.sqlite_path, self.es_prefix)
 
 
 def build_store(

@@ -23,7 +23,7 @@ from civicsight.audit import AuditEntry, AuditLog
 from civicsight.cameras import CameraConfig, CameraConfigError, load_cameras
 from civicsight.cli import parse_time
 from civicsight.retention import DATA_CLASSES, RetentionPolicy
-from civicsight.services.faces.main import FacesSettings
+from civicsight.services.faces.settings import FacesSettings
 from civicsight.topics import TOPICS
 from civicsight.watchlist import WatchlistEntry, WatchlistStore
 

@@ -20,13 +20,15 @@ from civicsight.audit import AuditLog
 from civicsight.auth import Role, TokenStore
 from civicsight.bus import Received
 from civicsight.cameras import load_cameras
-from civicsight.events import Box, Crop, Event
+from civicsight.events import Box, Crop
 from civicsight.images import read_image
 from civicsight.models.runtimes.face_encoder import FaceEncoder
 from civicsight.services.api.app import create_app
 from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.state import ApiState, Enrolment
-from civicsight.services.faces.main import FacesService, FacesSettings
+from civicsight.services.faces.main import Faces
+from civicsight.services.faces.matcher import WatchlistMatcher
+from civicsight.services.faces.settings import FacesSettings
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.users import UserStore
 from civicsight.watchlist import DAY_S, WatchlistEntry, WatchlistStore, enrol
@@ -41,36 +43,6 @@ TIMEOUT_MS = 20_000
 PASSWORD = "correct horse battery 7"
 LABEL = "Barack Example"
 SIZES = [(1366, 768), (1920, 1080)]
-
-
-class Publisher:
-    """Collects what the faces service would publish (there is no broker here)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Event] = []
-
-    def publish(self, topic_name: str, key: str, event: Event) -> None:
-        self.sent.append(event)
-
-    def flush(self, timeout: float = 10.0) -> None:
-        pass
-
-    def close(self, timeout: float = 10.0) -> None:
-        pass
-
-
-class Subscriber:
-    def poll_batch(self, max_messages: int, timeout: float) -> list[Received]:
-        return []
-
-    def done(self, items: object) -> None:
-        pass
-
-    def dead_letter(self, msg: object, reason: str) -> None:
-        raise AssertionError(reason)
-
-    def close(self) -> None:
-        pass
 
 
 CAMERAS = {
@@ -157,14 +129,16 @@ def faces_hub(tmp_path_factory: pytest.TempPathFactory, encoder: FaceEncoder) ->
     enrol(
         watchlist, entry, [(n, face_photo(n)) for n in names], encoder, 0.5, 32, role="investigator"
     )
-    service = FacesService(settings, encoder, watchlist, Publisher(), alerts)
-    service.refresh(now)
+    service = Faces(settings)  # the real service's batch step, without a broker
+    service.matcher = WatchlistMatcher(settings, encoder, watchlist, alerts)
+    service.matcher.refresh(now)
     crops = [
         person_crop("test_obama1.jpg", "gate-north", 11, now - 240),
         person_crop("test_alex_lacamoire1.jpg", "gate-north", 12, now - 200),
         person_crop("obama3.jpg", "gate-north", 13, now - 60),
     ]
-    service.handle([Received("crops", c.camera_id, c, message=None) for c in crops], Subscriber())  # type: ignore[arg-type]
+    out = service.handle([Received("crops", c.camera_id, c, message=None) for c in crops])  # type: ignore[arg-type]
+    assert out.dead == [] and len(out.events) == 2
     assert len(alerts.alerts()) == 2
     for name, role in (
         ("alice", Role.OPERATOR),

@@ -1,261 +1,78 @@
-"""Detect + track service: frames -> batched detection -> ByteTrack -> detections and crops."""
+"""Detect + track service: frames -> batched detection -> ByteTrack -> ``detections`` and
+``crops``, keyed by camera id (the pipeline in ``pipeline.py``). Frames of cameras with
+``analytics.detect: false`` are read and let go. A frame whose JPEG does not decode is
+dead-lettered. Batches stay in flight in the pipeline; the runtime commits a batch once its
+detections and crops are delivered. ``python -m civicsight.services.detect.main``.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack, closing
+from typing import Literal
 
-import cv2
-from pydantic import Field
-
-from civicsight.bus import (
-    KafkaPublisher,
-    KafkaSubscriber,
-    Publisher,
-    Received,
-    heartbeats,
-    stop_on_signals,
-)
 from civicsight.cameras import load_cameras
-from civicsight.events import Box, Crop, Frame, FrameDetections
-from civicsight.logs import setup_logging
-from civicsight.models.registry import resolve
-from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions
-from civicsight.models.runtimes.torch_yolo import TorchYolo, TorchYoloOptions, cuda_present
-from civicsight.models.runtimes.yolo_decode import Detections
-from civicsight.services.detect.detectors import CpuDetector, CudaDetector, FrameDetector
-from civicsight.services.detect.logic import (
-    ChosenCrop,
-    CropSelector,
-    Image,
-    choose_backend,
-    run_base,
-)
-from civicsight.services.detect.tracking import ByteTrack, Tracker
-from civicsight.settings import (
-    DEVICE_PATTERN,
-    CameraFiles,
-    DeviceChoice,
-    HubSettings,
-    ModelSource,
-)
+from civicsight.events import Frame
+from civicsight.runtime import Outputs, Polling, Received, Service, run
+from civicsight.services.detect.pipeline import build_pipeline
+from civicsight.services.detect.settings import DetectSettings
 
 log = logging.getLogger("detect")
-COCO_TRACKED = {0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 
 
-class DetectSettings(HubSettings, CameraFiles, ModelSource, DeviceChoice):
-    model: str = Field("yolov8n-int8-openvino", description="detector name in models/registry.yaml")
-    detect_device: str | None = Field(
-        None,
-        pattern=DEVICE_PATTERN,
-        description="auto: the CUDA path when a CUDA device and torch_weights are there, "
-        "else the CPU (OpenVINO); cpu; cuda or cuda:N (fails without either); unset: "
-        "CIVICSIGHT_DEVICE",
-    )
-    torch_weights: str | None = Field(
-        None,
-        description="ultralytics YOLO .pt weights for the CUDA path (a model YAML such as "
-        "yolo11n.yaml gives random weights: speed tests only)",
-    )
+class Detect(Service[DetectSettings]):
+    name = "detect"
+    settings_class = DetectSettings
+    consumes = ("frames",)
+    publishes = ("detections", "crops")
 
     @property
-    def detect_device_choice(self) -> str:
-        return self.detect_device or self.device
+    def offset_reset(self) -> Literal["earliest", "latest"]:
+        return "latest"  # live video: a new group starts at the newest frames
 
-    imgsz: int = Field(640, ge=128, le=1280, description="network input long side, pixels")
-    conf: float = Field(0.25, gt=0, lt=1, description="minimum detection confidence")
-    batch_max: int = Field(
-        8, ge=1, le=512, description="frames per inference batch, at most (CUDA: try 128)"
-    )
-    batch_wait_ms: int = Field(40, ge=1, le=1000, description="longest wait to fill a batch")
-    crop_interval_s: float = Field(1.0, gt=0, description="about one crop per track this often")
-    camera_fps: float = Field(5.0, gt=0, description="expected frame rate (tracker memory)")
+    def polling(self) -> Polling:
+        return Polling(self.settings.batch_max, self.settings.batch_wait_ms / 1000)
 
+    def open(self, resources: ExitStack) -> None:
+        s = self.settings
+        self.pipeline = build_pipeline(s)
+        resources.enter_context(closing(self.pipeline.detector))
+        self.skip = {c.id for c in load_cameras(s.cameras_dir) if not c.analytics.detect}
+        log.info(
+            "detect ready: %s, input %d px, batches of up to %d frames / %d ms",
+            self.pipeline.model_label,
+            s.imgsz,
+            s.batch_max,
+            s.batch_wait_ms,
+        )
 
-@dataclass(frozen=True)
-class BatchOut:
-    """What one input batch gave: its detections (frame order), the crops chosen
-    meanwhile, and the positions of frames whose JPEG could not be decoded."""
-
-    detections: list[FrameDetections]
-    crops: list[Crop]
-    undecodable: list[int]
-
-
-class DetectPipeline:
-    """Frames in, FrameDetections and Crops out; shared by the service and the benchmark."""
-
-    def __init__(
-        self, detector: FrameDetector, model_label: str, camera_fps: float, crop_interval: float
-    ) -> None:
-        self.detector = detector
-        self.model_label = model_label
-        self.camera_fps = camera_fps
-        self.crops = CropSelector(crop_interval)
-        self.trackers: dict[str, Tracker] = {}
-        self.id_base = run_base(time.time())
-
-    def run(self, batches: Iterator[list[Frame]]) -> Iterator[BatchOut]:
-        held: deque[list[Frame]] = deque()
+    def stream(self, batches: Iterator[list[Received]]) -> Iterator[tuple[list[Received], Outputs]]:
+        held: deque[tuple[list[Received], list[Received]]] = deque()
 
         def frames() -> Iterator[list[Frame]]:
             for batch in batches:
-                held.append(batch)
-                yield batch
+                wanted: list[Received] = []
+                frames: list[Frame] = []
+                for r in batch:
+                    if r.key not in self.skip and isinstance(r.event, Frame):
+                        wanted.append(r)
+                        frames.append(r.event)
+                held.append((batch, wanted))
+                yield frames
 
-        for found in self.detector.detect(frames()):
-            batch = held.popleft()
-            out = BatchOut([], [], [])
-            for i, (frame, f) in enumerate(zip(batch, found, strict=True)):
-                if f is None:
-                    out.undecodable.append(i)
-                    continue
-                fd, chosen = self._track(frame, f.image, f.detections)
-                out.detections.append(fd)
-                out.crops.extend(encode_crop(c) for c in chosen)
-            yield out
-
-    def _track(
-        self, frame: Frame, image: Image, det: Detections
-    ) -> tuple[FrameDetections, list[ChosenCrop]]:
-        tracker = self.trackers.get(frame.camera_id)
-        if tracker is None:
-            tracker = self.trackers[frame.camera_id] = ByteTrack(self.camera_fps)
-        ids = tracker.update(det.xyxy, det.conf, det.class_id)
-        names = [COCO_TRACKED[int(c)] for c in det.class_id]
-        track_ids = [self.id_base + int(i) if i >= 0 else None for i in ids]
-        fd = FrameDetections.from_arrays(
-            frame,
-            det.xyxy.tolist(),
-            det.conf.tolist(),
-            names,
-            track_ids,
-            self.model_label,
-            time.time(),
-        )
-        chosen: list[ChosenCrop] = []
-        for box in fd.boxes:
-            if box.track_id is not None:
-                chosen += self.crops.offer(
-                    frame.camera_id,
-                    box.track_id,
-                    frame.captured_at,
-                    image,
-                    (box.x1, box.y1, box.x2, box.y2),
-                    box.conf,
-                    box.cls,
-                )
-        chosen += self.crops.flush(frame.camera_id, frame.captured_at)
-        return fd, chosen
-
-
-def encode_crop(c: ChosenCrop) -> Crop:
-    ok, jpeg = cv2.imencode(".jpg", c.pixels, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        raise RuntimeError("crop JPEG encoding failed")
-    x1, y1, x2, y2 = c.box
-    box = Box(x1=x1, y1=y1, x2=x2, y2=y2, cls=c.cls, conf=c.conf, track_id=c.track_id)
-    return Crop(
-        camera_id=c.camera_id,
-        track_id=c.track_id,
-        captured_at=c.captured_at,
-        box=box,
-        quality=c.quality,
-        jpeg=jpeg.tobytes(),
-        frame_width=c.frame_size[0],
-        frame_height=c.frame_size[1],
-    )
-
-
-def openvino_model(settings: DetectSettings) -> tuple[OpenVinoYolo, str]:
-    """The CPU detector (not started) and its label."""
-    spec, folder = resolve(
-        settings.model, settings.model_mirror, settings.data_dir / "models", settings.model_download
-    )
-    model = OpenVinoYolo(
-        folder / spec.files[0].name,
-        YoloOptions(imgsz=settings.imgsz, batch=settings.batch_max, conf=settings.conf),
-    )
-    return model, spec.label
-
-
-def build_pipeline(settings: DetectSettings) -> DetectPipeline:
-    backend = choose_backend(
-        settings.detect_device_choice, settings.torch_weights is not None, cuda_present()
-    )
-    detector: FrameDetector
-    if backend == "torch":
-        assert settings.torch_weights is not None
-        model = TorchYolo(
-            settings.torch_weights,
-            "cuda" if settings.detect_device_choice == "auto" else settings.detect_device_choice,
-            TorchYoloOptions(imgsz=settings.imgsz, conf=settings.conf),
-        )
-        detector, label = CudaDetector(model), f"{model.name}-torch"
-    else:
-        if settings.detect_device_choice == "auto" and cuda_present():
-            log.warning("CUDA is present but no torch_weights are set: detecting on the CPU")
-        ov, label = openvino_model(settings)
-        detector = CpuDetector(ov)
-    detector.start()
-    log.info("detector: %s on %s", label, backend)
-    return DetectPipeline(detector, label, settings.camera_fps, settings.crop_interval_s)
-
-
-def main() -> None:
-    settings = DetectSettings()
-    setup_logging(settings.log_level)
-    pipeline = build_pipeline(settings)
-    stop = stop_on_signals()
-    bus = KafkaPublisher(settings.kafka_config(), "detect")
-    sub = KafkaSubscriber(settings.kafka_config(), "detect", ["frames"], bus, offset_reset="latest")
-    skip = {c.id for c in load_cameras(settings.cameras_dir) if not c.analytics.detect}
-    in_flight: deque[list[Received]] = deque()
-    beats = heartbeats("detect", bus, sub)
-    log.info(
-        "detect ready: %s, input %d px, batches of up to %d frames / %d ms",
-        pipeline.model_label,
-        settings.imgsz,
-        settings.batch_max,
-        settings.batch_wait_ms,
-    )
-
-    def batches() -> Iterator[list[Frame]]:
-        while not stop.is_set():
-            received = sub.poll_batch(settings.batch_max, settings.batch_wait_ms / 1000)
-            sub.done(r for r in received if r.key in skip)  # detection is off there
-            received = [r for r in received if r.key not in skip]
-            frames: list[Frame] = []
-            for r in received:
-                assert isinstance(r.event, Frame)  # the subscriber decodes frames only
-                frames.append(r.event)
-            in_flight.append(received)
-            yield frames
-
-    publisher: Publisher = bus
-    try:
-        for out in pipeline.run(batches()):
-            done = in_flight.popleft()
-            for i in out.undecodable:
-                sub.dead_letter(done[i].message, "frame JPEG cannot be decoded")
-            for fd in out.detections:
-                publisher.publish("detections", fd.camera_id, fd)
-            for crop in out.crops:
-                publisher.publish("crops", crop.camera_id, crop)
-            if done:
-                publisher.flush(30)
-                bad = set(out.undecodable)
-                sub.done(r for i, r in enumerate(done) if i not in bad)
-            beats.beat(len(done))
-    finally:
-        sub.close()
-        bus.close()
-        pipeline.detector.close()
+        for result in self.pipeline.run(frames()):
+            batch, wanted = held.popleft()
+            out = Outputs()
+            for i in result.undecodable:
+                out.dead_letter(wanted[i], "frame JPEG cannot be decoded")
+            for detections in result.detections:
+                out.publish("detections", detections.camera_id, detections)
+            for crop in result.crops:
+                out.publish("crops", crop.camera_id, crop)
+            yield batch, out
 
 
 if __name__ == "__main__":
-    main()
+    run(Detect)

@@ -33,7 +33,7 @@ from civicsight.faces import pick_face
 from civicsight.images import read_image
 from civicsight.models.registry import ModelUnavailableError
 from civicsight.models.runtimes.face_encoder import FaceEncoder
-from civicsight.services.faces.main import FacesSettings
+from civicsight.services.faces.settings import FacesSettings
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 GROUP_WORDS = frozenset({"and", "with", "people", "group"})

@@ -32,7 +32,7 @@ from civicsight.faces import EnrolmentError
 from civicsight.images import read_image
 from civicsight.models.registry import ModelUnavailableError
 from civicsight.models.runtimes.face_encoder import FaceEncoder
-from civicsight.services.faces.main import FacesSettings
+from civicsight.services.faces.settings import FacesSettings
 from civicsight.watchlist import (
     DAY_S,
     MAX_DAYS,

@@ -31,8 +31,8 @@ from civicsight.models.registry import resolve
 from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions
 from civicsight.plate_text import clean
 from civicsight.services.plates.logic import char_confusions, iou
-from civicsight.services.plates.main import PlatesSettings, build_reader
 from civicsight.services.plates.pipeline import PlateFound, PlateReader
+from civicsight.services.plates.settings import PlatesSettings, build_reader
 
 VEHICLE_CLASSES = (2, 3, 5, 7)  # COCO car, motorcycle, bus, truck
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -52,7 +52,7 @@ from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions
 from civicsight.models.runtimes.torchreid_osnet import WeightsError
 from civicsight.models.runtimes.vehicle_attributes import COLOURS, TYPES
 from civicsight.services.reid.logic import QualityParams, cosine_stats, crop_quality, vehicle_label
-from civicsight.services.reid.main import ReidSettings
+from civicsight.services.reid.settings import ReidSettings
 
 CLASS_IDS = {"person": (0,), "vehicle": (2, 3, 5, 7)}  # COCO
 COCO_NAMES = {0: "person", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}

@@ -13,7 +13,7 @@ import yaml
 from civicsight.bench.detect import load_labelled_image
 from civicsight.models.registry import resolve
 from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions, input_shape
-from civicsight.services.detect.main import COCO_TRACKED
+from civicsight.services.detect.pipeline import COCO_TRACKED
 
 LABELS = yaml.safe_load(
     (Path(__file__).resolve().parents[4] / "fixtures/detect_labels.yaml").read_text()

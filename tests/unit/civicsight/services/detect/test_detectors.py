@@ -13,7 +13,8 @@ from civicsight.events import Frame
 from civicsight.images import decode_jpeg
 from civicsight.models.runtimes.torch_yolo import TorchYolo, TorchYoloOptions
 from civicsight.services.detect.detectors import CpuDetector, CudaDetector, FrameDetector
-from civicsight.services.detect.main import DetectPipeline, DetectSettings, openvino_model
+from civicsight.services.detect.pipeline import DetectPipeline, openvino_model
+from civicsight.services.detect.settings import DetectSettings
 
 
 def frame(jpeg: bytes, seq: int, w: int = 810, h: int = 1080) -> Frame:

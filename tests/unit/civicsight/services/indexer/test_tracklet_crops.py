@@ -13,7 +13,7 @@ import pytest
 
 from civicsight.bus import Received
 from civicsight.events import Box, Crop, FrameDetections, TrackletRef, TrackUpdate
-from civicsight.services.indexer.main import index_batch
+from civicsight.services.indexer.logic import index_batch
 from civicsight.store.sqlite import SqliteTrackStore
 from civicsight.streams.tracklet_processor import TrackletProcessor
 from civicsight.topics import topic

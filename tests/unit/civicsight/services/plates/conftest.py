@@ -1,4 +1,5 @@
-"""Fixtures for the plates tests: the real plate reader and labelled plate photos."""
+"""Fixtures for the plates tests: the real plate reader, labelled plate photos and vehicle
+crops made of them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from civicsight.services.plates.main import PlatesSettings, build_reader
+from civicsight.events import Box, Crop, ObjectClass
 from civicsight.services.plates.pipeline import PlateReader
+from civicsight.services.plates.settings import PlatesSettings, build_reader
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +35,17 @@ def photo(media: Path, name: str) -> tuple[np.ndarray, tuple[float, float, float
     parts = (media / folder / f"{name}.txt").read_text().split()
     x, y, w, h = (float(v) for v in parts[1:5])
     return image, (x, y, x + w, y + h), parts[5]
+
+
+def crop_of(
+    media: Path, name: str, camera: str, track: int, t: float, cls: ObjectClass = "car"
+) -> Crop:
+    """A crop as the detect service sends it: the whole labelled photo."""
+    image, _, _ = photo(media, name)
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    h, w = image.shape[:2]
+    box = Box(x1=0, y1=0, x2=w, y2=h, cls=cls, conf=0.9, track_id=track)
+    return Crop(
+        camera_id=camera, track_id=track, captured_at=t, box=box, quality=0.8, jpeg=jpeg.tobytes()
+    )

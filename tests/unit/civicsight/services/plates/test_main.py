@@ -1,94 +1,50 @@
-"""The plates service without the bus: settings, crop filtering, reading and voting."""
+"""The plates service's batch step (``Plates.handle``) without a broker, with the real plate
+models: what it publishes and what it dead-letters."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import pytest
-
-from civicsight.events import Box, Crop, ObjectClass
-from civicsight.images import decode_jpeg
-from civicsight.services.plates.main import PlatesService, PlatesSettings, wanted
-from civicsight.services.plates.patterns import RegionPatterns
+from civicsight.bus import Received
+from civicsight.events import PlateRead
+from civicsight.services.plates.main import Plates
 from civicsight.services.plates.pipeline import PlateReader
+from civicsight.services.plates.reading import TrackletReader
+from civicsight.services.plates.settings import PlatesSettings
 from civicsight.services.plates.voting import TrackletVotes
-from tests.unit.civicsight.services.plates.conftest import photo
+from tests.unit.civicsight.services.plates.conftest import crop_of
 
 
-def crop_of(
-    media: Path, name: str, camera: str, track: int, t: float, cls: ObjectClass = "car"
-) -> Crop:
-    image, _, _ = photo(media, name)
-    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    assert ok
-    h, w = image.shape[:2]
-    box = Box(x1=0, y1=0, x2=w, y2=h, cls=cls, conf=0.9, track_id=track)
-    return Crop(
-        camera_id=camera, track_id=track, captured_at=t, box=box, quality=0.8, jpeg=jpeg.tobytes()
+def test_handle_publishes_reads_of_plate_cameras_and_dead_letters_bad_crops(
+    reader: PlateReader, media_mirror: Path, tmp_path: Path
+) -> None:
+    """Guards the service's wiring: reads of plate cameras published on plate_reads keyed
+    by camera id, other cameras and non-vehicles never read, an undecodable crop
+    dead-lettered with its reason (not dropped, not crashing the batch)."""
+    cameras = tmp_path / "cameras"
+    cameras.mkdir()
+    (cameras / "gate.yaml").write_text(
+        "id: gate\nname: Gate\nsource: rtsp://cam/1\nanalytics: {plates: true}\n"
     )
-
-
-@pytest.mark.parametrize(
-    ("cls", "camera", "ok"),
-    [
-        ("car", "gate", True),
-        ("truck", "gate", True),
-        ("bus", "gate", True),
-        ("motorcycle", "gate", True),
-        ("person", "gate", False),
-        ("bicycle", "gate", False),
-        ("car", "plaza", False),
-    ],
-)
-def test_only_vehicles_of_plate_cameras_are_read(
-    media_mirror: Path, cls: ObjectClass, camera: str, ok: bool
-) -> None:
-    """Guards against reading plates where the camera file does not allow it, or
-    running the plate models on people."""
-    crop = crop_of(media_mirror, "eu2", camera, 1, 1.0, cls)
-    assert wanted(crop, frozenset({"gate"})) is ok
-
-
-def test_settings_defaults_and_bad_sizes(
-    monkeypatch: pytest.MonkeyPatch, model_mirror: Path
-) -> None:
-    """Guards against a typo in the detector sizes starting a service that reads nothing."""
-    monkeypatch.setenv("CIVICSIGHT_PLATE_DETECTOR_SIZES", "320,641")
-    settings = PlatesSettings()
-    assert settings.plate_regions == "europe"
-    assert settings.plate_regions_file.is_file()
-    with pytest.raises(ValueError, match="plate detector size 641"):
-        PlateReader.from_registry(
-            RegionPatterns.none(), settings.reader_options(()), model_mirror, None
-        )
-    monkeypatch.setenv("CIVICSIGHT_PLATE_DETECTOR_SIZES", "big")
-    with pytest.raises(ValueError, match="expected sizes such as 320,640"):
-        PlatesSettings().reader_options(())
-
-
-def test_service_reads_votes_and_publishes_changes(reader: PlateReader, media_mirror: Path) -> None:
-    """Guards against losing reads between crops of one track, mixing tracks, or
-    publishing an event for every crop."""
-    service = PlatesService(reader, TrackletVotes(min_gain=0.05), min_conf=0.3)
-    first = [
-        crop_of(media_mirror, "test_002", "gate", 1, 10.0),
-        crop_of(media_mirror, "eu10", "gate", 2, 10.0),
-        crop_of(media_mirror, "test_013", "lane", 1, 10.0),
+    (cameras / "plaza.yaml").write_text("id: plaza\nname: Plaza\nsource: rtsp://cam/2\n")
+    settings = PlatesSettings(cameras_dir=cameras, data_dir=tmp_path / "data")
+    service = Plates(settings)
+    service.cameras = settings.watch("plates")
+    service.reading = TrackletReader(reader, TrackletVotes(min_gain=0.05), min_conf=0.3)
+    crops = [
+        crop_of(media_mirror, "test_002", "gate", 1, 1.0),
+        crop_of(media_mirror, "eu2", "gate", 3, 1.0, cls="person"),  # not a vehicle
+        crop_of(media_mirror, "test_013", "plaza", 1, 1.0),  # plates off on this camera
+        crop_of(media_mirror, "eu10", "gate", 5, 1.0).model_copy(
+            update={"jpeg": b"\xff\xd8 not a jpeg"}
+        ),
     ]
-    decoded = [(c, decode_jpeg(c.jpeg)) for c in first]
-    events = service.process([(c, im) for c, im in decoded if im is not None])
-    assert {(e.camera_id, e.track_id, e.text) for e in events} == {
-        ("gate", 1, "RK755AJ"),
-        ("gate", 2, "WA56660"),
-        ("lane", 1, "RK857AI"),
-    }
-    again = [
-        crop_of(media_mirror, "test_002", "gate", 1, 11.0),  # read at 0.99 before: no news
-        crop_of(media_mirror, "test_013", "lane", 1, 11.0),  # read at ~0.75: firmer now
+    batch = [Received("crops", c.camera_id, c, f"msg-{i}") for i, c in enumerate(crops)]  # type: ignore[arg-type]
+
+    out = service.handle(batch)
+
+    assert [(t, k, e.text) for t, k, e in out.events if isinstance(e, PlateRead)] == [
+        ("plate_reads", "gate", "RK755AJ")
     ]
-    more = service.process([(c, im) for c in again if (im := decode_jpeg(c.jpeg)) is not None])
-    assert [(e.camera_id, e.track_id, e.text) for e in more] == [("lane", 1, "RK857AI")]
-    before = next(e.conf for e in events if e.camera_id == "lane")
-    assert more[0].conf >= before + 0.05
-    assert more[0].captured_at == 11.0
+    assert len(out.events) == 1
+    assert [(r.message, why) for r, why in out.dead] == [("msg-3", "crop JPEG cannot be decoded")]

@@ -9,7 +9,7 @@ from typing import Any
 
 from civicsight.bus import Received
 from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
-from civicsight.services.indexer.main import IndexerSettings, index_batch
+from civicsight.services.indexer.logic import index_batch
 from civicsight.store import PlateQuery
 from civicsight.store.elastic import ElasticTrackStore
 from civicsight.store.sqlite import SqliteTrackStore
@@ -77,9 +77,3 @@ def test_refused_items_go_to_the_dlq_with_the_reason() -> None:
     batch = received(TRACK, PLATE, LOOK)
     assert index_batch(store, batch, lambda r, why: dead.append((r.event, why)), T0) == 2
     assert dead == [(PLATE, "store refused: 400 strict_dynamic_mapping_exception: no [race]")]
-
-
-def test_settings_keep_the_es_url_secret() -> None:
-    """Guards credentials in the Elasticsearch URL showing up in logs or dumps."""
-    settings = IndexerSettings(es_url="https://user:pa55@es:9200")  # type: ignore[arg-type]
-    assert "pa55" not in repr(settings) and "pa55" not in str(settings.model_dump())
