@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from civicsight.bench.output import emit
+from civicsight.bench.output import cpu_name, emit
 from civicsight.events import Frame
 from civicsight.images import decode_jpeg
 from civicsight.services.detect.pipeline import COCO_TRACKED, build_pipeline, openvino_model
@@ -61,16 +60,6 @@ def sample_frames(media: Path, per_video: int, step: int) -> list[Frame]:
             i += 1
         cap.release()
     return frames
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def run_baseline(model_dir: Path, frames: list[Frame]) -> float:

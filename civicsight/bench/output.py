@@ -1,9 +1,23 @@
-"""How every benchmark reports: one JSON object on stdout, optionally saved to a file."""
+"""How every benchmark reports: one JSON object on stdout, optionally saved to a file,
+naming the machine it ran on."""
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
+
+
+def cpu_name() -> str:
+    """The CPU model and core count, for the result's machine field."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
 
 
 def emit(result: dict[str, object], one_line: bool, out: Path | None) -> None:

@@ -22,8 +22,6 @@ the time the reader (the API) takes to build its HNSW graphs from the store once
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -34,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from civicsight.bench.output import emit
+from civicsight.bench.output import cpu_name, emit
 from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate, tracklet_id
 from civicsight.store import Indexed, PlateQuery, SimilarQuery
 from civicsight.store.sqlite import SqliteTrackStore
@@ -49,16 +47,6 @@ MISREAD = {"B": "8", "8": "B", "O": "0", "0": "O", "S": "5", "5": "S", "Z": "2",
            "G": "6", "6": "G", "I": "1", "1": "I", "D": "0"}  # fmt: skip
 MODEL = "bench-reid@1"
 LATENT = 24
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def plate_text(rng: random.Random) -> str:

@@ -117,7 +117,7 @@ def measure(base: str, send: Callable[[], int], rounds: int) -> dict[str, object
 def run(rounds: int, model_mirror: Path | None) -> dict[str, object]:
     from civicsight.audit import AuditLog
     from civicsight.auth import Role, TokenStore
-    from civicsight.bench.search import cpu_name
+    from civicsight.bench.output import cpu_name
     from civicsight.models.appearance import AppearanceSettings
     from civicsight.services.api.app import create_app
     from civicsight.services.api.embedder import ReidImageEmbedder

@@ -147,7 +147,7 @@ def cpu_seconds(pid: int) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     from civicsight.auth import Role, TokenStore
-    from civicsight.bench.search import cpu_name
+    from civicsight.bench.output import cpu_name
     from civicsight.bus import ensure_topics
     from civicsight.stack import EmbeddedBroker, free_port, wait_for_port
 

@@ -5,7 +5,7 @@ anchor cx, cy, w, h, objectness, four corner keypoints (x, y) and two class scor
 (single-row, double-row plate), in letterboxed input pixels. The input is RGB / 255,
 letterboxed to a square (320 or 640) and centred on grey 114.
 
-Only this module and ``plate_ocr`` import onnxruntime; ``decode_plates`` is pure numpy.
+onnxruntime is opened by ``onnx_cpu`` (shared with ``plate_ocr``); ``decode_plates`` is pure numpy.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from civicsight.models.runtimes.onnx_cpu import cpu_session
 from civicsight.models.runtimes.yolo_decode import Letterbox, letterbox, nms
 
 OUTPUT_WIDTH = 15
@@ -109,13 +110,7 @@ class PlateDetector:
         self._input = ""
 
     def start(self) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        session = ort.InferenceSession(str(self.onnx), opts, providers=["CPUExecutionProvider"])
+        session = cpu_session(self.onnx, self.threads)
         inp = session.get_inputs()[0]
         if list(inp.shape) != [1, 3, self.imgsz, self.imgsz]:
             raise RuntimeError(

@@ -9,7 +9,7 @@ everything else (other scripts, symbols) is dropped, and each step is renormalis
 equals masking the logits to those characters before the softmax, so CTC decoding can
 only ever produce plate characters.
 
-Only this module and ``plate_detector`` import onnxruntime (rapidocr itself is not used:
+onnxruntime is opened by ``onnx_cpu`` (shared with ``plate_detector``; rapidocr itself is not used:
 its file is loaded directly).
 """
 
@@ -21,6 +21,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from civicsight.models.runtimes.onnx_cpu import cpu_session
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SEPARATORS = " -_.,:;·•|/\\'\"`"
@@ -86,13 +88,7 @@ class PlateRecognizer:
         self._targets = np.zeros(0, np.int64)
 
     def start(self) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        session = ort.InferenceSession(str(self.onnx), opts, providers=["CPUExecutionProvider"])
+        session = cpu_session(self.onnx, self.threads)
         meta = session.get_modelmeta().custom_metadata_map
         if "character" not in meta:
             raise RuntimeError(f"{self.onnx.name}: no character list in the model metadata")
