@@ -1,0 +1,158 @@
+"""Traffic analytics as domain values: the rows the hub stores per 15-minute bin, and the
+one narrow read interface the API, the exports and the report use.
+
+The stream app turns ``RuleHit``s into bins (counts per line, direction and class; zone
+entries, exits, occupancy and dwell; turning movements; speed distributions), the
+indexer writes them to the store, and journeys and origin-destination come from
+cross-camera tracks (and from plate pseudonyms, never plates). None of these rows names a
+track, a plate or a person: every row is an aggregate over one bin.
+
+What is stored is raw (exact counts, unsuppressed). Disclosure control (small-count and
+secondary suppression, ``civicsight.disclosure``) is applied on the way out, by the API and
+the exports, never in the store: a threshold raised later applies to old bins too.
+
+Pure: types and small helpers, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from civicsight.events import ObjectClass
+
+BIN_S = 900
+"""Every traffic row covers one aligned 15-minute bin (``bin_start`` a multiple of it)."""
+BIN_MINUTES = BIN_S // 60
+
+BinStatus = Literal["ok", "camera_down"]
+"""``ok``: the camera worked for the bin (a count of 0 means nothing was seen);
+``camera_down``: it sent no frames for the bin, so its numbers are unknown (``null``)."""
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    bin_start: float = Field(description="UTC epoch seconds, a multiple of 900")
+    bin_minutes: int = Field(BIN_MINUTES, description="always 15")
+
+
+class CameraBin(_Row):
+    """Whether a camera worked during a bin (frames arrived)."""
+
+    camera: str
+    up: bool
+
+
+class CountBin(_Row):
+    """Crossings of one counting line, one way, by one class, in one bin."""
+
+    camera: str
+    rule: str
+    direction: str = Field(description="the direction's name in the camera file")
+    cls: ObjectClass
+    count: int = Field(ge=0)
+
+
+class ZoneBin(_Row):
+    """One zone, one class, one bin: entries, exits, occupancy and dwell."""
+
+    camera: str
+    zone: str
+    cls: ObjectClass
+    entries: int = Field(ge=0)
+    exits: int = Field(ge=0)
+    occupancy_mean: float = Field(ge=0, description="time-weighted mean objects inside")
+    occupancy_max: int = Field(ge=0)
+    dwell_count: int = Field(ge=0, description="leaves with a dwell time in the bin")
+    dwell_p50_s: float | None = None
+    dwell_p90_s: float | None = None
+
+
+class TurnBin(_Row):
+    """Turning movements at a junction camera: tracklets that crossed ``entry`` then
+    ``exit`` (counting line ids: the legs), by class, in the bin of the exit crossing."""
+
+    camera: str
+    entry: str
+    exit: str
+    cls: ObjectClass
+    count: int = Field(ge=0)
+
+
+class SpeedBin(_Row):
+    """Speeds over one counting line of a calibrated camera, one class, one bin: a
+    distribution only, never a vehicle's speed."""
+
+    camera: str
+    rule: str
+    cls: ObjectClass
+    count: int = Field(ge=0)
+    p15_kmh: float | None = None
+    p50_kmh: float | None = None
+    p85_kmh: float | None = None
+
+
+class JourneyBin(_Row):
+    """Journey times from ``origin`` to ``destination`` (cameras), one class, in the bin
+    of the arrival: from cross-camera tracks (``source="tracks"``) or from plate
+    pseudonyms (``source="plates"``)."""
+
+    origin: str
+    destination: str
+    cls: ObjectClass
+    source: Literal["tracks", "plates"] = "tracks"
+    count: int = Field(ge=0)
+    p50_s: float | None = None
+    p85_s: float | None = None
+
+
+class OdBin(_Row):
+    """Origin-destination: tracks whose first camera is ``origin`` and last camera is
+    ``destination``, one class, in the bin of the track's start."""
+
+    origin: str
+    destination: str
+    cls: ObjectClass
+    count: int = Field(ge=0)
+
+
+TrafficRow = CameraBin | CountBin | ZoneBin | TurnBin | SpeedBin | JourneyBin | OdBin
+
+
+@dataclass(frozen=True)
+class TrafficQuery:
+    """Bins starting in ``[since, until)``, optionally one camera (for journeys and OD:
+    origin or destination) and one class."""
+
+    since: float
+    until: float
+    camera: str | None = None
+    cls: ObjectClass | None = None
+
+
+class TrafficSource(Protocol):
+    """What the API and the exports read (both stores implement it). Rows come in bin
+    order; none is suppressed."""
+
+    def camera_bins(self, query: TrafficQuery) -> list[CameraBin]: ...
+    def counts(self, query: TrafficQuery) -> list[CountBin]: ...
+    def zones(self, query: TrafficQuery) -> list[ZoneBin]: ...
+    def turns(self, query: TrafficQuery) -> list[TurnBin]: ...
+    def speeds(self, query: TrafficQuery) -> list[SpeedBin]: ...
+    def journeys(self, query: TrafficQuery) -> list[JourneyBin]: ...
+    def od(self, query: TrafficQuery) -> list[OdBin]: ...
+
+
+class TrafficSink(Protocol):
+    """What the indexer writes: rows replace the row of the same key (a bin recounted
+    after a restart or a late hit overwrites, never adds)."""
+
+    def write_traffic(self, rows: Sequence[TrafficRow], stored_at: float) -> int: ...
+
+
+def bin_start(t: float) -> float:
+    """The start of the 15-minute bin holding ``t``."""
+    return float(int(t // BIN_S) * BIN_S)
