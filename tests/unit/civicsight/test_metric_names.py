@@ -78,3 +78,17 @@ def test_labels_must_be_exactly_the_declared_ones(
 )
 def test_status_is_a_class(status: int, label: str) -> None:
     assert status_class(status) == label
+
+
+@pytest.mark.parametrize("metric", CATALOGUE, ids=lambda m: m.name)
+def test_readme_lists_every_metric_as_it_is(metric: object) -> None:
+    """Guards README's metric table drifting from what the processes export (a renamed
+    metric, a label added)."""
+    from pathlib import Path
+
+    from civicsight.metric_names import MetricSpec
+
+    assert isinstance(metric, MetricSpec)
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    labels = ", ".join(f"`{label}`" for label in metric.labels) or "—"
+    assert f"| `{metric.name}` | {metric.kind} | {labels} | {metric.reporters} |" in readme
