@@ -83,6 +83,7 @@ def prometheus_argv(binary: Path, data_dir: Path, port: int) -> list[str]:
         f"--config.file={data_dir / CONFIG_FILE}",
         f"--storage.tsdb.path={data_dir / STORAGE_DIR}",
         f"--web.listen-address={LOOPBACK}:{port}",
+        "--log.level=warn",  # its start-up chatter would drown the hub's lines
     ]
 
 

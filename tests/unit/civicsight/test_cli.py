@@ -330,6 +330,7 @@ def test_up_prometheus_runs_debians_prometheus_or_says_why_not(
             f"--config.file={tmp_path / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp_path / 'prometheus'}",
             "--web.listen-address=127.0.0.1:19090",
+            "--log.level=warn",
         ]
         assert "prometheus-targets.json" in (tmp_path / "prometheus.yml").read_text()
 
