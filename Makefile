@@ -36,6 +36,7 @@ demo: venv
 
 test: venv
 	bash scripts/browser-deps.sh
+	bash scripts/prometheus-deps.sh
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports

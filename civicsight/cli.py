@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from civicsight.alert_store import AlertStore
 from civicsight.alerts import AlertError
@@ -25,11 +25,18 @@ from civicsight.auth import Role, TokenStore, auth_db_path
 from civicsight.bus import ensure_topics, stop_on_signals
 from civicsight.logs import setup_logging
 from civicsight.media import MediaUnavailableError, ensure_media
+from civicsight.prometheus import (
+    metrics_ports,
+    prometheus_argv,
+    prometheus_binary,
+    write_config,
+    write_targets,
+)
 from civicsight.resources import data_path
 from civicsight.retention import RetentionError
 from civicsight.retention_run import run_every, run_once
 from civicsight.settings import CameraFiles, HubSettings, MediaSource, ModelSource
-from civicsight.stack import EmbeddedBroker, ServiceSpec, Supervisor
+from civicsight.stack import EmbeddedBroker, ServiceSpec, Supervisor, free_port
 from civicsight.topics import render_yaml
 
 log = logging.getLogger("civicsight")
@@ -61,14 +68,39 @@ TOOLS = {
     ("replay", ""): "civicsight.streams.replay",
     ("watchlist", ""): "civicsight.services.faces.watchlist_cli",
     ("privacy", "report"): "civicsight.tools.privacy_report",
+    ("dashboards", ""): "civicsight.dashboards.cli",
 }
+METRICS_PORT_VAR = "CIVICSIGHT_METRICS_PORT"
 CLI_ROLE = "local"
 """The role the command line acts in: it has no login; access to the hub host is the
 control."""
 
 
+def hub_services(metrics_base: int) -> list[ServiceSpec]:
+    """Every service of the hub, each told its own metrics port (``metrics_base`` and up,
+    in the order of ``SERVICES``; 0: metrics off)."""
+    ports = metrics_ports([s.name for s in SERVICES], metrics_base)
+    return [
+        ServiceSpec(
+            s.name, s.module, {**s.env, "CIVICSIGHT_METRICS_PORT": str(ports.get(s.name, 0))}
+        )
+        for s in SERVICES
+    ]
+
+
 class UpSettings(HubSettings, CameraFiles, MediaSource, ModelSource):
     api_port: int = Field(8080, ge=1, le=65535, description="port of the API and web UI")
+    prometheus_bin: str = Field(
+        "prometheus",
+        description="the Prometheus server `up --prometheus` runs (a path, or a name on "
+        "PATH; Debian's package: scripts/prometheus-deps.sh)",
+    )
+    prometheus_port: int = Field(
+        0, ge=0, le=65535, description="port of `up --prometheus`'s Prometheus (0: a free one)"
+    )
+    prometheus_scrape_s: float = Field(
+        15.0, ge=1, le=300, description="how often `up --prometheus` scrapes each process"
+    )
     media_download: bool = Field(False, description="download missing demo media from source")
     retention_every_s: float = Field(
         3600.0, gt=0, le=86400, description="how often the hub enforces the retention policy"
@@ -83,6 +115,16 @@ class UpSettings(HubSettings, CameraFiles, MediaSource, ModelSource):
         description="how often the hub verifies the audit log's chain (also at start; each "
         "result is recorded as audit.verified)",
     )
+
+    @model_validator(mode="after")
+    def _ports_apart(self) -> UpSettings:
+        ports = metrics_ports([s.name for s in SERVICES], self.metrics_port).values()
+        if self.api_port in ports:
+            raise ValueError(
+                f"CIVICSIGHT_API_PORT {self.api_port} is among the metrics ports "
+                f"({min(ports)}-{max(ports)}): /metrics never shares the public API port"
+            )
+        return self
 
 
 class TokenSettings(HubSettings):
@@ -174,7 +216,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         log.info("topics ready (%d created)", len(created))
         run_every(data_dir, policy, settings.retention_every_s, stop)
         check_every(data_dir, settings.audit_check_every_s, stop)
-        supervisor = Supervisor(list(SERVICES), env)
+        specs = hub_services(settings.metrics_port)
+        print(metrics_endpoints(specs, data_dir), flush=True)
+        if args.prometheus:
+            specs += prometheus_child(settings, data_dir)
+        supervisor = Supervisor(specs, env)
         with supervisor.running():
             url = f"http://127.0.0.1:{settings.api_port}"
             if _wait_http(url + "/api/health", 60):
@@ -185,6 +231,40 @@ def cmd_up(args: argparse.Namespace) -> int:
         if broker is not None:
             broker.stop()
     return 0
+
+
+def metrics_endpoints(specs: list[ServiceSpec], data_dir: Path) -> str:
+    """The metrics endpoints of the hub's processes, and the targets file listing them
+    (written here) for Prometheus' file-based service discovery."""
+    ports = {s.name: int(s.env[METRICS_PORT_VAR]) for s in specs}
+    if not any(ports.values()):
+        return "\n  Metrics are off (CIVICSIGHT_METRICS_PORT=0)"
+    targets = write_targets(data_dir, {name: port for name, port in ports.items() if port})
+    lines = ["\n  Metrics (Prometheus text format):"]
+    lines += [f"    {name:<8} http://127.0.0.1:{port}/metrics" for name, port in ports.items()]
+    lines.append(f"  Targets for Prometheus (file_sd_configs): {targets}")
+    return "\n".join(lines)
+
+
+def prometheus_child(settings: UpSettings, data_dir: Path) -> list[ServiceSpec]:
+    """``up --prometheus``: Debian's Prometheus scraping the hub as one more supervised
+    child, or nothing (with why) when it is not installed or the metrics are off."""
+    binary = prometheus_binary(settings.prometheus_bin)
+    if binary is None:
+        log.error(
+            "--prometheus: no %r on this machine; install Debian's package (sudo "
+            "scripts/prometheus-deps.sh, or apt-get install prometheus) or set "
+            "CIVICSIGHT_PROMETHEUS_BIN. The hub runs without it.",
+            settings.prometheus_bin,
+        )
+        return []
+    if not settings.metrics_port:
+        log.error("--prometheus: metrics are off (CIVICSIGHT_METRICS_PORT=0): nothing to scrape")
+        return []
+    port = settings.prometheus_port or free_port()
+    write_config(data_dir, settings.prometheus_scrape_s)
+    print(f"  Prometheus: http://127.0.0.1:{port} (data in {data_dir / 'prometheus'})", flush=True)
+    return [ServiceSpec("prometheus", command=tuple(prometheus_argv(binary, data_dir, port)))]
 
 
 def demo_cameras(data_dir: Path) -> Path:
@@ -445,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
         "CIVICSIGHT_KAFKA_BOOTSTRAP names a cluster)",
     )
     up.add_argument("--demo", action="store_true", help="add the sample cameras")
+    up.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run Debian's prometheus scraping every process (storage in the data dir)",
+    )
     up.set_defaults(func=cmd_up)
     token = sub.add_parser("token", help="API tokens: issue | list | revoke (all audited)")
     token_sub = token.add_subparsers(dest="what", required=True)
@@ -509,6 +594,10 @@ def build_parser() -> argparse.ArgumentParser:
         "replay", help="replay a multi-camera scenario through the broker", add_help=False
     )
     replay.add_argument("rest", nargs=argparse.REMAINDER)
+    dashboards = sub.add_parser(
+        "dashboards", help="Grafana dashboards: build (JSON) | push (upload)", add_help=False
+    )
+    dashboards.add_argument("rest", nargs=argparse.REMAINDER)
     evaluate = sub.add_parser("eval", help="accuracy of a perception service on sample data")
     evaluate.add_argument("what", choices=sorted({w for g, w in TOOLS if g == "eval"}))
     evaluate.add_argument("rest", nargs=argparse.REMAINDER)
@@ -522,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("bench", "eval", "privacy"):
         return cmd_tool(tool_module(args.command, args.what, args.rest), args.rest)
-    if args.command in ("models", "watchlist", "replay"):
+    if args.command in ("models", "watchlist", "replay", "dashboards"):
         return cmd_tool(TOOLS[(args.command, "")], args.rest)
     return int(args.func(args))
 

@@ -22,8 +22,13 @@ A source service (``consumes`` empty, e.g. ingest) gives ``produce(emit, stop)``
 of ``handle``; the runtime sends its heartbeats and makes its threads wait while the
 producer's queue is over the limit.
 
-Counts and timings go to a ``Metrics`` seam (``Tally`` by default, logged at the stop);
-the Prometheus registry of the traffic issue will implement the same two calls.
+Counts, timings and levels go to a ``Metrics`` seam (``count``, ``observe``, ``gauge``, by
+the names of ``civicsight.metric_names``, with that catalogue's labels). ``Tally`` keeps
+totals in memory (logged at the stop); ``run`` gives a service ``civicsight.metrics``'
+Prometheus registry, served on the process's ``/metrics`` port, so every service on the
+runtime reports its batches, batch sizes, handle seconds, events in and out, dead
+letters, pauses and consumer lag per topic without code of its own. A service reports
+its own (inference seconds, frames per camera) through ``self.metrics``.
 
 The decisions (``pressure``, ``settle``, ``InFlight``) are small pure pieces, tested
 without a broker. The kernel's rule holds: this module imports no service.
@@ -35,7 +40,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -43,11 +48,24 @@ from civicsight.bus import KafkaPublisher, KafkaSubscriber, Received, stop_on_si
 from civicsight.events import Event
 from civicsight.heartbeat import INTERVAL_S, Heartbeats
 from civicsight.logs import setup_logging
+from civicsight.metric_names import (
+    BATCH_SIZE,
+    BATCHES,
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    EVENTS_IN,
+    EVENTS_OUT,
+    HANDLE_SECONDS,
+    PAUSES,
+    RESUMES,
+)
+from civicsight.metrics import start_metrics
 from civicsight.settings import HubSettings
 
 __all__ = [
     "Backpressure",
     "Emit",
+    "Fanout",
     "InFlight",
     "Metrics",
     "Outputs",
@@ -60,6 +78,7 @@ __all__ = [
     "run",
     "serve",
     "settle",
+    "timed",
 ]
 
 log = logging.getLogger("runtime")
@@ -70,14 +89,9 @@ FLUSH_TIMEOUT_S = 30.0
 """How long a source's emitters wait for a full queue to drain before the service fails."""
 SOURCE_TICK_S = 1.0
 
-# metric names (the seam's vocabulary)
-BATCHES = "batches"
-EVENTS_IN = "events_in"
-EVENTS_OUT = "events_out"
-DEAD_LETTERS = "dead_letters"
-HANDLE_SECONDS = "handle_seconds"
-PAUSES = "pauses"
-RESUMES = "resumes"
+RUNTIME_COUNTERS = (BATCHES, EVENTS_IN, EVENTS_OUT, DEAD_LETTERS, PAUSES, RESUMES)
+"""Counters every consumer service reports from its start (at 0 until something happens:
+a rate over them is 0, not missing)."""
 
 Emit = Callable[[str, str, Event], None]
 """How a source service sends an event: ``emit(topic, key, event)`` (thread-safe)."""
@@ -116,30 +130,59 @@ class Outputs:
 
 
 class Metrics(Protocol):
-    """The metrics seam: counters and observed values (seconds), named by the constants
-    of this module."""
+    """The metrics seam: counters, observed values (seconds, sizes) and levels, named by
+    ``civicsight.metric_names`` with the labels it declares for each (``camera=...``)."""
 
-    def count(self, name: str, value: float = 1.0) -> None: ...
-    def observe(self, name: str, value: float) -> None: ...
+    def count(self, name: str, value: float = 1.0, **labels: str) -> None: ...
+    def observe(self, name: str, value: float, **labels: str) -> None: ...
+    def gauge(self, name: str, value: float, **labels: str) -> None: ...
 
 
 class Tally:
-    """Metrics kept in memory: totals of counts and of observed values."""
+    """Metrics kept in memory: totals of counts and of observed values, and the last
+    level of each gauge (labels are summed over). Thread-safe."""
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = {}
+        self.levels: dict[str, float] = {}
+        self._lock = threading.Lock()
 
-    def count(self, name: str, value: float = 1.0) -> None:
-        self.totals[name] = self.totals.get(name, 0.0) + value
+    def count(self, name: str, value: float = 1.0, **labels: str) -> None:
+        with self._lock:
+            self.totals[name] = self.totals.get(name, 0.0) + value
 
-    def observe(self, name: str, value: float) -> None:
+    def observe(self, name: str, value: float, **labels: str) -> None:
         self.count(name, value)
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        with self._lock:
+            self.levels[name] = value
 
     def summary(self) -> str:
         return ", ".join(
             f"{name} {value:.1f}" if name.endswith("seconds") else f"{name} {int(value)}"
             for name, value in sorted(self.totals.items())
         )
+
+
+class Fanout:
+    """Every call to each of several ``Metrics`` (the process's Tally and its Prometheus
+    registry)."""
+
+    def __init__(self, *targets: Metrics) -> None:
+        self.targets = targets
+
+    def count(self, name: str, value: float = 1.0, **labels: str) -> None:
+        for target in self.targets:
+            target.count(name, value, **labels)
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
+        for target in self.targets:
+            target.observe(name, value, **labels)
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        for target in self.targets:
+            target.gauge(name, value, **labels)
 
 
 SettingsT = TypeVar("SettingsT", bound=HubSettings)
@@ -159,6 +202,8 @@ class Service(Generic[SettingsT]):
 
     def __init__(self, settings: SettingsT) -> None:
         self.settings = settings
+        self.metrics: Metrics = Tally()
+        """Where the service reports its own metrics; the runtime sets it before ``open``."""
 
     @property
     def group(self) -> str:
@@ -196,6 +241,16 @@ class Service(Generic[SettingsT]):
     def produce(self, emit: Emit, stop: threading.Event) -> None:
         """A source's work: emit events until ``stop`` is set (or the sources end)."""
         raise NotImplementedError(f"{self.name} reads nothing and produces nothing")
+
+
+@contextmanager
+def timed(metrics: Metrics, name: str, **labels: str) -> Iterator[None]:
+    """Observe the seconds the ``with`` block takes as ``name`` (also when it raises)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.observe(name, time.perf_counter() - started, **labels)
 
 
 def pressure(queued: int, paused: bool, limits: Backpressure) -> Literal["pause", "resume"] | None:
@@ -302,9 +357,11 @@ class _Consumer:
                 if item is None:
                     break
                 batch, outputs = item
-                # time in the service, not in polls (a pipeline polls ahead inside next)
-                self.metrics.observe(HANDLE_SECONDS, time.perf_counter() - started - self._poll_s)
                 if batch:
+                    # time in the service, not in polls (a pipeline polls ahead inside next)
+                    handled_s = time.perf_counter() - started - self._poll_s
+                    self.metrics.observe(HANDLE_SECONDS, max(0.0, handled_s))
+                    self.metrics.observe(BATCH_SIZE, len(batch))
                     self.metrics.count(BATCHES)
                     self.metrics.count(EVENTS_IN, len(batch))
                 self._settle(batch, outputs)
@@ -432,6 +489,7 @@ def serve(
     """Run an opened-to-be ``service`` on the bus ``kafka`` until ``stop`` is set (or a
     source's sources end). No logging or signal set-up: ``run`` does those."""
     metrics = metrics if metrics is not None else Tally()
+    service.metrics = metrics
     with ExitStack() as resources:
         service.open(resources)  # models load before the group join: no rebalance waits
         publisher = KafkaPublisher(kafka, service.name)
@@ -442,10 +500,17 @@ def serve(
                 kafka, service.group, service.consumes, publisher, service.offset_reset
             )
             resources.callback(subscriber.close)  # closes first: commits what is done
+            for name in RUNTIME_COUNTERS:
+                metrics.count(name, 0)
+            for topic_name in service.consumes:
+                metrics.gauge(CONSUMER_LAG, 0, topic=topic_name)
+        else:
+            metrics.count(EVENTS_OUT, 0)
+            metrics.count(PAUSES, 0)
         beats = Heartbeats(
             service.name,
             lambda beat: publisher.publish("heartbeats", service.name, beat),
-            subscriber.lag if subscriber is not None else None,
+            _reported_lag(subscriber, metrics) if subscriber is not None else None,
             interval_s=heartbeat_s,
         )
         log.info(
@@ -461,18 +526,33 @@ def serve(
             _Source(service, publisher, beats, metrics, stop).run()
 
 
+def _reported_lag(subscriber: KafkaSubscriber, metrics: Metrics) -> Callable[[], dict[str, int]]:
+    """The subscriber's lag per topic, set on the consumer-lag gauge whenever the
+    heartbeat reads it."""
+
+    def lag() -> dict[str, int]:
+        waiting = subscriber.lag()
+        for topic_name, messages in waiting.items():
+            metrics.gauge(CONSUMER_LAG, messages, topic=topic_name)
+        return waiting
+
+    return lag
+
+
 def run(service_class: type[Service[Any]]) -> None:
     """A service's process: settings from the environment, logging with redaction,
-    SIGTERM/SIGINT for a clean stop, then ``serve``. Raises (exit non-zero) when the
-    service fails or messages were left undelivered."""
+    SIGTERM/SIGINT for a clean stop, the process's ``/metrics`` endpoint, then ``serve``.
+    Raises (exit non-zero) when the service fails or messages were left undelivered."""
     settings = service_class.settings_class()
     setup_logging(settings.log_level)
     stop = stop_on_signals()
     service = service_class(settings)
     tally = Tally()
+    exported = start_metrics(service.name, settings.metrics_port)
     try:
-        serve(service, settings.kafka_config(), stop, tally)
+        serve(service, settings.kafka_config(), stop, Fanout(tally, exported))
     finally:
+        exported.close()
         logging.getLogger(service.name).info(
             "%s stopped: %s", service.name, tally.summary() or "nothing handled"
         )

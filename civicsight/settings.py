@@ -114,6 +114,13 @@ class HubSettings(BaseSettings):
     retention_file: Path | None = Field(
         None, description="retention policy YAML (durations per data class); unset: defaults"
     )
+    metrics_port: int = Field(
+        9400,
+        ge=0,
+        le=65535,
+        description="port of the process's Prometheus /metrics on 127.0.0.1 (0: off); "
+        "`civicsight up` gives its children this port and the ones above it, one each",
+    )
 
     @model_validator(mode="after")
     def _security(self) -> HubSettings:

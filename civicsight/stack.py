@@ -1,7 +1,8 @@
 """The embedded stack: the tansu broker and a supervisor that runs each service as a process.
 
 Services are started by module name (``python -m services.detect.main``), so this kernel
-never imports the layers above it.
+never imports the layers above it; a helper that is not Python (Debian's ``prometheus``)
+is started by its command line.
 """
 
 from __future__ import annotations
@@ -110,9 +111,17 @@ class EmbeddedBroker:
 
 @dataclass
 class ServiceSpec:
+    """A supervised child: ``python -m module`` with ``env`` added, or ``command``."""
+
     name: str
-    module: str
+    module: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ()
+
+    def argv(self) -> list[str]:
+        if self.command:
+            return list(self.command)
+        return [sys.executable, "-u", "-m", self.module]
 
 
 @dataclass
@@ -146,7 +155,7 @@ class Supervisor:
     def _spawn(self, run: _Running) -> None:
         env = {**os.environ, **self._env, **run.spec.env}
         proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", run.spec.module],
+            run.spec.argv(),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -48,6 +48,11 @@ Batches. Inputs are taken up to ``streams_batch`` at a time, inside
 what the batch sends goes out after it. Table writes name their changelog partition
 themselves (a batch has no current event).
 
+Metrics. The worker reports through the same seam as the services on the runtime
+(``civicsight.metrics``, served on ``CIVICSIGHT_METRICS_PORT``): batches, their sizes and
+handle seconds, events in and out, the detections waiting, and the join's decisions by
+kind (new inputs only, never a replay of the join's log).
+
 The bus and the logs. Credentials come from ``HubSettings.kafka_config()``, as for every
 service (``streams.broker`` maps them to Faust's). The worker logs like every service
 (``civicsight.logs.setup_logging``: one line per record on stderr, secrets redacted in
@@ -92,6 +97,18 @@ from civicsight.events import (
 )
 from civicsight.heartbeat import Heartbeats
 from civicsight.logs import setup_logging
+from civicsight.metric_names import (
+    BATCH_SIZE,
+    BATCHES,
+    CONSUMER_LAG,
+    EVENTS_IN,
+    EVENTS_OUT,
+    HANDLE_SECONDS,
+    JOIN_DECISION_KINDS,
+    JOIN_DECISIONS,
+)
+from civicsight.metrics import start_metrics
+from civicsight.runtime import Metrics, Tally
 from civicsight.streams.association.engine import Associator, Settings, TrackChange
 from civicsight.streams.association.transit import CameraGraph, CameraSpot
 from civicsight.streams.broker import broker_credentials, broker_urls, raw_topic
@@ -182,7 +199,7 @@ class StreamApp:
     """The stream worker's Faust app: topics, tables, agents, timers and lifecycle hooks
     around the tracklet processor and the join (see the module doc)."""
 
-    def __init__(self, settings: StreamSettings) -> None:
+    def __init__(self, settings: StreamSettings, metrics: Metrics | None = None) -> None:
         detections, crops = topic(DETECTIONS), topic(CROPS)
         inputs_meta = [detections, crops, topic(APPEARANCES), topic(PLATE_READS)]
         if len({t.partitions for t in inputs_meta}) != 1:
@@ -273,9 +290,13 @@ class StreamApp:
         self._processed = 0
         """events handled since the last heartbeat"""
         self._due: list[Heartbeat] = []
-        self._beats = Heartbeats(
-            "stream", self._due.append, lambda: {DETECTIONS: self.detections_waiting()}
-        )
+        self._beats = Heartbeats("stream", self._due.append, self._lag)
+        self.metrics: Metrics = metrics if metrics is not None else Tally()
+        for name in (BATCHES, EVENTS_IN, EVENTS_OUT):
+            self.metrics.count(name, 0)
+        for kind in JOIN_DECISION_KINDS:
+            self.metrics.count(JOIN_DECISIONS, 0, decision=kind)
+        self.metrics.gauge(CONSUMER_LAG, 0, topic=DETECTIONS)
         self.errors = 0
         """batches or events whose processing failed"""
         self._connect()
@@ -348,7 +369,11 @@ class StreamApp:
 
     async def handle(self, batch: Sequence[faust.types.EventT[bytes]]) -> None:
         processor = self.processor
+        started = time.perf_counter()
         self._processed += len(batch)
+        self.metrics.count(BATCHES)
+        self.metrics.count(EVENTS_IN, len(batch))
+        self.metrics.observe(BATCH_SIZE, len(batch))
         self.rules.refresh()
         updates: list[TrackUpdate] = []
         items: list[tuple[str, bytes]] = []
@@ -377,6 +402,7 @@ class StreamApp:
         await self.forward(items)
         await self.publish(updates)
         await self.send_hits()
+        self.metrics.observe(HANDLE_SECONDS, time.perf_counter() - started)
 
     async def on_tick(self, stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
@@ -407,6 +433,8 @@ class StreamApp:
             with self._processing("join", positions(batch)):
                 items = [Input(e.message.offset, e.value or b"") for e in batch]
                 changes, commit = self.join.apply(items)
+                for kind, n in self.join.take_decisions().items():
+                    self.metrics.count(JOIN_DECISIONS, n, decision=kind)
                 now = time.time()
                 await self.publish([track_update(c, now) for c in changes])
                 commit()
@@ -434,13 +462,19 @@ class StreamApp:
     async def publish(self, updates: list[TrackUpdate]) -> None:
         for update in updates:
             await self.track_updates.send(key=update.track_id.encode(), value=update.to_bytes())
+        if updates:
+            self.metrics.count(EVENTS_OUT, len(updates))
 
     async def send_hits(self) -> None:
         """The rule hits found so far, each to its camera's detections partition."""
+        sent = 0
         for partition, hit in self.processor.take_hits():
             await self.rule_hits.send(
                 key=hit.camera_id.encode(), value=hit.to_bytes(), partition=partition
             )
+            sent += 1
+        if sent:
+            self.metrics.count(EVENTS_OUT, sent)
 
     async def forward(self, items: list[tuple[str, bytes]]) -> None:
         """Send join inputs in order, as few ``JoinBatch`` messages as their size allows."""
@@ -482,6 +516,11 @@ class StreamApp:
                 cap = min(cap, at)
         return cap
 
+    def _lag(self) -> dict[str, int]:
+        waiting = self.detections_waiting()
+        self.metrics.gauge(CONSUMER_LAG, waiting, topic=DETECTIONS)
+        return {DETECTIONS: waiting}
+
     def detections_waiting(self) -> int:
         waiting = 0
         for tp in self.app.consumer.assignment():
@@ -520,7 +559,7 @@ def worker(stream_app: StreamApp) -> Worker:
 def main() -> None:
     settings = StreamSettings()
     settings.streams_dir.mkdir(parents=True, exist_ok=True)
-    stream_app = StreamApp(settings)
+    stream_app = StreamApp(settings, start_metrics("stream", settings.metrics_port))
     level = logging.getLevelName(settings.log_level.upper())
     if isinstance(level, int) and level > logging.DEBUG:
         # aiokafka and Faust build a debug record for every message sent (~15 % of the

@@ -9,6 +9,9 @@ carries on exactly where the last worker stopped. A message whose offset is alre
 the log (redelivered after a crash) is skipped, so nothing is applied twice. Track
 updates of a batch are sent before the batch is logged: after a crash in between, the
 batch is redelivered and the same versions are sent again, which the indexer ignores.
+
+The join's decisions (``Associator.decisions``) are counted for the new inputs only
+(``take_decisions``), never for a replay: a rebuilt engine does not count twice.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class JoinProcessor:
         self.engine: Associator | None = None
         self.applied = -1
         self.skipped = 0
+        self._decided: dict[str, int] = {}
 
     def reset(self) -> None:
         """Forget the in-memory engine (the partition moved): rebuilt on the next batch."""
@@ -87,11 +91,20 @@ class JoinProcessor:
         engine = self.engine or self._rebuild()
         fresh = [item for item in batch if item.offset > self.applied]
         changes: list[TrackChange] = []
+        before = dict(engine.decisions)
         for item in fresh:
             changes += self._apply(engine, item)
+        for kind, n in engine.decisions.items():
+            if n > before.get(kind, 0):
+                self._decided[kind] = self._decided.get(kind, 0) + n - before.get(kind, 0)
 
         def commit() -> None:
             for item in fresh:
                 self._table[_key(item.offset)] = item.raw
 
         return changes, commit
+
+    def take_decisions(self) -> dict[str, int]:
+        """The join's decisions by kind since the last call, new inputs only."""
+        taken, self._decided = self._decided, {}
+        return taken

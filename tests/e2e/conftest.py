@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from civicsight.bus import ensure_topics
-from civicsight.cli import SERVICES
+from civicsight.cli import hub_services
 from civicsight.stack import EmbeddedBroker, Supervisor, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +50,8 @@ def whole_hub(
             **(env or {}),
         }
         log = (data / "hub.log").open("w")
-        supervisor = Supervisor(list(SERVICES), settings, out=log, max_backoff=1.0)
+        # metrics off: tests run hubs side by side (tests/e2e/test_metrics_hub.py has them on)
+        supervisor = Supervisor(hub_services(0), settings, out=log, max_backoff=1.0)
         stop = threading.Event()
         try:
             with supervisor.running():

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LAYERS_ABOVE_THE_KERNEL = {"services", "streams", "models", "bench", "tools"}
+LAYERS_ABOVE_THE_KERNEL = {"services", "streams", "models", "bench", "tools", "dashboards"}
 
 
 def contracts() -> dict[str, dict[str, object]]:

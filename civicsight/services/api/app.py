@@ -28,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from civicsight.runtime import Metrics
 from civicsight.services.api import (
     admin_routes,
     aggregates,
@@ -45,6 +46,7 @@ from civicsight.services.api import (
     watchlist_routes,
 )
 from civicsight.services.api.body_guard import BodyGuard
+from civicsight.services.api.request_metrics import RequestMetrics
 from civicsight.services.api.security import known_caller
 from civicsight.services.api.state import ApiState, MissingAuditLogError
 
@@ -119,10 +121,12 @@ def create_app(
     *,
     allowed_hosts: Sequence[str] = ("*",),
     body_timeout_s: float = 10.0,
+    metrics: Metrics | None = None,
 ) -> FastAPI:
     """The API over ``state``. ``allowed_hosts``: Host header values served (``*``: any;
     the service passes ``CIVICSIGHT_ALLOWED_HOSTS``); ``body_timeout_s``: how long a
-    request body may take to arrive."""
+    request body may take to arrive; ``metrics``: where each request's seconds go (the
+    API's Prometheus registry, served on its own port, never on this app)."""
     if not isinstance(state, ApiState):
         raise MissingAuditLogError(
             "create_app takes an ApiState (with its audit log): there is no API without one"
@@ -152,6 +156,8 @@ def create_app(
         app.include_router(router)
 
     app.middleware("http")(security_headers)
+    if metrics is not None:  # outermost: times everything, the Host check included
+        app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_exception_handler(RequestValidationError, bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, server_error)

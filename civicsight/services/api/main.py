@@ -24,6 +24,7 @@ from civicsight.auth import TokenStore, auth_db_path
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, Subscriber, stop_on_signals
 from civicsight.cameras import CameraConfig, load_cameras
 from civicsight.logs import setup_logging
+from civicsight.metrics import start_metrics
 from civicsight.models.appearance import AppearanceSettings
 from civicsight.models.registry import ModelUnavailableError, resolve
 from civicsight.models.runtimes.face_encoder import ModelChoice
@@ -74,6 +75,15 @@ class ApiSettings(StoreSettings, AppearanceSettings, FaceMatchSettings, CameraFi
             data_dir = data.get("data_dir") or cls.model_fields["data_dir"].default
             data = {**data, "store_path": Path(data_dir) / "tracks.db"}
         return data
+
+    @model_validator(mode="after")
+    def _metrics_elsewhere(self) -> ApiSettings:
+        if self.metrics_port == self.api_port:
+            raise ValueError(
+                "CIVICSIGHT_METRICS_PORT is the API's port: /metrics is never served on the "
+                "public API port; give it another"
+            )
+        return self
 
     @property
     def tokens_path(self) -> Path:
@@ -151,6 +161,7 @@ def main() -> None:
     # graceful shutdown, which then only sets this event instead of killing the process
     # before the stores are closed.
     stop_on_signals()
+    metrics = start_metrics("api", settings.metrics_port)  # its own port, not the API's
     cameras = load_camera_list(settings.cameras_dir)
     store = build_store(
         settings.store_backend,
@@ -207,7 +218,9 @@ def main() -> None:
             enrolment=enrolment,
             retention=settings.retention_policy(),
         )
-        app = create_app(state, allowed_hosts=settings.listed(settings.allowed_hosts))
+        app = create_app(
+            state, allowed_hosts=settings.listed(settings.allowed_hosts), metrics=metrics
+        )
         log.info(
             "API on http://%s:%d with %d cameras, store %s",
             settings.api_host,
@@ -239,6 +252,7 @@ def main() -> None:
         corrections.close()
         if faces is not None:
             faces.close()
+        metrics.close()
         log.info("API stopped")
 
 

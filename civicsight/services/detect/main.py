@@ -15,6 +15,7 @@ from typing import Literal
 
 from civicsight.cameras import load_cameras
 from civicsight.events import Frame
+from civicsight.metric_names import INFERENCE_SECONDS
 from civicsight.runtime import Outputs, Polling, Received, Service, run
 from civicsight.services.detect.pipeline import build_pipeline
 from civicsight.services.detect.settings import DetectSettings
@@ -64,6 +65,8 @@ class Detect(Service[DetectSettings]):
 
         for result in self.pipeline.run(frames()):
             batch, wanted = held.popleft()
+            if wanted:
+                self.metrics.observe(INFERENCE_SECONDS, result.inference_s)
             out = Outputs()
             for i in result.undecodable:
                 out.dead_letter(wanted[i], "frame JPEG cannot be decoded")

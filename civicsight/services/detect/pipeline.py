@@ -39,11 +39,14 @@ COCO_TRACKED = {0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 
 @dataclass(frozen=True)
 class BatchOut:
     """What one input batch gave: its detections (frame order), the crops chosen
-    meanwhile, and the positions of frames whose JPEG could not be decoded."""
+    meanwhile, the positions of frames whose JPEG could not be decoded, and the seconds
+    from the batch's hand-over to the detector to its detections (decoding, waiting for
+    a free inference request and inference)."""
 
     detections: list[FrameDetections]
     crops: list[Crop]
     undecodable: list[int]
+    inference_s: float = 0.0
 
 
 class DetectPipeline:
@@ -60,16 +63,16 @@ class DetectPipeline:
         self.id_base = run_base(time.time())
 
     def run(self, batches: Iterator[list[Frame]]) -> Iterator[BatchOut]:
-        held: deque[list[Frame]] = deque()
+        held: deque[tuple[list[Frame], float]] = deque()
 
         def frames() -> Iterator[list[Frame]]:
             for batch in batches:
-                held.append(batch)
+                held.append((batch, time.perf_counter()))  # taken by the detector now
                 yield batch
 
         for found in self.detector.detect(frames()):
-            batch = held.popleft()
-            out = BatchOut([], [], [])
+            batch, handed = held.popleft()
+            out = BatchOut([], [], [], time.perf_counter() - handed)
             for i, (frame, f) in enumerate(zip(batch, found, strict=True)):
                 if f is None:
                     out.undecodable.append(i)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from civicsight.alert_store import AlertStore
 from civicsight.audit import AuditLog
+from civicsight.metric_names import INFERENCE_SECONDS
 from civicsight.models.runtimes.face_encoder import FaceEncoder
 from civicsight.runtime import Outputs, Polling, Received, Service, run
 from civicsight.services.faces.matcher import WatchlistMatcher
@@ -65,6 +66,8 @@ class Faces(Service[FacesSettings]):
     def handle(self, batch: list[Received]) -> Outputs:
         out = Outputs()
         found = self.matcher.match(batch)
+        if found.inference_s is not None:
+            self.metrics.observe(INFERENCE_SECONDS, found.inference_s)
         for rec in found.undecodable:
             out.dead_letter(rec, "crop JPEG cannot be decoded")
         for obs in found.observations:

@@ -48,11 +48,13 @@ log = logging.getLogger("faces")
 
 @dataclass(frozen=True)
 class Matches:
-    """What one batch gave: the watchlist matches (their alerts recorded) and the crops
-    whose JPEG does not decode."""
+    """What one batch gave: the watchlist matches (their alerts recorded), the crops
+    whose JPEG does not decode, and the seconds the face models took (None: no crop
+    needed them)."""
 
     observations: list[FaceObservation]
     undecodable: list[Received]
+    inference_s: float | None = None
 
 
 class WatchlistMatcher:
@@ -148,7 +150,9 @@ class WatchlistMatcher:
             images.append(image)
         if not crops:
             return Matches([], undecodable)
+        started = time.perf_counter()
         faces = self.encoder.largest_face_boxes(images, self.settings.face_min_px)
+        inference_s = time.perf_counter() - started
         self.counts["no_face"] += sum(f is None for f in faces)
         found = matched(
             crops,
@@ -166,4 +170,4 @@ class WatchlistMatcher:
         for obs, jpeg in kept:
             self.alerts.record_match(obs, jpeg)
         self.counts["matches"] += len(kept)
-        return Matches([obs for obs, _ in kept], undecodable)
+        return Matches([obs for obs, _ in kept], undecodable, inference_s)

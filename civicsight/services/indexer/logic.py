@@ -7,7 +7,7 @@ idempotent, so a redelivered batch never duplicates or regresses anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from civicsight.bus import Received
 from civicsight.events import Appearance, PlateRead, TrackUpdate
@@ -26,3 +26,15 @@ def index_batch(
     for pos, reason in result.failed:
         dead_letter(items[pos], f"store refused: {reason}")
     return result.applied
+
+
+def capture_ages(batch: list[Received], refused: Iterable[Received], now: float) -> list[float]:
+    """Seconds from the capture of each stored track version's last observation
+    (``last_seen``) to ``now``: the hub's end-to-end latency, camera to store. Versions
+    the store refused are left out."""
+    left_out = {id(r) for r in refused}
+    return [
+        max(0.0, now - r.event.last_seen)
+        for r in batch
+        if isinstance(r.event, TrackUpdate) and id(r) not in left_out
+    ]

@@ -1,5 +1,7 @@
 """Indexer: track updates, plate reads and appearances -> the track store, idempotently
-(``logic.py``); enforces the retention policy on the store. Each poll's batch is written
+(``logic.py``); enforces the retention policy on the store. Reports the seconds each
+write takes and how old each stored track version's last observation is (capture ->
+store, the hub's end-to-end latency). Each poll's batch is written
 in one call; the runtime commits its offsets only after that.
 ``python -m civicsight.services.indexer.main``.
 """
@@ -10,9 +12,10 @@ import logging
 import time
 from contextlib import ExitStack, closing
 
+from civicsight.metric_names import CAPTURE_TO_STORE_SECONDS, STORE_WRITE_SECONDS
 from civicsight.retention import enforce
-from civicsight.runtime import Outputs, Polling, Received, Service, run
-from civicsight.services.indexer.logic import index_batch
+from civicsight.runtime import Outputs, Polling, Received, Service, run, timed
+from civicsight.services.indexer.logic import capture_ages, index_batch
 from civicsight.services.indexer.settings import IndexerSettings
 
 log = logging.getLogger("indexer")
@@ -40,7 +43,10 @@ class Indexer(Service[IndexerSettings]):
 
     def handle(self, batch: list[Received]) -> Outputs:
         out = Outputs()
-        self.stored += index_batch(self.store, batch, out.dead_letter, time.time())
+        with timed(self.metrics, STORE_WRITE_SECONDS):
+            self.stored += index_batch(self.store, batch, out.dead_letter, time.time())
+        for age in capture_ages(batch, (r for r, _ in out.dead), time.time()):
+            self.metrics.observe(CAPTURE_TO_STORE_SECONDS, age)
         return out
 
     def every_poll(self, now: float) -> None:

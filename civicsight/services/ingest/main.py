@@ -38,7 +38,13 @@ class Ingest(Service[IngestSettings]):
 
         def camera(cam: CameraConfig) -> None:
             try:
-                run_camera(cam, self.settings.media_root, lambda f: emit("frames", cam.id, f), stop)
+                run_camera(
+                    cam,
+                    self.settings.media_root,
+                    lambda f: emit("frames", cam.id, f),
+                    stop,
+                    self.metrics,
+                )
             except SourceError as err:
                 log.error("camera %s stopped: %s", cam.id, err)
                 failed.append(cam.id)

@@ -10,7 +10,8 @@ import logging
 from contextlib import ExitStack, closing
 
 from civicsight.images import decoded_crops
-from civicsight.runtime import Outputs, Polling, Received, Service, run
+from civicsight.metric_names import INFERENCE_SECONDS
+from civicsight.runtime import Outputs, Polling, Received, Service, run, timed
 from civicsight.services.plates.reading import TrackletReader, wanted
 from civicsight.services.plates.settings import PlatesSettings, build_reader
 from civicsight.services.plates.voting import TrackletVotes
@@ -46,7 +47,9 @@ class Plates(Service[PlatesSettings]):
             batch, lambda c: wanted(c, self.cameras.ids), out.dead_letter, min_side=8
         )
         if crops:
-            for event in self.reading.process(crops):
+            with timed(self.metrics, INFERENCE_SECONDS):
+                events = self.reading.process(crops)
+            for event in events:
                 out.publish("plate_reads", event.camera_id, event)
         return out
 

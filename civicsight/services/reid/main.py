@@ -11,8 +11,9 @@ import logging
 from contextlib import ExitStack, closing
 
 from civicsight.images import decoded_crops
+from civicsight.metric_names import INFERENCE_SECONDS
 from civicsight.models.appearance import build_person_embedder, build_vehicle_model
-from civicsight.runtime import Outputs, Polling, Received, Service, run
+from civicsight.runtime import Outputs, Polling, Received, Service, run, timed
 from civicsight.services.reid.embedding import CropEmbedder
 from civicsight.services.reid.logic import QualityParams
 from civicsight.services.reid.settings import ReidSettings
@@ -62,7 +63,9 @@ class Reid(Service[ReidSettings]):
         out = Outputs()
         crops = decoded_crops(batch, lambda c: c.camera_id in self.cameras.ids, out.dead_letter)
         if crops:
-            for event in self.embedder.process(crops, self.cameras.ids):
+            with timed(self.metrics, INFERENCE_SECONDS):
+                events = self.embedder.process(crops, self.cameras.ids)
+            for event in events:
                 out.publish("appearances", event.camera_id, event)
         return out
 

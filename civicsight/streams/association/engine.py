@@ -169,6 +169,10 @@ class Associator:
         self._sources = 1
         self.late_evidence = 0
         """Appearances that came after their tracklet was decided (they count from then on)."""
+        self.decisions: dict[str, int] = {}
+        """How tracklets were placed, by kind: ``new_track``, ``linked`` (appended to a
+        track), ``displaced`` (took the place of a track's last tracklet, which is then
+        decided again); and the operators' ``merge`` and ``split``."""
         self._dirty: set[int] = set()
         self._retired: dict[str, str] = {}
 
@@ -460,14 +464,19 @@ class Associator:
                     best = (gain, track.number, tail.key)
         score, number, displaced = best
         if number < 0:
+            self._decided("new_track")
             self._new_track(t)
             return
+        self._decided("linked" if displaced is None else "displaced")
         if displaced is not None:
             score = score + self.tracklets[displaced].link_score
             self._remove(self.tracklets[displaced])
         self._append(number, t, score)
         if displaced is not None:
             self._decide(self.tracklets[displaced], now, exclude=number)
+
+    def _decided(self, kind: str) -> None:
+        self.decisions[kind] = self.decisions.get(kind, 0) + 1
 
     def _learn_impostors(self, t: Tracklet, tracks: list[Track]) -> None:
         """Cosines to the tails of gated candidates: nearly all are other objects."""
@@ -572,6 +581,7 @@ class Associator:
         self.operator_log.append(
             OperatorDecision("merge", user, reason, (track_a, track_b), tuple(moved))
         )
+        self._decided("merge")
         return self._changes()
 
     def split(
@@ -599,6 +609,7 @@ class Associator:
         self.tracks[new].pinned = self.tracks[number].pinned = True
         self._retail(new, first.camera)
         self.operator_log.append(OperatorDecision("split", user, reason, (track,), tuple(keys)))
+        self._decided("split")
         return self._changes()
 
     # -- outputs -------------------------------------------------------------------------

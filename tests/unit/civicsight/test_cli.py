@@ -244,3 +244,98 @@ def test_the_demo_runs_on_copies_of_its_camera_files(tmp_path: Path) -> None:
     assert demo_cameras(tmp_path) == folder
     assert (folder / "walkway.yaml").read_text().startswith("id: walkway\nname: Saved")
     assert (folder / "plaza.yaml").read_text() == (DEMO_CAMERAS / "plaza.yaml").read_text()
+
+
+def test_each_service_gets_its_own_metrics_port() -> None:
+    """Guards children sharing a metrics port (all but one lose /metrics) and metrics
+    that cannot be turned off."""
+    from civicsight.cli import hub_services
+
+    specs = hub_services(9400)
+    ports = [int(s.env["CIVICSIGHT_METRICS_PORT"]) for s in specs]
+    assert [s.name for s in specs] == [s.name for s in SERVICES]
+    assert ports == list(range(9400, 9400 + len(SERVICES)))
+    assert {s.env["CIVICSIGHT_METRICS_PORT"] for s in hub_services(0)} == {"0"}
+
+
+def test_up_lists_the_endpoints_and_writes_the_targets_file(tmp_path: Path) -> None:
+    """Guards the endpoints printed by `up` and the file_sd targets file disagreeing
+    with the ports the children were given."""
+    from civicsight.cli import hub_services, metrics_endpoints
+
+    text = metrics_endpoints(hub_services(20400), tmp_path)
+    targets = json.loads((tmp_path / "prometheus-targets.json").read_text())
+    assert [(t["labels"]["service"], t["targets"]) for t in targets] == [
+        (s.name, [f"127.0.0.1:{20400 + i}"]) for i, s in enumerate(SERVICES)
+    ]
+    for i, s in enumerate(SERVICES):
+        assert f"{s.name:<8} http://127.0.0.1:{20400 + i}/metrics" in text
+    assert "Metrics are off" in metrics_endpoints(hub_services(0), tmp_path / "off")
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"CIVICSIGHT_API_PORT": "9403"}, "among the metrics ports"),
+        ({"CIVICSIGHT_API_PORT": "8080"}, None),
+        ({"CIVICSIGHT_API_PORT": "9403", "CIVICSIGHT_METRICS_PORT": "0"}, None),
+    ],
+)
+def test_metrics_never_share_the_public_api_port(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], error: str | None
+) -> None:
+    """Guards /metrics served on the public API port (or the API failing to listen)."""
+    from civicsight.cli import UpSettings
+
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    if error is None:
+        UpSettings()
+    else:
+        with pytest.raises(ValueError, match=error):
+            UpSettings()
+
+
+@pytest.mark.parametrize(
+    ("binary", "metrics_port", "started", "said"),
+    [
+        ("no-such-prometheus", 9400, False, "no 'no-such-prometheus' on this machine"),
+        ("/usr/bin/prometheus", 0, False, "metrics are off"),
+        ("/usr/bin/prometheus", 9400, True, ""),
+    ],
+)
+def test_up_prometheus_runs_debians_prometheus_or_says_why_not(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    binary: str,
+    metrics_port: int,
+    started: bool,
+    said: str,
+) -> None:
+    """Guards `up --prometheus` failing obscurely where prometheus is not installed, and
+    a Prometheus started without its config or listening beyond loopback."""
+    from civicsight.cli import UpSettings, prometheus_child
+
+    if started and not Path(binary).exists():
+        pytest.skip("Debian's prometheus: scripts/prometheus-deps.sh")
+    settings = UpSettings(prometheus_bin=binary, metrics_port=metrics_port, prometheus_port=19090)
+    children = prometheus_child(settings, tmp_path)
+    assert bool(children) == started
+    assert said in caplog.text
+    if started:
+        (child,) = children
+        assert child.name == "prometheus"
+        assert child.argv() == [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'prometheus'}",
+            "--web.listen-address=127.0.0.1:19090",
+            "--log.level=warn",
+        ]
+        assert "prometheus-targets.json" in (tmp_path / "prometheus.yml").read_text()
+
+
+def test_up_takes_prometheus_and_dashboards_is_a_tool() -> None:
+    args = build_parser().parse_args(["up", "--demo", "--prometheus"])
+    assert args.prometheus and args.demo
+    assert TOOLS[("dashboards", "")] == "civicsight.dashboards.cli"

@@ -11,6 +11,7 @@ import pytest
 from civicsight.events import Frame, FrameDetections
 from civicsight.runtime import (
     Backpressure,
+    Fanout,
     InFlight,
     Outputs,
     Received,
@@ -18,6 +19,7 @@ from civicsight.runtime import (
     Tally,
     pressure,
     settle,
+    timed,
 )
 from civicsight.settings import HubSettings
 
@@ -188,6 +190,30 @@ def test_tally_sums_counts_and_seconds() -> None:
     tally.observe("handle_seconds", 0.5)
     assert tally.totals == {"batches": 3, "handle_seconds": 0.75}
     assert tally.summary() == "batches 3, handle_seconds 0.8"
+
+
+def test_tally_sums_over_labels_and_keeps_the_last_level() -> None:
+    """Guards the seam's labels and gauges breaking the Tally default (the stop's
+    summary line) or a gauge summed like a counter."""
+    tally = Tally()
+    tally.count("frames_in", camera="a")
+    tally.count("frames_in", 2, camera="b")
+    tally.gauge("consumer_lag", 7, topic="frames")
+    tally.gauge("consumer_lag", 3, topic="frames")
+    assert tally.totals == {"frames_in": 3} and tally.levels == {"consumer_lag": 3}
+
+
+def test_fanout_and_timed_reach_every_target() -> None:
+    """Guards a process whose Prometheus registry or Tally misses what the other gets."""
+    a, b = Tally(), Tally()
+    both = Fanout(a, b)
+    both.count("batches", 2)
+    both.gauge("consumer_lag", 5, topic="crops")
+    with pytest.raises(RuntimeError), timed(both, "handle_seconds"):
+        raise RuntimeError("the block failed")  # observed all the same
+    for t in (a, b):
+        assert t.totals["batches"] == 2 and t.levels == {"consumer_lag": 5}
+        assert 0 <= t.totals["handle_seconds"] < 1
 
 
 def test_a_service_without_handle_or_produce_says_so() -> None:

@@ -94,3 +94,21 @@ def test_undecodable_batch_is_skipped_not_fatal() -> None:
     )
     commit()
     assert changes == [] and proc.skipped == 2
+
+
+def test_decisions_are_counted_for_new_inputs_never_for_a_replay() -> None:
+    """Guards the join-decisions metric jumping after every restart or partition move:
+    a rebuilt engine replays the whole log, and those decisions were counted before."""
+    table: dict[bytes, bytes] = {}
+    first = JoinProcessor(table, new_engine)
+    items = inputs()
+    _, commit = first.apply(items)
+    commit()
+    counted = first.take_decisions()
+    assert sum(counted.values()) == 2 and set(counted) <= {"new_track", "linked"}
+    assert first.take_decisions() == {}  # taken once
+
+    restarted = JoinProcessor(dict(table), new_engine)
+    restarted.apply(items)  # everything redelivered: a replay, nothing new
+    assert restarted.engine is not None and sum(restarted.engine.decisions.values()) == 2
+    assert restarted.take_decisions() == {}

@@ -9,7 +9,7 @@ from typing import Any
 
 from civicsight.bus import Received
 from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
-from civicsight.services.indexer.logic import index_batch
+from civicsight.services.indexer.logic import capture_ages, index_batch
 from civicsight.store import PlateQuery
 from civicsight.store.elastic import ElasticTrackStore
 from civicsight.store.sqlite import SqliteTrackStore
@@ -77,3 +77,14 @@ def test_refused_items_go_to_the_dlq_with_the_reason() -> None:
     batch = received(TRACK, PLATE, LOOK)
     assert index_batch(store, batch, lambda r, why: dead.append((r.event, why)), T0) == 2
     assert dead == [(PLATE, "store refused: 400 strict_dynamic_mapping_exception: no [race]")]
+
+
+def test_capture_ages_are_the_stored_track_versions_end_to_end_latency() -> None:
+    """Guards the capture -> store metric measuring the wrong thing: it is now minus the
+    capture time of each stored track version's last observation, for track versions
+    only, and never for one the store refused."""
+    other = TRACK.model_copy(update={"track_id": "t-2", "last_seen": T0 + 4})
+    batch = received(TRACK, PLATE, LOOK, other)
+    assert capture_ages(batch, [], T0 + 11) == [10.0, 7.0]
+    assert capture_ages(batch, [batch[3]], T0 + 11) == [10.0]
+    assert capture_ages(batch, [], T0) == [0.0, 0.0]  # a clock behind never goes negative
