@@ -58,6 +58,7 @@ TOOLS = {
     ("eval", "faces"): "civicsight.services.faces.eval",
     ("eval", "reid"): "civicsight.services.reid.eval",
     ("eval", "mtmc"): "civicsight.streams.eval_mtmc",
+    ("eval", "traffic"): "civicsight.streams.eval_traffic",
     ("replay", ""): "civicsight.streams.replay",
     ("watchlist", ""): "civicsight.services.faces.watchlist_cli",
     ("privacy", "report"): "civicsight.tools.privacy_report",
