@@ -50,6 +50,7 @@ SERVICES = (
 TOOLS = {
     ("bench", "detect"): "civicsight.bench.detect",
     ("bench", "gpu"): "civicsight.bench.detect_gpu",
+    ("bench", "journeys"): "civicsight.bench.journeys",
     ("bench", "search"): "civicsight.bench.search",
     ("bench", "uploads"): "civicsight.bench.uploads",
     ("bench", "wall"): "civicsight.bench.wall",
