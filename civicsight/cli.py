@@ -57,6 +57,7 @@ SERVICES = (
 TOOLS = {
     ("bench", "detect"): "civicsight.bench.detect",
     ("bench", "gpu"): "civicsight.bench.detect_gpu",
+    ("bench", "journeys"): "civicsight.bench.journeys",
     ("bench", "search"): "civicsight.bench.search",
     ("bench", "uploads"): "civicsight.bench.uploads",
     ("bench", "wall"): "civicsight.bench.wall",
@@ -65,6 +66,7 @@ TOOLS = {
     ("eval", "faces"): "civicsight.services.faces.eval",
     ("eval", "reid"): "civicsight.services.reid.eval",
     ("eval", "mtmc"): "civicsight.streams.eval_mtmc",
+    ("eval", "traffic"): "civicsight.streams.eval_traffic",
     ("replay", ""): "civicsight.streams.replay",
     ("watchlist", ""): "civicsight.services.faces.watchlist_cli",
     ("privacy", "report"): "civicsight.tools.privacy_report",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -207,6 +208,25 @@ class PlateRead(TrackObservation):
     text: str = Field(pattern=r"^[A-Z0-9]{1,12}$", description="normalised plate text")
     conf: Score
     char_conf: tuple[float, ...] = ()
+
+
+class PlateSighting(Event):
+    """A plate seen, as traffic analytics may know it: which camera, when, which class,
+    and a pseudonym of the plate that only means something for one UTC day.
+
+    ``pseudonym`` is HMAC-SHA256 of the plate under a random key of the day that lives
+    only in the plates service's memory (``civicsight.pseudonyms``), cut to 64 bits. There
+    is no plate text and no tracker id: a sighting cannot be joined to a track, a plate
+    read or a crop, and once the day's key is gone not even to a plate. Two sightings
+    with one pseudonym are one vehicle on one day: what journey times need, no more.
+    """
+
+    kind: ClassVar[str] = "plate_sighting"
+    camera_id: CameraId
+    captured_at: Seconds
+    cls: ObjectClass = Field(description="the vehicle's class in the crop that was read")
+    pseudonym: str = Field(pattern=r"^[0-9a-f]{16}$", description="64-bit keyed hash, hex")
+    key_day: date = Field(description="the UTC day whose key made the pseudonym")
 
 
 class FaceObservation(TrackObservation):
@@ -434,6 +454,11 @@ def tracklet_id(camera_id: str, track_id: int) -> str:
     return f"{camera_id}/{track_id}"
 
 
+JOINED_TRACK_PREFIX = "g-"
+"""Ids of the cross-camera join's tracks start with this (``g-<hash of the founding
+tracklet>``); the per-tracklet tracks of the tracklet stage start with ``t-``."""
+
+
 def global_track_id(camera_id: str, track_id: int) -> str:
     """Deterministic id, so a replayed tracklet maps to the same track. Tracker ids are
     unique per camera across detect-service restarts (see services.detect.logic)."""
@@ -447,6 +472,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Crop,
     Appearance,
     PlateRead,
+    PlateSighting,
     FaceObservation,
     TrackUpdate,
     TrackCorrection,

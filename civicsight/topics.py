@@ -24,6 +24,7 @@ from civicsight.events import (
     FrameDetections,
     Heartbeat,
     PlateRead,
+    PlateSighting,
     RuleHit,
     TrackCorrection,
     TrackUpdate,
@@ -57,6 +58,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic("crops", "camera_id", 6, "crops", 2 * 1024 * 1024, Crop),
     Topic("appearances", "camera_id", 6, "appearances", 256 * 1024, Appearance),
     Topic("plate_reads", "camera_id", 6, "plates_non_hit", 64 * 1024, PlateRead),
+    # plate pseudonyms for journey times: keyed by the pseudonym, so every sighting of one
+    # vehicle (on one key day) reaches the one indexer that matches it; kept as briefly as
+    # anything on the bus (the shortest class): they are worthless after a journey time
+    Topic("plate_sightings", "pseudonym", 6, "frames", 64 * 1024, PlateSighting),
     Topic("face_matches", "camera_id", 6, "alerts", 64 * 1024, FaceObservation),
     Topic("track_updates", "track_id", 6, "tracks", 2 * 1024 * 1024, TrackUpdate),
     # operators' merge / split decisions; one partition keeps them in the order made

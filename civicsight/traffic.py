@@ -16,6 +16,7 @@ Pure: types and small helpers, no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -156,3 +157,24 @@ class TrafficSink(Protocol):
 def bin_start(t: float) -> float:
     """The start of the 15-minute bin holding ``t``."""
     return float(int(t // BIN_S) * BIN_S)
+
+
+def bin_window(since: float, until: float) -> tuple[float, float]:
+    """The times ``[lo, hi)`` whose bin starts in ``[since, until)`` (a ``TrafficQuery``):
+    both are multiples of ``BIN_S``, so a store can filter raw times before binning."""
+    return float(math.ceil(since / BIN_S) * BIN_S), float(math.ceil(until / BIN_S) * BIN_S)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) of ``values``, linear between the closest ranks
+    (numpy's default, Hyndman and Fan's type 7); None for no values. Every published
+    distribution (p15 / p50 / p85) uses this one definition."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"a percentile is between 0 and 100, got {q}")
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    pos = (len(ordered) - 1) * q / 100
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)

@@ -40,6 +40,7 @@ from civicsight.store import (
     plate_page,
 )
 from civicsight.store import es_requests as rq
+from civicsight.store.journeys_es import ElasticJourneys
 from civicsight.store.plates import ocr_distance
 from civicsight.store.vectors import rerank, unit
 
@@ -48,7 +49,9 @@ class StoreUnavailableError(RuntimeError):
     """Bulk items still refused with 429 after every retry: nothing may be committed."""
 
 
-class ElasticTrackStore:
+class ElasticTrackStore(ElasticJourneys):
+    """Also the traffic source of journeys and origin-destination (``ElasticJourneys``)."""
+
     def __init__(
         self,
         url: str,
@@ -96,6 +99,7 @@ class ElasticTrackStore:
         for kind in rq.INDICES:
             if not self.es.indices.exists(index=self._index(kind)):
                 self.es.indices.create(index=self._index(kind))
+        self._open_journeys()
         self._index_plates()
 
     def _index_plates(self) -> None:
@@ -128,6 +132,7 @@ class ElasticTrackStore:
             self.es.indices.delete(index=self._index(kind), ignore_unavailable=True)
         for kind in (*rq.INDICES, "audit"):
             self.es.indices.delete_index_template(name=f"{self.prefix}-{kind}")
+        self._drop_journeys()
 
     # ---- writes ---------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from civicsight.events import Appearance, PlateRead, TrackUpdate, tracklet_id
 from civicsight.plate_text import SKELETON_KEY, PatternError, PlatePattern, check_plate
-from civicsight.sqlite_file import SqliteFile
 from civicsight.store import (
     Indexed,
     Page,
@@ -45,6 +44,8 @@ from civicsight.store import (
     plate_rank,
     tracklet_crop_of,
 )
+from civicsight.store.journeys_sql import MIGRATION as JOURNEYS_MIGRATION
+from civicsight.store.journeys_sql import SqliteJourneys
 from civicsight.store.plates import fuzzy_grams, ocr_distance, pattern_grams, plate_grams
 from civicsight.store.vectors import VectorIndex, rerank, unit
 
@@ -168,8 +169,10 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SqliteTrackStore(SqliteFile):
-    migrations = (SCHEMA, MIGRATION_2, MIGRATION_3)
+class SqliteTrackStore(SqliteJourneys):
+    """Also the traffic source of journeys and origin-destination (``SqliteJourneys``)."""
+
+    migrations = (SCHEMA, MIGRATION_2, MIGRATION_3, JOURNEYS_MIGRATION)
 
     def __init__(self, path: Path, vector_threads: int = 0) -> None:
         super().__init__(path)

@@ -89,10 +89,8 @@ from civicsight.events import (
     DecodeError,
     Heartbeat,
     JoinBatch,
-    ObjectClass,
     PlateRead,
     TrackCorrection,
-    TrackletRef,
     TrackUpdate,
 )
 from civicsight.heartbeat import Heartbeats
@@ -112,6 +110,7 @@ from civicsight.runtime import Metrics, Tally
 from civicsight.streams.association.engine import Associator, Settings, TrackChange
 from civicsight.streams.association.transit import CameraGraph, CameraSpot
 from civicsight.streams.broker import broker_credentials, broker_urls, raw_topic
+from civicsight.streams.join import track_update
 from civicsight.streams.join_state import Input, JoinProcessor
 from civicsight.streams.scenario import load_graph
 from civicsight.streams.settings import StreamSettings
@@ -148,28 +147,6 @@ def camera_graph(settings: StreamSettings) -> CameraGraph:
             for c in load_cameras(settings.cameras_dir)
         ]
     return CameraGraph.build(spots)
-
-
-def track_update(change: TrackChange, now: float) -> TrackUpdate:
-    return TrackUpdate(
-        track_id=change.track_id,
-        version=change.version,
-        cls=cast(ObjectClass, change.cls),
-        tracklets=tuple(
-            TrackletRef(
-                camera_id=m.camera_id,
-                track_id=m.track_id,
-                first_seen=m.first_seen,
-                last_seen=m.last_seen,
-            )
-            for m in change.members
-        ),
-        first_seen=change.first_seen,
-        last_seen=change.last_seen,
-        closed=change.merged_into is not None,
-        merged_into=change.merged_into,
-        emitted_at=now,
-    )
 
 
 def write_table(

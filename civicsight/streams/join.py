@@ -1,17 +1,21 @@
-"""Hub events into the association engine: the one mapping both the stream app and the
-offline evaluation use."""
+"""Hub events into the association engine, and its decisions back into hub events: the
+one mapping both the stream app and the offline evaluation use."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from civicsight.events import (
     Appearance,
     Event,
+    ObjectClass,
     PartitionClock,
     PlateRead,
     TrackCorrection,
     TrackletClosed,
+    TrackletRef,
+    TrackUpdate,
 )
 from civicsight.streams.association.engine import Associator, TrackChange
 
@@ -55,3 +59,27 @@ def feed_all(engine: Associator, events: Iterable[Event]) -> list[TrackChange]:
     for event in events:
         out += feed(engine, event)
     return out
+
+
+def track_update(change: TrackChange, now: float) -> TrackUpdate:
+    """The ``TrackUpdate`` the stream app publishes for one of the join's track changes
+    (``now``: its ``emitted_at``)."""
+    return TrackUpdate(
+        track_id=change.track_id,
+        version=change.version,
+        cls=cast(ObjectClass, change.cls),
+        tracklets=tuple(
+            TrackletRef(
+                camera_id=m.camera_id,
+                track_id=m.track_id,
+                first_seen=m.first_seen,
+                last_seen=m.last_seen,
+            )
+            for m in change.members
+        ),
+        first_seen=change.first_seen,
+        last_seen=change.last_seen,
+        closed=change.merged_into is not None,
+        merged_into=change.merged_into,
+        emitted_at=now,
+    )

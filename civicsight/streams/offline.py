@@ -10,6 +10,7 @@ from civicsight.events import (
     Appearance,
     FrameDetections,
     PlateRead,
+    TrackUpdate,
     global_track_id,
     tracklet_id,
 )
@@ -28,6 +29,8 @@ class OfflineResult:
     """tracklet key (camera/id) -> global track id, for every tracklet seen"""
     changes: list[TrackChange] = field(default_factory=list)
     stats: ReadStats = field(default_factory=ReadStats)
+    tracklet_updates: list[TrackUpdate] = field(default_factory=list)
+    """the per-tracklet (``t-``) track versions the stream app publishes beside the join's"""
 
 
 def run_offline(
@@ -37,19 +40,20 @@ def run_offline(
     stage = TrackletProcessor({}, {}, timeout=timeout, partitions=1)
     stats = ReadStats()
     changes: list[TrackChange] = []
+    own: list[TrackUpdate] = []
     last = batch_end = scenario.epoch
     for event in read_events(scenario, stats):
         if isinstance(event, FrameDetections):
             last = max(last, event.captured_at)
-            stage.on_frame(event, 0, event.captured_at)
+            own += stage.on_frame(event, 0, event.captured_at)
             if last - batch_end >= BATCH_SECONDS:  # as the app does after each batch
                 batch_end = last
-                stage.end_batch(0)
+                own += stage.end_batch(0)
             for item in stage.take():
                 changes += feed(engine, item)
         elif isinstance(event, (Appearance, PlateRead)):
             changes += feed(engine, event)
-    stage.on_tick(0, last + 10 * timeout)
+    own += stage.on_tick(0, last + 10 * timeout)
     for item in stage.take():
         changes += feed(engine, item)
     changes += engine.flush()
@@ -57,4 +61,4 @@ def run_offline(
     for camera, track in stats.tracklets:
         key = tracklet_id(camera, track)
         assignment.setdefault(key, global_track_id(camera, track))  # never joined: its own
-    return OfflineResult(assignment, changes, stats)
+    return OfflineResult(assignment, changes, stats, own)

@@ -1,8 +1,12 @@
-"""One batch of track updates, plate reads and appearances into the track store.
+"""One batch of track updates, plate reads and appearances into the track store, and
+plate sightings into journey bins.
 
 Items the store refuses (Elasticsearch: a mapping error, say) are dead-lettered with the
 store's reason; items refused as "too busy" (429) are retried inside the store. Writes are
 idempotent, so a redelivered batch never duplicates or regresses anything.
+
+Plate sightings are matched in this process's memory (``civicsight.plate_journeys``:
+why the indexer and not the stream app there); only the journey times reach the store.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from civicsight.bus import Received
-from civicsight.events import Appearance, PlateRead, TrackUpdate
+from civicsight.events import Appearance, PlateRead, PlateSighting, TrackUpdate
+from civicsight.plate_journeys import JourneyPartSink, PlateJourneys
 from civicsight.store import TrackStore
 
 
@@ -22,6 +27,8 @@ def index_batch(
 ) -> int:
     """Write one batch; dead-letter what the store refused. Returns how many were new."""
     items = [r for r in batch if isinstance(r.event, TrackUpdate | PlateRead | Appearance)]
+    if not items:
+        return 0
     result = store.write([r.event for r in items], now)  # type: ignore[misc]
     for pos, reason in result.failed:
         dead_letter(items[pos], f"store refused: {reason}")
@@ -38,3 +45,12 @@ def capture_ages(batch: list[Received], refused: Iterable[Received], now: float)
         for r in batch
         if isinstance(r.event, TrackUpdate) and id(r) not in left_out
     ]
+
+
+def match_sightings(
+    sink: JourneyPartSink, matcher: PlateJourneys, batch: list[Received], now: float
+) -> int:
+    """Match the batch's plate sightings; write the journey bins that changed (how many)."""
+    seen = [r.event for r in batch if isinstance(r.event, PlateSighting)]
+    parts = matcher.add(seen, now) if seen else matcher.tick(now)
+    return sink.write_journey_parts(parts, now) if parts else 0

@@ -53,6 +53,12 @@ class PlatesSettings(HubSettings, WatchedCameras, ModelSource):
     plate_keep_s: float = Field(
         120.0, gt=0, description="seconds a tracklet's votes are kept after its last read"
     )
+    plate_pseudonyms: bool = Field(
+        True,
+        description="also publish each voted read as a plate_sightings pseudonym (keyed by "
+        "a random key of the day held in memory only) for journey times; off: no plate "
+        "journey times",
+    )
     plate_threads: int = Field(2, ge=1, le=64, description="CPU threads per plate model")
     plate_batch_max: int = Field(16, ge=1, le=256, description="crops per batch (at most)")
     plate_batch_wait_ms: int = Field(100, ge=1, le=5000, description="longest wait to fill a batch")

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from civicsight.events import tracklet_id
+from civicsight.events import JOINED_TRACK_PREFIX, tracklet_id
 from civicsight.streams.association.appearance import AppearanceModel, Evidence, Vector
 from civicsight.streams.association.plates import PlateVotes, plate_llr
 from civicsight.streams.association.transit import CameraGraph, TransitModel, speed_group
@@ -142,7 +142,7 @@ class OperatorDecision:
 
 
 def external_id(founding_key: str) -> str:
-    return "g-" + hashlib.sha1(founding_key.encode()).hexdigest()[:16]
+    return JOINED_TRACK_PREFIX + hashlib.sha1(founding_key.encode()).hexdigest()[:16]
 
 
 class Associator:

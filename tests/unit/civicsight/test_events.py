@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import ValidationError
 
@@ -199,6 +201,7 @@ def _samples() -> dict[type, dict[str, object]]:
         FaceObservation,
         Heartbeat,
         PlateRead,
+        PlateSighting,
         RuleHit,
         TrackCorrection,
     )
@@ -212,6 +215,13 @@ def _samples() -> dict[type, dict[str, object]]:
         Crop(**track, box=box, quality=0.5, jpeg=JPEG),  # type: ignore[arg-type]
         Appearance(**track, cls="car", quality=0.8, model="m@1", embedding=(0.1,) * 8),  # type: ignore[arg-type]
         PlateRead(**track, text="AB123", conf=0.9),  # type: ignore[arg-type]
+        PlateSighting(
+            camera_id="cam-1",
+            captured_at=1.0,
+            cls="car",
+            pseudonym="0123456789abcdef",
+            key_day=date(1970, 1, 1),
+        ),
         FaceObservation(**track, watchlist_id="w", entry_id="e", score=0.5, threshold=0.5),  # type: ignore[arg-type]
         TrackCorrection(
             action="merge",
@@ -309,3 +319,22 @@ def test_rule_hit_shape(fields: dict[str, object], problem: str | None) -> None:
     else:
         with pytest.raises(ValidationError, match=problem):
             RuleHit.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "pseudonym", ["AB12CDE", "0123456789ABCDEF", "0123456789abcde", "0123456789abcdef0"]
+)
+def test_a_plate_sighting_carries_a_pseudonym_never_a_plate(pseudonym: str) -> None:
+    """Privacy: a producer that puts the plate text (or anything but 64 hex bits) where
+    the pseudonym goes is refused; a sighting has no plate or tracker id field at all."""
+    from civicsight.events import PlateSighting
+
+    with pytest.raises(ValidationError, match="pseudonym"):
+        PlateSighting(
+            camera_id="cam-1",
+            captured_at=1.0,
+            cls="car",
+            pseudonym=pseudonym,
+            key_day=date(1970, 1, 1),
+        )
+    assert not {"text", "track_id", "plate"} & set(PlateSighting.model_fields)

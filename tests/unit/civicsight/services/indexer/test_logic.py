@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from civicsight.bus import Received
-from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate
-from civicsight.services.indexer.logic import capture_ages, index_batch
+from civicsight.events import Appearance, PlateRead, PlateSighting, TrackletRef, TrackUpdate
+from civicsight.plate_journeys import PlateJourneys
+from civicsight.pseudonyms import utc_day
+from civicsight.services.indexer.logic import capture_ages, index_batch, match_sightings
 from civicsight.store import PlateQuery
 from civicsight.store.elastic import ElasticTrackStore
 from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.traffic import TrafficQuery
 
 T0 = 1_700_000_000.0
 TRACK = TrackUpdate(
@@ -88,3 +91,45 @@ def test_capture_ages_are_the_stored_track_versions_end_to_end_latency() -> None
     assert capture_ages(batch, [], T0 + 11) == [10.0, 7.0]
     assert capture_ages(batch, [batch[3]], T0 + 11) == [10.0]
     assert capture_ages(batch, [], T0) == [0.0, 0.0]  # a clock behind never goes negative
+
+
+# ---- plate sightings -------------------------------------------------------------------
+
+
+def sighting(camera: str, at: float) -> PlateSighting:
+    return PlateSighting(
+        camera_id=camera,
+        captured_at=at,
+        cls="car",
+        pseudonym="0123456789abcdef",
+        key_day=utc_day(at),
+    )
+
+
+def test_sightings_become_journey_bins_and_nothing_else(tmp_path: Path) -> None:
+    """Guards sightings written to the track store as they are (pseudonyms kept), a
+    sightings-only batch sent to the store as an empty write (Elasticsearch refuses an
+    empty bulk), and bins that change with every wall-clock tick."""
+    store = SqliteTrackStore(tmp_path / "tracks.db")
+    store.open()
+    matcher = PlateJourneys(run="0000abcd", lateness_s=0)
+    batch = received(sighting("cam-a", T0), sighting("cam-b", T0 + 90))
+    assert index_batch(RefusingClientStore(), batch, lambda _r, _why: None, T0) == 0
+    assert match_sightings(store, matcher, batch, T0 + 91) == 1
+    assert match_sightings(store, matcher, [], T0 + 500) == 0  # the idle tick: nothing new
+    rows = store.journeys(TrafficQuery(since=0, until=4e9))
+    assert [(r.origin, r.destination, r.source, r.count, r.p50_s) for r in rows] == [
+        ("cam-a", "cam-b", "plates", 1, 90.0)
+    ]
+    tables = [r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    for table in tables:
+        for row in store.db.execute(f"SELECT * FROM {table}"):
+            assert "0123456789abcdef" not in str(row)
+    store.close()
+
+
+class RefusingClientStore:
+    """A store that fails the test if it is asked to write anything."""
+
+    def write(self, events: Any, stored_at: float) -> Any:
+        raise AssertionError(f"asked to write {events!r}")

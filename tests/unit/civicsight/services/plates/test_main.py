@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from civicsight.bus import Received
-from civicsight.events import PlateRead
+from civicsight.events import PlateRead, PlateSighting
 from civicsight.services.plates.main import Plates
 from civicsight.services.plates.pipeline import PlateReader
 from civicsight.services.plates.reading import TrackletReader
@@ -19,8 +19,9 @@ def test_handle_publishes_reads_of_plate_cameras_and_dead_letters_bad_crops(
     reader: PlateReader, media_mirror: Path, tmp_path: Path
 ) -> None:
     """Guards the service's wiring: reads of plate cameras published on plate_reads keyed
-    by camera id, other cameras and non-vehicles never read, an undecodable crop
-    dead-lettered with its reason (not dropped, not crashing the batch)."""
+    by camera id and as a pseudonymous sighting on plate_sightings keyed by the pseudonym,
+    other cameras and non-vehicles never read, an undecodable crop dead-lettered with its
+    reason (not dropped, not crashing the batch)."""
     cameras = tmp_path / "cameras"
     cameras.mkdir()
     (cameras / "gate.yaml").write_text(
@@ -46,5 +47,11 @@ def test_handle_publishes_reads_of_plate_cameras_and_dead_letters_bad_crops(
     assert [(t, k, e.text) for t, k, e in out.events if isinstance(e, PlateRead)] == [
         ("plate_reads", "gate", "RK755AJ")
     ]
-    assert len(out.events) == 1
+    sightings = [(t, k, e) for t, k, e in out.events if isinstance(e, PlateSighting)]
+    # captured at 00:00:01 UTC: in the overlap hour, so under today's and yesterday's key
+    assert [(t, k == e.pseudonym, e.camera_id, e.cls, str(e.key_day)) for t, k, e in sightings] == [
+        ("plate_sightings", True, "gate", "car", "1970-01-01"),
+        ("plate_sightings", True, "gate", "car", "1969-12-31"),
+    ]
+    assert len(out.events) == 3
     assert [(r.message, why) for r, why in out.dead] == [("msg-3", "crop JPEG cannot be decoded")]
