@@ -107,7 +107,7 @@ from civicsight.metric_names import (
 )
 from civicsight.metrics import start_metrics
 from civicsight.runtime import Metrics, Tally
-from civicsight.streams.association.engine import Associator, Settings, TrackChange
+from civicsight.streams.association.engine import Associator, Settings
 from civicsight.streams.association.transit import CameraGraph, CameraSpot
 from civicsight.streams.broker import broker_credentials, broker_urls, raw_topic
 from civicsight.streams.join import track_update
