@@ -1,6 +1,6 @@
-"""Indexer: track updates, plate reads and appearances -> the track store, idempotently
-(``logic.py``); enforces the retention policy on the store. Each poll's batch is written
-in one call; the runtime commits its offsets only after that.
+"""Indexer: track updates, plate reads, appearances and traffic bins -> the store,
+idempotently (``logic.py``); enforces the retention policy on the store. Each poll's batch
+is written in one call; the runtime commits its offsets only after that.
 ``python -m civicsight.services.indexer.main``.
 """
 
@@ -21,7 +21,7 @@ log = logging.getLogger("indexer")
 class Indexer(Service[IndexerSettings]):
     name = "indexer"
     settings_class = IndexerSettings
-    consumes = ("track_updates", "plate_reads", "appearances")
+    consumes = ("track_updates", "plate_reads", "appearances", "traffic_bins")
 
     def polling(self) -> Polling:
         return Polling(max_messages=256, wait_s=0.2)
