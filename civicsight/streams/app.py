@@ -283,6 +283,7 @@ class StreamApp:
             rules=self.rules,
             calibration=self.homography,
             speed_window=settings.speed_window_s,
+            traffic=True,
         )
         self.traffic = TrafficProcessor(
             traffic,

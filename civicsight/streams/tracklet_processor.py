@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -123,6 +123,7 @@ class TrackletProcessor:
         rules: Callable[[str], Rules] = lambda _camera_id: NO_RULES,
         calibration: Callable[[str], Homography | None] = lambda _camera_id: None,
         speed_window: float = sp.DEFAULT_WINDOW_S,
+        traffic: bool = False,
     ) -> None:
         self._states = states
         self._crops = crops
@@ -147,8 +148,10 @@ class TrackletProcessor:
         self.clocks: list[PartitionClock] = []
         self.hits: list[tuple[int, RuleHit]] = []
         """(partition, hit) of the counting lines and zones, in order, until taken"""
+        self._count_traffic = traffic
         self.traffic: list[tuple[int, FrameSeen | RuleHit | tl.SpeedSample]] = []
-        """(partition, what the traffic bins count) in order, until taken"""
+        """(partition, what the traffic bins count) in order, until taken (kept only with
+        ``traffic``: a caller that counts no traffic never takes it)"""
         self.counters = Counters()
 
     # batches: writes wait in a buffer while a batch is processed
@@ -308,7 +311,8 @@ class TrackletProcessor:
         (by the frame's capture time, so the join sees them in order)."""
         loaded = self._load(event.camera_id.encode())
         old = loaded[1] if loaded else tl.new_state(event.camera_id)
-        self.traffic.append((partition, FrameSeen(event.camera_id, event.captured_at, now)))
+        if self._count_traffic:
+            self.traffic.append((partition, FrameSeen(event.camera_id, event.captured_at, now)))
         new, updates = tl.observe(
             old,
             event,
@@ -320,7 +324,7 @@ class TrackletProcessor:
             rules = self._rules(event.camera_id)
             new, hits = tl.observe_rules(new, event, rules)
             self.hits.extend((partition, hit) for hit in hits)
-            self.traffic.extend((partition, hit) for hit in hits)
+            self._counted(partition, hits)
             new, speeds = tl.observe_speeds(
                 new,
                 event,
@@ -328,7 +332,7 @@ class TrackletProcessor:
                 self._homography(event.camera_id, rules),
                 window=self._speed_window,
             )
-            self.traffic.extend((partition, s) for s in speeds)
+            self._counted(partition, speeds)
             new, closed = self._expire(new, now, partition)
             updates.extend(closed)
         clock = self._partition_clock.get(partition)
@@ -346,10 +350,9 @@ class TrackletProcessor:
             rules = self._rules(state.camera_id)
             new, hits = tl.close_rules(state, new, rules)
             self.hits.extend((partition, hit) for hit in hits)
-            self.traffic.extend((partition, hit) for hit in hits)
+            self._counted(partition, hits)
             h = self._homography(state.camera_id, rules)
-            speeds = tl.close_speeds(state, new, h, window=self._speed_window)
-            self.traffic.extend((partition, s) for s in speeds)
+            self._counted(partition, tl.close_speeds(state, new, h, window=self._speed_window))
         for update in closed:
             t = state.tracklets[update.tracklets[0].track_id]
             self.closed.append(
@@ -410,8 +413,13 @@ class TrackletProcessor:
         return out
 
     def _homography(self, camera_id: str, rules: Rules) -> Homography | None:
-        """The camera's calibration, when it has lines to measure speeds over."""
-        return self._calibration(camera_id) if rules.lines else None
+        """The camera's calibration, when it has lines to measure speeds over and traffic
+        is counted."""
+        return self._calibration(camera_id) if rules.lines and self._count_traffic else None
+
+    def _counted(self, partition: int, items: Sequence[RuleHit | tl.SpeedSample]) -> None:
+        if self._count_traffic:
+            self.traffic.extend((partition, item) for item in items)
 
     def take_traffic(self) -> list[tuple[int, FrameSeen | RuleHit | tl.SpeedSample]]:
         """(partition, frame seen, rule hit or speed) since last taken, in order: what the

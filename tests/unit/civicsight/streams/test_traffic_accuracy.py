@@ -77,7 +77,11 @@ def test_counts_on_the_street_video_against_the_hand_count(
     cam = load_camera(REPO / HANDCOUNT["camera"])
     assert cam.calibration is not None
     tracklets = TrackletProcessor(
-        {}, {}, rules=lambda _c: cam.rules, calibration=lambda _c: cam.calibration.homography
+        {},
+        {},
+        rules=lambda _c: cam.rules,
+        calibration=lambda _c: cam.calibration.homography,
+        traffic=True,
     )
     traffic = TrafficProcessor({}, rules=lambda _c: cam.rules)
     for fd in detections:  # wall time = capture time: played live

@@ -75,6 +75,7 @@ class Hub:
             timeout=3.0,
             rules=lambda _c: RULES,
             calibration=lambda _c: CALIBRATION.homography,
+            traffic=True,
         )
         self.traffic = TrafficProcessor(bins, emit_s=emit_s, settle_s=60.0, rules=lambda _c: RULES)
         self.sent: list[TrafficBins] = []
@@ -205,3 +206,16 @@ def test_big_bins_are_split_into_messages() -> None:
     sizes = [len(m.items) for m in messages("street", many, T0)]
     assert sizes == [MAX_ROWS_PER_MESSAGE, 5]
     assert all(len(m.to_bytes()) < 1024 * 1024 for m in messages("street", many, T0))
+
+
+def test_a_processor_that_counts_no_traffic_keeps_nothing_for_it() -> None:
+    """Guards the offline evaluation (which never takes traffic) holding every frame it
+    read in memory, and trails kept on calibrated cameras nobody measures."""
+    p = TrackletProcessor(
+        {}, {}, rules=lambda _c: RULES, calibration=lambda _c: CALIBRATION.homography
+    )
+    for i, raw in enumerate(drive(20)):
+        p.on_detections(raw, 0, T0 + i / 5)
+    assert p.take_traffic() == []
+    state = p.state("street")
+    assert state is not None and all(not t.speed.points for t in state.tracklets.values())
