@@ -49,7 +49,9 @@ dropped and counted (``late``): sending it would overwrite the stored row with a
 one.
 
 Rows are sent for the bins that changed at most every ``emit_s`` seconds of wall time per
-camera (a settled bin goes out at once).
+camera. A bin that settles goes out at once, changed or not: the table marks rows sent
+before the message carrying them is delivered, so a crash in between could otherwise leave
+the store a bin behind.
 """
 
 from __future__ import annotations
@@ -388,7 +390,8 @@ class CameraTraffic:
     ) -> list[StreamRow]:
         """Settle the bins the camera's clock has left ``settle_s`` behind, and give the
         rows of every changed bin if ``emit_s`` has passed since the last rows were given
-        (at once if a changed bin settles). Settled bins are then forgotten."""
+        (at once when a bin settles), and of every settled bin. Settled bins are then
+        forgotten."""
         now = self.camera_time(wall)
         settled = []
         if now is not None:
@@ -397,17 +400,18 @@ class CameraTraffic:
                 self.sealed = max(self.sealed or -math.inf, settled[-1] + BIN_S)
             self._forget_tracks(now)
         due = bool(self.dirty) and (
-            self.emitted_wall is None
-            or wall - self.emitted_wall >= emit_s
-            or bool(self.dirty & set(settled))
+            self.emitted_wall is None or wall - self.emitted_wall >= emit_s or bool(settled)
         )
         rows: list[StreamRow] = []
-        if due:
-            for b in sorted(self.dirty):
+        if due or settled:
+            # a settled bin goes out once more even unchanged: rows marked sent whose
+            # message was lost in a crash are made good at the latest here
+            for b in sorted(self.dirty | set(settled) if due else set(settled)):
                 if b in self.bins:
                     rows.extend(self.rows(b))
-            self.dirty.clear()
-            self.emitted_wall = wall
+            if due:
+                self.dirty.clear()
+                self.emitted_wall = wall
         for b in settled:
             del self.bins[b]
             self.dirty.discard(b)

@@ -294,6 +294,18 @@ def test_bins_settle_and_late_hits_are_dropped() -> None:
     assert state.take_rows(wall_settled + 100) == []
 
 
+def test_a_settling_bin_goes_out_even_unchanged() -> None:
+    """Guards a bin whose last message was lost (the table marked its rows sent, then the
+    worker died before the message was delivered) staying a step behind in the store."""
+    state = tb.CameraTraffic(CAM)
+    state.frame(B0 + 10, 5000.0)
+    state.hit(cross(1, 1, B0 + 10))
+    assert state.take_rows(5000.0)  # sent: marked clean
+    settled = 5000.0 + (BIN_S - 10) + 60
+    final = state.take_rows(settled, emit_s=1e9, settle_s=60)
+    assert [r.count for r in final if isinstance(r, CountBin)] == [1]
+
+
 def test_tracklet_memory_is_forgotten_but_not_while_inside() -> None:
     """Guards the per-tracklet memory growing without end (a busy camera sees thousands
     of tracklets a day), and a parked car's occupancy lost with its memory."""
