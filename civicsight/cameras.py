@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -123,6 +124,8 @@ NormPoint = tuple[float, float]
 same on every frame size, so rules survive ``max_width`` scaling. Inside the frame means
 both from 0 to 1 (checked by the line or zone, so the error names the point)."""
 MAX_RULES = 32
+GroundPoint = tuple[float, float]
+"""[x, y] in metres on the ground plane of a camera's calibration."""
 
 
 def _shape_problem(points: Sequence[NormPoint], closed: bool) -> str:
@@ -233,6 +236,52 @@ class Rules(BaseModel):
 NO_RULES = Rules()
 
 
+class GroundCalibration(BaseModel):
+    """Where the road is: four points of the picture and the same four points on the
+    ground, in metres on a flat local plane (any origin and orientation). The stream app
+    maps each tracklet's bottom-centre through the homography these define, so speeds
+    over the camera's counting lines can be measured (``streams.speed``).
+
+    Take four marks that lie on the road surface and that you can measure or read off a
+    map (lane-marking ends, kerb corners, manhole covers), spread over the area the lines
+    cover. No three of the image points, nor of the ground points, may lie on one line,
+    and the four must be in the same order in both lists.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    image: tuple[NormPoint, NormPoint, NormPoint, NormPoint] = Field(
+        description="four [x, y] points of the picture, as fractions of the frame (top left [0, 0])"
+    )
+    ground: tuple[GroundPoint, GroundPoint, GroundPoint, GroundPoint] = Field(
+        description="the same four points on the ground, [x, y] in metres, in the same order"
+    )
+
+    @model_validator(mode="after")
+    def _usable(self) -> GroundCalibration:
+        problem = _shape_problem(self.image, closed=True)
+        if problem:
+            raise ValueError(f"calibration image: {problem}")
+        for name, points in (("image", self.image), ("ground", self.ground)):
+            for i, j, k in ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)):
+                if geometry.nearly_collinear(points[i], points[j], points[k]):
+                    raise ValueError(
+                        f"calibration {name}: points {i}, {j} and {k} lie on one line (or "
+                        "nearly); take four points of which no three are in line"
+                    )
+        h = geometry.homography(self.image, self.ground)
+        if len({geometry.depth(h, p) > 0 for p in self.image}) != 1:
+            raise ValueError(
+                "calibration: the ground points are not in the order of the image points "
+                "(the map would fold the road over itself)"
+            )
+        return self
+
+    @functools.cached_property
+    def homography(self) -> geometry.Homography:
+        """Image fractions to ground metres (computed once per calibration)."""
+        return geometry.homography(self.image, self.ground)
+
+
 class CameraConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: CameraId = Field(description="stable camera id, used as the Kafka key")
@@ -257,6 +306,11 @@ class CameraConfig(BaseModel):
     )
     rules: Rules = Field(
         default_factory=Rules, description="counting lines and zones (see rules.*)"
+    )
+    calibration: GroundCalibration | None = Field(
+        None,
+        description="ground-plane calibration (see calibration.*): speeds over the counting "
+        "lines are measured only on a calibrated camera",
     )
 
     @field_validator("source")
@@ -500,21 +554,27 @@ def _save_key(folder: Path, camera_id: str, key: str, value: BaseModel | None) -
 
 
 class RulesWatch:
-    """Each camera's rules from the camera files, read again when a file changed (checked
-    at most every ``every_s`` seconds; a change is a file added, removed, or with a new
-    modification time or size). Rules saved through the API so take effect without a
-    restart. A folder that no longer loads keeps the last good rules and says why in the
-    log; a camera without rules, or unknown, has none."""
+    """Each camera's rules (and ground-plane calibration) from the camera files, read
+    again when a file changed (checked at most every ``every_s`` seconds; a change is a
+    file added, removed, or with a new modification time or size). Rules saved through the
+    API so take effect without a restart. A folder that no longer loads keeps the last good
+    rules and says why in the log; a camera without rules, or unknown, has none."""
 
     def __init__(self, folder: Path, every_s: float = 5.0) -> None:
         self.folder, self.every_s = folder, every_s
         self._rules: dict[str, Rules] = {}
+        self._calibrations: dict[str, GroundCalibration] = {}
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
         self._due = -math.inf
         self.refresh()
 
     def __call__(self, camera_id: str) -> Rules:
         return self._rules.get(camera_id, NO_RULES)
+
+    def calibration(self, camera_id: str) -> GroundCalibration | None:
+        """The camera's ground-plane calibration, read with its rules; None when it has
+        none."""
+        return self._calibrations.get(camera_id)
 
     def _files(self) -> tuple[tuple[str, int, int], ...]:
         out = []
@@ -551,4 +611,5 @@ class RulesWatch:
                 or "(none)",
             )
         self._rules = fresh
+        self._calibrations = {c.id: c.calibration for c in cameras if c.calibration is not None}
         return True

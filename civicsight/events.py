@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from civicsight.traffic import StreamRow
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 CameraId = Annotated[str, Field(pattern=SLUG, description="camera id, lower case slug")]
@@ -450,6 +453,60 @@ class JoinBatch(Event):
         return out
 
 
+TrafficKind = Literal["cameras", "counts", "zones", "turns", "speeds"]
+
+
+class TrafficItem(BaseModel):
+    """One traffic row of a ``TrafficBins`` message: its kind (the store table it goes to)
+    and its fields (``civicsight.traffic``: ``CameraBin``, ``CountBin``, ``ZoneBin``,
+    ``TurnBin``, ``SpeedBin``), checked by that row's model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: TrafficKind
+    row: dict[str, Any]
+
+
+class TrafficBins(Event):
+    """The stream app's traffic numbers of one camera for the bins that changed: counts per
+    line, direction and class, zone entries, exits, occupancy and dwell, turning movements,
+    speed distributions, and whether the camera worked. Aggregates only: no row names a
+    track, a plate or a person. The indexer writes each row over the stored row of the
+    same key (``civicsight.traffic.row_key``), so a bin sent again as it fills, or
+    recounted, replaces what was there. Every row is checked by its model when the message
+    is built or received, so an unknown field (``race``) is refused inside a row too."""
+
+    kind: ClassVar[str] = "traffic_bins"
+    camera_id: CameraId
+    emitted_at: Seconds
+    items: tuple[TrafficItem, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rows(self) -> TrafficBins:
+        for row in self.rows():
+            if getattr(row, "camera", None) != self.camera_id:
+                raise ValueError(
+                    f"a row of camera {getattr(row, 'camera', None)!r} in "
+                    f"{self.camera_id!r}'s message"
+                )
+        return self
+
+    def rows(self) -> list[StreamRow]:
+        """The rows as ``civicsight.traffic`` models (``ValueError`` if one is invalid)."""
+        from civicsight.traffic import ROW_TYPES  # the rows' module imports this one
+
+        return [
+            cast("StreamRow", ROW_TYPES[item.kind].model_validate(item.row)) for item in self.items
+        ]
+
+    @classmethod
+    def of(cls, camera_id: str, rows: Sequence[StreamRow], emitted_at: float) -> TrafficBins:
+        """The message for ``rows`` (``civicsight.traffic`` rows of one camera)."""
+        from civicsight.traffic import row_kind
+
+        items = tuple(TrafficItem(kind=row_kind(r), row=r.model_dump(mode="json")) for r in rows)
+        return cls(camera_id=camera_id, emitted_at=emitted_at, items=items)
+
+
 def tracklet_id(camera_id: str, track_id: int) -> str:
     return f"{camera_id}/{track_id}"
 
@@ -478,6 +535,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TrackCorrection,
     RuleHit,
     Heartbeat,
+    TrafficBins,
 )
 """Event types of the hub's public topics (see civicsight.topics)."""
 

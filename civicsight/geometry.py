@@ -5,6 +5,10 @@ frame. With y down, a positive cross product ``cross(a, b, p)`` puts ``p`` on th
 right-hand side of ``a -> b`` as seen on screen (facing from ``a`` to ``b``). The camera
 files (``civicsight.cameras``) validate with these functions and the stream app
 (``streams.rules``) evaluates with them, so both read a line the same way.
+
+A camera's ground-plane calibration maps image points to metres on the road with a
+homography (``homography``, ``project``): four image points and the four ground points
+they show, no three of either on one line (``nearly_collinear``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 Point = tuple[float, float]
+Homography = tuple[float, float, float, float, float, float, float, float, float]
+"""A plane-to-plane projective map as its 3x3 matrix, row by row."""
 
 
 def cross(a: Point, b: Point, p: Point) -> float:
@@ -127,3 +135,76 @@ def self_crossing(points: Sequence[Point], closed: bool = False) -> tuple[int, i
             elif segments_touch(a, b, c, d):
                 return i, j
     return None
+
+
+# -- ground-plane homography ---------------------------------------------------------------
+
+COLLINEAR_TOLERANCE = 0.01
+"""Three points are too nearly on one line when the third lies closer than this share of
+the longest side to the line through the other two."""
+
+
+def nearly_collinear(a: Point, b: Point, c: Point, tolerance: float = COLLINEAR_TOLERANCE) -> bool:
+    """Whether ``a``, ``b``, ``c`` lie (nearly) on one line: the triangle's least height is
+    under ``tolerance`` times its longest side (a repeated point is collinear too)."""
+    longest = max(math.dist(a, b), math.dist(b, c), math.dist(c, a))
+    if longest == 0.0:
+        return True
+    # twice the area over the longest side is the height onto that side (the least one)
+    return abs(cross(a, b, c)) / longest < tolerance * longest
+
+
+def homography(src: Sequence[Point], dst: Sequence[Point]) -> Homography:
+    """The projective map taking the four ``src`` points onto the four ``dst`` points
+    (direct linear transform on normalised points). Raises ``ValueError`` when three points
+    of either set lie on one line: no map is then defined."""
+    if len(src) != 4 or len(dst) != 4:
+        raise ValueError("a homography needs exactly four point pairs")
+    for points in (src, dst):
+        for i, j, k in itertools.combinations(range(4), 3):
+            if nearly_collinear(points[i], points[j], points[k]):
+                raise ValueError(f"points {i}, {j} and {k} lie on one line")
+    s, _ = _normaliser(src)
+    d, d_inv = _normaliser(dst)
+    rows = []
+    for (x, y), (u, v) in zip(_apply(s, src), _apply(d, dst), strict=True):
+        rows.append([-x, -y, -1.0, 0.0, 0.0, 0.0, u * x, u * y, u])
+        rows.append([0.0, 0.0, 0.0, -x, -y, -1.0, v * x, v * y, v])
+    h = np.linalg.svd(np.asarray(rows))[2][-1].reshape(3, 3)
+    m = d_inv @ h @ s
+    m = m / np.linalg.norm(m)
+    if m[2] @ np.array([*src[0], 1.0]) < 0:
+        m = -m
+    return tuple(float(v) for v in m.ravel())  # type: ignore[return-value]
+
+
+def _normaliser(points: Sequence[Point]) -> tuple[np.ndarray, np.ndarray]:
+    """A similarity moving ``points`` to their centroid, mean distance sqrt(2), and back."""
+    p = np.asarray(points, dtype=float)
+    centre = p.mean(axis=0)
+    scale = math.sqrt(2) / max(float(np.linalg.norm(p - centre, axis=1).mean()), 1e-12)
+    t = np.array([[scale, 0, -scale * centre[0]], [0, scale, -scale * centre[1]], [0, 0, 1]])
+    t_inv = np.array([[1 / scale, 0, centre[0]], [0, 1 / scale, centre[1]], [0, 0, 1]])
+    return t, t_inv
+
+
+def _apply(m: np.ndarray, points: Sequence[Point]) -> list[Point]:
+    out = []
+    for x, y in points:
+        u, v, w = m @ np.array([x, y, 1.0])
+        out.append((float(u / w), float(v / w)))
+    return out
+
+
+def depth(h: Homography, p: Point) -> float:
+    """The third homogeneous coordinate of ``p`` under ``h``: its sign tells which side of
+    the horizon (the line ``h`` sends to infinity) ``p`` lies on."""
+    return h[6] * p[0] + h[7] * p[1] + h[8]
+
+
+def project(h: Homography, p: Point) -> Point:
+    """``p`` mapped by ``h`` (image fractions to ground metres, for a calibration)."""
+    w = depth(h, p)
+    if w == 0.0:
+        raise ValueError(f"{p} lies on the horizon: it has no place on the ground")
+    return ((h[0] * p[0] + h[1] * p[1] + h[2]) / w, (h[3] * p[0] + h[4] * p[1] + h[5]) / w)

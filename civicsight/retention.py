@@ -35,6 +35,7 @@ DataClass = Literal[
     "appearances",
     "plates_non_hit",
     "tracks",
+    "traffic",
     "alerts",
     "audit",
     "watchlist",
@@ -82,6 +83,11 @@ class RetentionPolicy(BaseModel):
     tracks: Duration = Field(
         timedelta(days=30),
         description="tracks and their best crops (track store, track_updates topic)",
+    )
+    traffic: Duration = Field(
+        timedelta(days=1826),
+        description="traffic counts, occupancy, turns and speed distributions per 15-minute "
+        "bin (aggregates: no track, plate or person; traffic store, traffic_bins topic)",
     )
     alerts: Duration = Field(
         timedelta(days=90), description="watchlist alerts and their confirmations (alert store)"

@@ -28,6 +28,7 @@ from civicsight.events import (
     RuleHit,
     TrackCorrection,
     TrackUpdate,
+    TrafficBins,
 )
 from civicsight.retention import DEFAULT_POLICY, RetentionPolicy
 
@@ -70,6 +71,9 @@ TOPICS: tuple[Topic, ...] = (
     # track; co-partitioned with detections (the stream app sends each hit to the
     # partition its camera's frames came from)
     Topic("rule_hits", "camera_id", 6, "tracks", 64 * 1024, RuleHit),
+    # traffic numbers per camera and 15-minute bin, sent by the stream app as bins change
+    # (aggregates only); co-partitioned with detections like rule_hits
+    Topic("traffic_bins", "camera_id", 6, "traffic", 1024 * 1024, TrafficBins),
     # service health: counts and lags only, worthless after a minute: the shortest class
     Topic("heartbeats", "service", 1, "frames", 64 * 1024, Heartbeat),
 )

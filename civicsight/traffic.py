@@ -178,3 +178,54 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     low = math.floor(pos)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+# -- helpers for the rows the stream app makes (cameras, counts, zones, turns, speeds) ----
+
+RowKind = Literal["cameras", "counts", "zones", "turns", "speeds"]
+"""The kinds of row the stream app bins (``civicsight.streams.traffic_bins``), named as their
+store tables and Elasticsearch indices are (``civicsight-traffic-<kind>``)."""
+ROW_TYPES: dict[RowKind, type[_Row]] = {
+    "cameras": CameraBin,
+    "counts": CountBin,
+    "zones": ZoneBin,
+    "turns": TurnBin,
+    "speeds": SpeedBin,
+}
+KEY_FIELDS: dict[RowKind, tuple[str, ...]] = {
+    "cameras": ("camera",),
+    "counts": ("camera", "rule", "direction", "cls"),
+    "zones": ("camera", "zone", "cls"),
+    "turns": ("camera", "entry", "exit", "cls"),
+    "speeds": ("camera", "rule", "cls"),
+}
+"""What identifies a row of each kind, besides its ``bin_start``: a row written again with
+the same key replaces the one stored (a recount overwrites, never adds)."""
+StreamRow = CameraBin | CountBin | ZoneBin | TurnBin | SpeedBin
+
+
+def row_kind(row: _Row) -> RowKind:
+    """``cameras``, ``counts``, ``zones``, ``turns`` or ``speeds``."""
+    for kind, cls in ROW_TYPES.items():
+        if type(row) is cls:
+            return kind
+    raise ValueError(f"not a stream-app traffic row: {type(row).__name__}")
+
+
+def row_key(row: _Row) -> str:
+    """The row's identity as one string (the Elasticsearch document id): its key fields
+    and its bin, ``|``-separated, e.g. ``street|midblock|northbound|car|1700000100``. The
+    fields are slugs (camera, rule and direction ids, classes), which hold no ``|``."""
+    fields = KEY_FIELDS[row_kind(row)]
+    return "|".join([*(str(getattr(row, f)) for f in fields), str(int(row.bin_start))])
+
+
+def bins_up(camera_bins: Sequence[CameraBin]) -> frozenset[tuple[str, float]]:
+    """The (camera, bin_start) pairs whose camera worked (frames arrived).
+
+    How a reader tells 0 from null: the store holds only what happened (a row per rule,
+    direction and class that saw something) plus one ``CameraBin`` per camera and bin.
+    For a bin in this set, every rule of the camera without a row counted 0; for a bin not
+    in it (a ``CameraBin`` with ``up=False``, or none at all: the camera never reported),
+    the camera's numbers are unknown: ``null``, never 0."""
+    return frozenset((b.camera, b.bin_start) for b in camera_bins if b.up)

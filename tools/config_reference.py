@@ -17,6 +17,7 @@ from civicsight.cameras import (
     CameraConfig,
     CameraNetworkSettings,
     CountingLine,
+    GroundCalibration,
     Position,
     Rules,
     Zone,
@@ -101,6 +102,7 @@ def camera_table() -> str:
         (Rules, "rules."),
         (CountingLine, "rules.lines[]."),
         (Zone, "rules.zones[]."),
+        (GroundCalibration, "calibration."),
     ]
     for model, prefix in models:
         for name, field in model.model_fields.items():

@@ -25,6 +25,7 @@ from civicsight.events import (
     global_track_id,
     tracklet_id,
 )
+from civicsight.traffic import TrafficSink
 
 Indexed = TrackUpdate | PlateRead | Appearance
 PAGE_SIZE = 50
@@ -289,7 +290,11 @@ def plate_rank(conf: float) -> int:
     return round(conf * 1_000_000)
 
 
-class TrackStore(Protocol):
+class TrackStore(TrafficSink, Protocol):
+    """Also the indexer's ``TrafficSink`` (``write_traffic``): the traffic rows live in the
+    same store (``traffic_sql.py``, ``traffic_es.py``), which reads them back as a
+    ``civicsight.traffic.TrafficSource``."""
+
     def open(self) -> None: ...
     def close(self) -> None: ...
     def upsert(self, update: TrackUpdate, stored_at: float) -> bool:

@@ -5,7 +5,8 @@ The official 8.x client speaks to Elasticsearch 8 and 9. Every request body come
 What is left here is small on purpose: send the bodies, retry bulk items refused with
 429 (exponential backoff), hand other refused items back as failures for the DLQ, and
 turn responses into the store's domain values with the same shared code as SQLite
-(``plate_page``, ``history``, ``rerank``).
+(``plate_page``, ``history``, ``rerank``). The traffic rows' requests are in
+``traffic_es.py`` (mixed in).
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ from civicsight.store import (
     encode_cursor,
     history,
     plate_page,
+    traffic_es,
 )
 from civicsight.store import es_requests as rq
 from civicsight.store.journeys_es import ElasticJourneys
 from civicsight.store.plates import ocr_distance
+from civicsight.store.traffic_es import ElasticTraffic
 from civicsight.store.vectors import rerank, unit
 
 
@@ -49,8 +52,9 @@ class StoreUnavailableError(RuntimeError):
     """Bulk items still refused with 429 after every retry: nothing may be committed."""
 
 
-class ElasticTrackStore(ElasticJourneys):
-    """Also the traffic source of journeys and origin-destination (``ElasticJourneys``)."""
+class ElasticTrackStore(ElasticJourneys, ElasticTraffic):
+    """Also the traffic source: journeys and origin-destination (``ElasticJourneys``),
+    the stream app's bins (``ElasticTraffic``)."""
 
     def __init__(
         self,
@@ -93,10 +97,11 @@ class ElasticTrackStore(ElasticJourneys):
         for name in rq.POLICIES:
             policy_name, body = rq.policy(name, self.prefix)
             self.es.ilm.put_lifecycle(name=policy_name, policy=body["policy"])
-        for kind in (*rq.INDICES, "audit"):
+        traffic = [traffic_es.index_kind(k) for k in traffic_es.KINDS]
+        for kind in (*rq.INDICES, "audit", *traffic):
             name, body = rq.template(kind, self.prefix, self.vector_dims)
             self.es.indices.put_index_template(name=name, **body)
-        for kind in rq.INDICES:
+        for kind in (*rq.INDICES, *traffic):
             if not self.es.indices.exists(index=self._index(kind)):
                 self.es.indices.create(index=self._index(kind))
         self._open_journeys()
@@ -128,9 +133,10 @@ class ElasticTrackStore(ElasticJourneys):
 
     def drop(self) -> None:
         """Delete this prefix's indices and templates (tests)."""
-        for kind in rq.INDICES:
+        traffic = [traffic_es.index_kind(k) for k in traffic_es.KINDS]
+        for kind in (*rq.INDICES, *traffic):
             self.es.indices.delete(index=self._index(kind), ignore_unavailable=True)
-        for kind in (*rq.INDICES, "audit"):
+        for kind in (*rq.INDICES, "audit", *traffic):
             self.es.indices.delete_index_template(name=f"{self.prefix}-{kind}")
         self._drop_journeys()
 
@@ -144,16 +150,28 @@ class ElasticTrackStore(ElasticJourneys):
         pause; other refusals come back in ``failed`` with their reason. Returns only
         when every item is resolved (or raises ``StoreUnavailableError``)."""
         plan = rq.bulk_plan(events, self.prefix, stored_at)
-        todo = list(range(len(plan.owner)))
-        applied_pos: set[int] = set()
+        applied_pos, failed_pos = self._bulk(plan.lines)
+        failed: dict[int, str] = {}
+        for pos, reason in sorted(failed_pos.items()):
+            failed.setdefault(plan.owner[pos], reason)
+        first = {plan.owner.index(i) for i in set(plan.owner)}  # the event's main document
+        counted = {plan.owner[pos] for pos in applied_pos if pos in first}
+        return WriteResult(len(counted - set(failed)), sorted(failed.items()))
+
+    def _bulk(self, lines: Sequence[rq.Body]) -> tuple[set[int], dict[int, str]]:
+        """Send bulk (action, document) lines; (positions applied, position -> reason of
+        those refused). Actions refused with 429 are sent again after a growing pause;
+        raises ``StoreUnavailableError`` when some still are after every retry."""
+        todo = list(range(len(lines) // 2))
+        applied: set[int] = set()
         failed: dict[int, str] = {}
         for attempt in range(self.retries + 1):
-            lines = [line for pos in todo for line in plan.lines[2 * pos : 2 * pos + 2]]
-            response = self.es.bulk(operations=lines, refresh=self.refresh)
+            batch = [line for pos in todo for line in lines[2 * pos : 2 * pos + 2]]
+            response = self.es.bulk(operations=batch, refresh=self.refresh)
             outcome = rq.bulk_outcome(dict(response))
-            applied_pos.update(todo[i] for i in outcome.applied)
+            applied.update(todo[i] for i in outcome.applied)
             for i, reason in outcome.failed:
-                failed.setdefault(plan.owner[todo[i]], reason)
+                failed[todo[i]] = reason
             todo = [todo[i] for i in outcome.retry]
             if not todo:
                 break
@@ -163,9 +181,7 @@ class ElasticTrackStore(ElasticJourneys):
             raise StoreUnavailableError(
                 f"{len(todo)} bulk items still refused with 429 after {self.retries} retries"
             )
-        first = {plan.owner.index(i) for i in set(plan.owner)}  # the event's main document
-        counted = {plan.owner[pos] for pos in applied_pos if pos in first}
-        return WriteResult(len(counted - set(failed)), sorted(failed.items()))
+        return applied, failed
 
     # ---- tracks ---------------------------------------------------------------------
 
@@ -312,10 +328,12 @@ class ElasticTrackStore(ElasticJourneys):
     def warm(self) -> int:
         return 0  # the cluster keeps its own graphs
 
-    data_classes: tuple[str, ...] = ("tracks", "plates_non_hit", "appearances")
+    data_classes: tuple[str, ...] = ("tracks", "plates_non_hit", "appearances", "traffic")
 
     def purge(self, data_class: str, before: float) -> int:
         """Retention by delete-by-query (ILM deletes whole indices on top of this)."""
+        if data_class == "traffic":
+            return self._purge_traffic(before)
         kinds = {
             "tracks": ("tracks", "track-versions", "crops", "tracklet-crops"),
             "plates_non_hit": ("plate-reads",),

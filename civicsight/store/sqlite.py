@@ -7,7 +7,9 @@ track (``tracklet_crop_of``), so a replay never duplicates or regresses anything
 Partial and fuzzy plates are found through a trigram index of plate skeletons
 (``plates.py``); similar appearances through an HNSW graph (``vectors.py``) whose
 candidates are re-ranked exactly. Retention deletes tracks (with their tracklets' crops),
-plate reads (and plate texts nobody read any more) and appearance vectors.
+plate reads (and plate texts nobody read any more) and appearance vectors. The traffic
+rows (counts, zones, turns, speeds per 15-minute bin) live in their own tables
+(``traffic_sql.py``, mixed in).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ from civicsight.store import (
 from civicsight.store.journeys_sql import MIGRATION as JOURNEYS_MIGRATION
 from civicsight.store.journeys_sql import SqliteJourneys
 from civicsight.store.plates import fuzzy_grams, ocr_distance, pattern_grams, plate_grams
+from civicsight.store.traffic_sql import MIGRATION as TRAFFIC_TABLES
+from civicsight.store.traffic_sql import SqliteTraffic
 from civicsight.store.vectors import VectorIndex, rerank, unit
 
 MAX_CANDIDATE_TEXTS = 50_000  # a plate query matching more distinct plates is too broad
@@ -169,10 +173,12 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SqliteTrackStore(SqliteJourneys):
-    """Also the traffic source of journeys and origin-destination (``SqliteJourneys``)."""
+class SqliteTrackStore(SqliteJourneys, SqliteTraffic):
+    """Also the traffic source: journeys and origin-destination (``SqliteJourneys``),
+    the stream app's bins (``SqliteTraffic``)."""
 
-    migrations = (SCHEMA, MIGRATION_2, MIGRATION_3, JOURNEYS_MIGRATION)
+    # step 4: journeys (``journeys_sql``); step 5: the traffic rows (``traffic_sql``)
+    migrations = (SCHEMA, MIGRATION_2, MIGRATION_3, JOURNEYS_MIGRATION, TRAFFIC_TABLES)
 
     def __init__(self, path: Path, vector_threads: int = 0) -> None:
         super().__init__(path)
@@ -652,16 +658,17 @@ class SqliteTrackStore(SqliteJourneys):
                 )
             ]
 
-    data_classes: tuple[str, ...] = ("tracks", "plates_non_hit", "appearances")
+    data_classes: tuple[str, ...] = ("tracks", "plates_non_hit", "appearances", "traffic")
 
     def purge(self, data_class: str, before: float) -> int:
         """Retention (``civicsight.retention.Retainer``): delete one data class's records
         older than ``before``: tracks (last seen), plate reads (and plate texts no read
-        needs any more), appearance vectors (seen)."""
+        needs any more), appearance vectors (seen), traffic bins (bin start)."""
         purge = {
             "tracks": self._purge_tracks,
             "plates_non_hit": self._purge_plates,
             "appearances": self._purge_sightings,
+            "traffic": self._purge_traffic,
         }.get(data_class)
         if purge is None:
             raise ValueError(f"this store holds no {data_class!r}")

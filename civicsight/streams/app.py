@@ -43,6 +43,14 @@ through the API apply within ``rules_reload_s``). ``streams.tracklets`` evaluate
 frames arrive and when tracklets close; the ``RuleHit`` events go to ``rule_hits``, each
 to the partition its camera's detections came from.
 
+Traffic bins. The same hits, the speeds measured over the lines of calibrated cameras and
+the frames seen are counted per camera and 15-minute bin (``streams.traffic_bins``) in a
+third table, ``<app id>-traffic``, keyed by camera id and co-partitioned like the others
+(``streams.traffic_processor``); its changelog carries the numbers over a restart, and
+repeated hits are dropped. The bins that changed go out as ``TrafficBins`` on
+``traffic_bins`` (at most every ``traffic_emit_s`` per camera) after each batch and on
+each tick; a tick also settles the bins its partition's cameras have left behind.
+
 Batches. Inputs are taken up to ``streams_batch`` at a time, inside
 ``with processor.batch():``: a camera's state is encoded and written once per batch, and
 what the batch sends goes out after it. Table writes name their changelog partition
@@ -92,7 +100,9 @@ from civicsight.events import (
     PlateRead,
     TrackCorrection,
     TrackUpdate,
+    TrafficBins,
 )
+from civicsight.geometry import Homography
 from civicsight.heartbeat import Heartbeats
 from civicsight.logs import setup_logging
 from civicsight.metric_names import (
@@ -115,6 +125,7 @@ from civicsight.streams.join_state import Input, JoinProcessor
 from civicsight.streams.scenario import load_graph
 from civicsight.streams.settings import StreamSettings
 from civicsight.streams.tracklet_processor import CROPS, DETECTIONS, TrackletProcessor
+from civicsight.streams.traffic_processor import TrafficProcessor
 from civicsight.topics import topic
 
 log = logging.getLogger("civicsight.streams.app")
@@ -124,6 +135,7 @@ PLATE_READS = "plate_reads"
 TRACK_UPDATES = "track_updates"
 TRACK_CORRECTIONS = "track_corrections"
 RULE_HITS = "rule_hits"
+TRAFFIC_BINS = "traffic_bins"
 HEARTBEATS = "heartbeats"
 HEARTBEAT_S = 5.0
 JOIN_KEY = b"join"
@@ -134,6 +146,8 @@ EVIDENCE: dict[str, tuple[str, type[Appearance] | type[PlateRead]]] = {
 """Topics forwarded to the join as they are (once valid), with the event kind they carry."""
 JOIN_CHUNK_BYTES = 400_000
 """Most bytes of events in one join-topic message."""
+TRAFFIC_STATE_BYTES = 8 * 1024 * 1024
+"""Most bytes of one camera's open traffic bins in the traffic table's changelog."""
 
 
 def camera_graph(settings: StreamSettings) -> CameraGraph:
@@ -182,10 +196,11 @@ class StreamApp:
         if len({t.partitions for t in inputs_meta}) != 1:
             raise ValueError("detections, crops, appearances, plate_reads need one partition count")
         partitions = detections.partitions
-        if topic(RULE_HITS).partitions != partitions:
-            raise ValueError(
-                "rule_hits needs as many partitions as detections (hits follow cameras)"
-            )
+        for name in (RULE_HITS, TRAFFIC_BINS):
+            if topic(name).partitions != partitions:
+                raise ValueError(
+                    f"{name} needs as many partitions as detections (it follows cameras)"
+                )
         self.settings = settings
         session = settings.streams_session_timeout
         graph = camera_graph(settings)
@@ -209,6 +224,7 @@ class StreamApp:
         self.inputs = raw_topic(app, DETECTIONS, CROPS, APPEARANCES, PLATE_READS)
         self.track_updates = raw_topic(app, TRACK_UPDATES)
         self.rule_hits = raw_topic(app, RULE_HITS)
+        self.traffic_bins = raw_topic(app, TRAFFIC_BINS)
         self.corrections = raw_topic(app, TRACK_CORRECTIONS)
         self.heartbeats = raw_topic(app, HEARTBEATS)
         self.ticks = raw_topic(
@@ -241,6 +257,13 @@ class StreamApp:
             use_partitioner=True,  # written after a batch (take_events), not inside one event
             extra_topic_configs={"max.message.bytes": str(4 * JOIN_CHUNK_BYTES)},
         )
+        traffic = app.Table(
+            "traffic",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            extra_topic_configs={"max.message.bytes": str(TRAFFIC_STATE_BYTES)},
+        )
         self.rules = RulesWatch(settings.cameras_dir, settings.rules_reload_s)
         self.processor = TrackletProcessor(
             states,
@@ -251,6 +274,17 @@ class StreamApp:
             keep_closed=settings.tracklet_keep_closed,
             write=write_table,
             partitions=partitions,
+            rules=self.rules,
+            calibration=self.homography,
+            speed_window=settings.speed_window_s,
+            traffic=True,
+        )
+        self.traffic = TrafficProcessor(
+            traffic,
+            write=write_table,
+            emit_s=settings.traffic_emit_s,
+            settle_s=settings.traffic_settle_s,
+            max_gap_s=settings.traffic_max_gap_s,
             rules=self.rules,
         )
         self.join = JoinProcessor(
@@ -354,7 +388,9 @@ class StreamApp:
         self.rules.refresh()
         updates: list[TrackUpdate] = []
         items: list[tuple[str, bytes]] = []
-        with processor.batch():
+        partitions = sorted({e.message.partition for e in batch})
+        # the traffic block ends first: a batch's bins are written before its tracklet states
+        with processor.batch(), self.traffic.batch():
             for event in batch:
                 msg = event.message
                 where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
@@ -373,12 +409,15 @@ class StreamApp:
                         read = (msg.offset, ev.captured_at)
                         self._evidence_read[TP(msg.topic, msg.partition)] = read
                         items.append((kind, event.value))
-            for p in sorted({e.message.partition for e in batch}):
+            for p in partitions:
                 updates += processor.end_batch(p, self.hold(p))
             items += self.taken()
+            self.traffic.feed(processor.take_traffic())
+            bins = self.traffic.due(partitions, time.time())
         await self.forward(items)
         await self.publish(updates)
         await self.send_hits()
+        await self.send_bins(bins)
         self.metrics.observe(HANDLE_SECONDS, time.perf_counter() - started)
 
     async def on_tick(self, stream: faust.StreamT[bytes]) -> None:
@@ -388,10 +427,15 @@ class StreamApp:
                 if not self.backlog(p):  # else its frames close tracklets and move clocks
                     with self._processing("expiry", f"a tick of detections[{p}]"):
                         self.rules.refresh()
-                        updates = self.processor.on_tick(p, time.time(), self.hold(p))
+                        now = time.time()
+                        updates = self.processor.on_tick(p, now, self.hold(p))
+                        with self.traffic.batch():
+                            self.traffic.feed(self.processor.take_traffic())
+                            bins = self.traffic.due([p], now)
                         await self.forward(self.taken())
                         await self.publish(updates)
                         await self.send_hits()
+                        await self.send_bins(bins)
 
     async def on_correction(self, stream: faust.StreamT[bytes]) -> None:
         """Operators' merge / split decisions join the join's log in the order made."""
@@ -452,6 +496,18 @@ class StreamApp:
             sent += 1
         if sent:
             self.metrics.count(EVENTS_OUT, sent)
+
+    async def send_bins(self, bins: list[tuple[int, TrafficBins]]) -> None:
+        """Traffic rows of the bins that changed, each camera's to its partition."""
+        for partition, message in bins:
+            await self.traffic_bins.send(
+                key=message.camera_id.encode(), value=message.to_bytes(), partition=partition
+            )
+
+    def homography(self, camera_id: str) -> Homography | None:
+        """The camera's ground-plane calibration, as read from its file."""
+        calibration = self.rules.calibration(camera_id)
+        return None if calibration is None else calibration.homography
 
     async def forward(self, items: list[tuple[str, bytes]]) -> None:
         """Send join inputs in order, as few ``JoinBatch`` messages as their size allows."""

@@ -10,7 +10,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from civicsight.settings import CameraFiles, HubSettings
+from civicsight.streams import speed as sp
 from civicsight.streams import tracklets as tl
+from civicsight.streams import traffic_bins as tb
 
 
 class StreamSettings(HubSettings, CameraFiles):
@@ -76,6 +78,35 @@ class StreamSettings(HubSettings, CameraFiles):
         gt=0,
         le=3600,
         description="how often the camera files are checked for changed counting lines and zones",
+    )
+
+    traffic_emit_s: float = Field(
+        tb.DEFAULT_EMIT_S,
+        gt=0,
+        le=3600,
+        description="least wall-clock seconds between two traffic_bins messages of one camera "
+        "(the bins that changed since the last one)",
+    )
+    traffic_settle_s: float = Field(
+        tb.DEFAULT_SETTLE_S,
+        ge=0,
+        le=3600,
+        description="camera-clock seconds after a 15-minute bin's end before it is final; "
+        "hits that come later for it are dropped and logged",
+    )
+    traffic_max_gap_s: float = Field(
+        tb.DEFAULT_MAX_GAP_S,
+        gt=0,
+        le=900,
+        description="longest pause between two frames of a camera still counted as watching "
+        "(zone occupancy); whole bins in a longer pause are marked down",
+    )
+    speed_window_s: float = Field(
+        sp.DEFAULT_WINDOW_S,
+        ge=0.5,
+        le=10,
+        description="seconds of a tracklet's path, centred on a line crossing, that its speed "
+        "is fitted on (calibrated cameras)",
     )
 
     @property

@@ -13,7 +13,10 @@ per frame). A block that raises writes nothing and drops what it had produced: t
 processor goes on from what the tables hold.
 
 What the processor produces waits in it until taken: closed tracklets and partition
-clocks for the join (``take``), and counting-line and zone hits (``take_hits``).
+clocks for the join (``take``), counting-line and zone hits (``take_hits``), and, for the
+traffic bins (``streams.traffic_processor``), every frame seen, every hit and every speed
+measured over a line of a calibrated camera, in the order they happened
+(``take_traffic``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -37,6 +40,8 @@ from civicsight.events import (
     TrackletClosed,
     TrackUpdate,
 )
+from civicsight.geometry import Homography
+from civicsight.streams import speed as sp
 from civicsight.streams import tracklets as tl
 from civicsight.topics import topic
 
@@ -57,6 +62,16 @@ class Counters:
     def count(self, bucket: dict[str, int], name: str) -> int:
         bucket[name] = bucket.get(name, 0) + 1
         return bucket[name]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSeen:
+    """A frame of a camera was processed (with or without detections): the camera was up."""
+
+    camera_id: str
+    captured_at: float
+    wall: float
+    """wall time it was processed"""
 
 
 Writer = Callable[[MutableMapping[bytes, bytes], bytes, "bytes | None", int], None]
@@ -106,6 +121,9 @@ class TrackletProcessor:
         partitions: int | None = None,
         write: Writer = write_mapping,
         rules: Callable[[str], Rules] = lambda _camera_id: NO_RULES,
+        calibration: Callable[[str], Homography | None] = lambda _camera_id: None,
+        speed_window: float = sp.DEFAULT_WINDOW_S,
+        traffic: bool = False,
     ) -> None:
         self._states = states
         self._crops = crops
@@ -124,10 +142,16 @@ class TrackletProcessor:
         self._partition_clock: dict[int, tuple[float, float]] = {}
         """partition -> (capture time of its newest frame, wall time it came)"""
         self._rules = rules
+        self._calibration = calibration
+        self._speed_window = speed_window
         self.closed: list[TrackletClosed] = []
         self.clocks: list[PartitionClock] = []
         self.hits: list[tuple[int, RuleHit]] = []
         """(partition, hit) of the counting lines and zones, in order, until taken"""
+        self._count_traffic = traffic
+        self.traffic: list[tuple[int, FrameSeen | RuleHit | tl.SpeedSample]] = []
+        """(partition, what the traffic bins count) in order, until taken (kept only with
+        ``traffic``: a caller that counts no traffic never takes it)"""
         self.counters = Counters()
 
     # batches: writes wait in a buffer while a batch is processed
@@ -158,6 +182,7 @@ class TrackletProcessor:
         self.closed.clear()
         self.clocks.clear()
         self.hits.clear()
+        self.traffic.clear()
 
     # state access
 
@@ -286,6 +311,8 @@ class TrackletProcessor:
         (by the frame's capture time, so the join sees them in order)."""
         loaded = self._load(event.camera_id.encode())
         old = loaded[1] if loaded else tl.new_state(event.camera_id)
+        if self._count_traffic:
+            self.traffic.append((partition, FrameSeen(event.camera_id, event.captured_at, now)))
         new, updates = tl.observe(
             old,
             event,
@@ -294,8 +321,18 @@ class TrackletProcessor:
             update_interval=self._update_interval,
         )
         if new is not old:
-            new, hits = tl.observe_rules(new, event, self._rules(event.camera_id))
+            rules = self._rules(event.camera_id)
+            new, hits = tl.observe_rules(new, event, rules)
             self.hits.extend((partition, hit) for hit in hits)
+            self._counted(partition, hits)
+            new, speeds = tl.observe_speeds(
+                new,
+                event,
+                hits,
+                self._homography(event.camera_id, rules),
+                window=self._speed_window,
+            )
+            self._counted(partition, speeds)
             new, closed = self._expire(new, now, partition)
             updates.extend(closed)
         clock = self._partition_clock.get(partition)
@@ -310,8 +347,12 @@ class TrackletProcessor:
     ) -> tuple[tl.CameraState, list[TrackUpdate]]:
         new, closed = tl.expire(state, now, self._timeout, keep_closed=self._keep_closed)
         if new is not state:
-            new, hits = tl.close_rules(state, new, self._rules(state.camera_id))
+            rules = self._rules(state.camera_id)
+            new, hits = tl.close_rules(state, new, rules)
             self.hits.extend((partition, hit) for hit in hits)
+            self._counted(partition, hits)
+            h = self._homography(state.camera_id, rules)
+            self._counted(partition, tl.close_speeds(state, new, h, window=self._speed_window))
         for update in closed:
             t = state.tracklets[update.tracklets[0].track_id]
             self.closed.append(
@@ -369,6 +410,21 @@ class TrackletProcessor:
         out: list[TrackletClosed | PartitionClock] = [*self.closed, *self.clocks]
         self.closed.clear()
         self.clocks.clear()
+        return out
+
+    def _homography(self, camera_id: str, rules: Rules) -> Homography | None:
+        """The camera's calibration, when it has lines to measure speeds over and traffic
+        is counted."""
+        return self._calibration(camera_id) if rules.lines and self._count_traffic else None
+
+    def _counted(self, partition: int, items: Sequence[RuleHit | tl.SpeedSample]) -> None:
+        if self._count_traffic:
+            self.traffic.extend((partition, item) for item in items)
+
+    def take_traffic(self) -> list[tuple[int, FrameSeen | RuleHit | tl.SpeedSample]]:
+        """(partition, frame seen, rule hit or speed) since last taken, in order: what the
+        traffic bins count (``streams.traffic_processor``)."""
+        out, self.traffic = self.traffic, []
         return out
 
     def take_hits(self) -> list[tuple[int, RuleHit]]:

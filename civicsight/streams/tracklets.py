@@ -32,6 +32,12 @@ of each tracklet's box (``observe_rules`` after ``observe``, ``close_rules`` aft
 confirmed are held and sent when it is confirmed, or dropped with it, so flicker never
 counts.
 
+On a camera with a ground-plane calibration and counting lines, each tracklet also keeps
+a short trail of its bottom-centre, and every line it crosses gets a speed fitted on the
+path around the crossing (``streams.speed``: ``observe_speeds`` after ``observe_rules``,
+``close_speeds`` after ``close_rules``). The speeds only feed the stream app's
+distributions per line, class and bin; none is sent on.
+
 Cross-camera linking is not done here: one tracklet is one track.
 """
 
@@ -41,7 +47,7 @@ import base64
 import binascii
 import json
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -57,7 +63,9 @@ from civicsight.events import (
     global_track_id,
     tracklet_id,
 )
+from civicsight.geometry import Homography
 from civicsight.streams import rules as rl
+from civicsight.streams import speed as sp
 
 MAX_PATH = 64
 """Most points in an emitted path (the ``TrackUpdate.path`` limit)."""
@@ -132,6 +140,9 @@ class Tracklet:
     """Where the counting lines and zones last saw it (``streams.rules``)."""
     held: tuple[rl.Hit, ...] = ()
     """Rule hits waiting for the tracklet to be confirmed."""
+    speed: sp.Trail = sp.NO_TRAIL
+    """Its recent bottom-centres and the crossings waiting for their speed (calibrated
+    cameras with lines only, ``streams.speed``)."""
 
     @property
     def cls(self) -> str:
@@ -278,6 +289,7 @@ def _tracklet_to_json(t: Tracklet, include_crop: bool) -> dict[str, Any]:
         "emitted": [t.version, t.emitted_seen, t.emitted_at],
         **({"rules": t.rules.to_json()} if t.rules != rl.FRESH else {}),
         **({"held": [h.to_json() for h in t.held]} if t.held else {}),
+        **({"speed": t.speed.to_json()} if t.speed != sp.NO_TRAIL else {}),
     }
 
 
@@ -311,6 +323,7 @@ def _tracklet_from_json(d: Mapping[str, Any]) -> Tracklet:
         emitted_at=None if emitted_at is None else float(emitted_at),
         rules=rl.Memory.from_json(d["rules"]) if "rules" in d else rl.FRESH,
         held=tuple(rl.Hit.from_json(h) for h in d.get("held", ())),
+        speed=sp.Trail.from_json(d["speed"]) if "speed" in d else sp.NO_TRAIL,
     )
 
 
@@ -623,3 +636,92 @@ def close_rules(
     if closed == after.closed:
         return after, out
     return replace(after, closed=closed), out
+
+
+# -- speeds over the lines of a calibrated camera -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedSample:
+    """One tracklet's speed over one counting line: it stays inside the stream app, where
+    it joins the distribution of its line, class and bin (``streams.traffic_bins``).
+    ``(camera_id, track_id, seq)`` is the crossing's hit, so a repeat is recognised."""
+
+    camera_id: str
+    track_id: int
+    rule_id: str
+    cls: str
+    at: float
+    seq: int
+    kmh: float
+
+
+EDGE_PX = 1.0
+"""A box this close to the left, right or bottom edge of the frame is cut by it: its
+bottom-centre is no speed point (``streams.speed``)."""
+
+
+def _samples(camera_id: str, track_id: int, found: list[sp.Measured]) -> list[SpeedSample]:
+    return [
+        SpeedSample(camera_id, track_id, m.rule_id, m.cls, m.at, m.seq, round(m.kmh, 2))
+        for m in found
+    ]
+
+
+def observe_speeds(
+    state: CameraState,
+    detections: FrameDetections,
+    hits: Sequence[RuleHit],
+    calibration: Homography | None,
+    *,
+    window: float = sp.DEFAULT_WINDOW_S,
+) -> tuple[CameraState, list[SpeedSample]]:
+    """Add this frame's bottom-centres to the trails of its tracklets, start a speed for
+    each line crossing in ``hits`` (what ``observe_rules`` gave for this frame) and finish
+    those whose window is full. Without a calibration nothing is kept (the state is
+    returned as it is). Call it only when ``observe`` changed the state."""
+    if calibration is None:
+        return state, []
+    boxes = _boxes_by_track(detections)
+    crossed: dict[int, list[sp.Pending]] = {}
+    for hit in hits:
+        if hit.action == "cross":
+            crossed.setdefault(hit.track_id, []).append(
+                sp.Pending(hit.rule_id, hit.captured_at, hit.seq, hit.cls)
+            )
+    tracklets = dict(state.tracklets)
+    out: list[SpeedSample] = []
+    for tid in sorted(boxes):
+        t = tracklets.get(tid)
+        if t is None:
+            continue
+        box = boxes[tid]
+        w, h = detections.width, detections.height
+        # the top may be cut (a tall vehicle near the camera): the bottom edge still counts
+        cut = box.x1 <= EDGE_PX or box.x2 >= w - EDGE_PX or box.y2 >= h - EDGE_PX
+        point = None if cut else bottom_centre(box, w, h)
+        trail, found = sp.advance(
+            t.speed, detections.captured_at, point, crossed.get(tid, ()), calibration, window
+        )
+        out.extend(_samples(state.camera_id, tid, found))
+        tracklets[tid] = replace(t, speed=trail)
+    return replace(state, tracklets=tracklets), out
+
+
+def close_speeds(
+    before: CameraState,
+    after: CameraState,
+    calibration: Homography | None,
+    *,
+    window: float = sp.DEFAULT_WINDOW_S,
+) -> list[SpeedSample]:
+    """The speeds of the crossings still waiting on the confirmed tracklets that ``expire``
+    closed between ``before`` and ``after``, measured on the path they have."""
+    if calibration is None:
+        return []
+    out: list[SpeedSample] = []
+    for tid in sorted(before.tracklets.keys() - after.tracklets.keys()):
+        t = before.tracklets[tid]
+        if t.confirmed and t.speed.pending:
+            out.extend(_samples(before.camera_id, tid, sp.finish(t.speed, calibration, window)))
+    return out

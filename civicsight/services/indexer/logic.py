@@ -1,9 +1,10 @@
-"""One batch of track updates, plate reads and appearances into the track store, and
-plate sightings into journey bins.
+"""One batch of track updates, plate reads, appearances and traffic bins into the
+store, and plate sightings into journey bins.
 
 Items the store refuses (Elasticsearch: a mapping error, say) are dead-lettered with the
 store's reason; items refused as "too busy" (429) are retried inside the store. Writes are
-idempotent, so a redelivered batch never duplicates or regresses anything.
+idempotent, so a redelivered batch never duplicates or regresses anything: traffic rows
+replace the stored row of their key, in the order the stream app sent them.
 
 Plate sightings are matched in this process's memory (``civicsight.plate_journeys``:
 why the indexer and not the stream app there); only the journey times reach the store.
@@ -14,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from civicsight.bus import Received
-from civicsight.events import Appearance, PlateRead, PlateSighting, TrackUpdate
+from civicsight.events import Appearance, PlateRead, PlateSighting, TrackUpdate, TrafficBins
 from civicsight.plate_journeys import JourneyPartSink, PlateJourneys
 from civicsight.store import TrackStore
+from civicsight.store.traffic_es import TrafficWriteError
 
 
 def index_batch(
@@ -25,9 +27,16 @@ def index_batch(
     dead_letter: Callable[[Received, str], None],
     now: float,
 ) -> int:
-    """Write one batch; dead-letter what the store refused. Returns how many were new."""
+    """Write one batch; dead-letter what the store refused. Returns how many track
+    versions, plate reads and appearances were new."""
+    for r in batch:
+        if isinstance(r.event, TrafficBins):
+            try:
+                store.write_traffic(r.event.rows(), now)
+            except TrafficWriteError as err:
+                dead_letter(r, f"store refused: {err}")
     items = [r for r in batch if isinstance(r.event, TrackUpdate | PlateRead | Appearance)]
-    if not items:
+    if not items:  # Elasticsearch refuses an empty bulk
         return 0
     result = store.write([r.event for r in items], now)  # type: ignore[misc]
     for pos, reason in result.failed:

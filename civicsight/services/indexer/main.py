@@ -1,9 +1,9 @@
-"""Indexer: track updates, plate reads and appearances -> the track store, idempotently
-(``logic.py``); plate sightings -> journey bins (matched in memory: pseudonyms never
-reach the store); enforces the retention policy on the store. Reports the seconds each
-write takes and how old each stored track version's last observation is (capture ->
-store, the hub's end-to-end latency). Each poll's batch is written in one call; the
-runtime commits its offsets only after that.
+"""Indexer: track updates, plate reads, appearances and traffic bins -> the store,
+idempotently (``logic.py``); plate sightings -> journey bins (matched in memory:
+pseudonyms never reach the store); enforces the retention policy on the store. Reports
+the seconds each write takes and how old each stored track version's last observation
+is (capture -> store, the hub's end-to-end latency). Each poll's batch is written in one
+call; the runtime commits its offsets only after that.
 ``python -m civicsight.services.indexer.main``.
 
 Plate journeys are matched here rather than in the stream app because the stream app
@@ -33,7 +33,7 @@ log = logging.getLogger("indexer")
 class Indexer(Service[IndexerSettings]):
     name = "indexer"
     settings_class = IndexerSettings
-    consumes = ("track_updates", "plate_reads", "appearances", "plate_sightings")
+    consumes = ("track_updates", "plate_reads", "appearances", "traffic_bins", "plate_sightings")
 
     def polling(self) -> Polling:
         return Polling(max_messages=256, wait_s=0.2)

@@ -426,3 +426,71 @@ def test_saving_analytics_rewrites_only_the_analytics(tmp_path: Path) -> None:
         Analytics(faces=True, faces_purpose="find missing persons near the station")
     with pytest.raises(CameraConfigError, match="no camera file with id 'nope'"):
         save_analytics(tmp_path, "nope", faces)
+
+
+SQUARE = [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9], [0.1, 0.9]]
+ROAD = [[0.0, 30.0], [12.0, 30.0], [12.0, 0.0], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("image", "ground", "problem"),
+    [
+        (SQUARE, ROAD, None),
+        (
+            [[0.3, 0.4], [0.7, 0.4], [0.95, 0.95], [0.05, 0.95]],
+            [[-3.5, 40], [3.5, 40], [3.5, 5], [-3.5, 5]],
+            None,
+        ),
+        (
+            [[0.1, 0.5], [0.5, 0.5], [0.9, 0.5], [0.1, 0.9]],
+            ROAD,
+            "image: points 0, 1 and 2 lie on one line",
+        ),
+        (
+            SQUARE,
+            [[0, 30], [12, 30], [24, 30.1], [0, 0]],
+            "ground: points 0, 1 and 2 lie on one line",
+        ),
+        (SQUARE, [[0, 30], [0, 30], [12, 0], [0, 0]], "ground: points 0, 1 and 2 lie on one line"),
+        (SQUARE, [[0, 30], [12, 0], [12, 30], [0, 0]], "not in the order of the image points"),
+        ([[0.1, 0.5], [1.2, 0.5], [0.9, 0.9], [0.1, 0.9]], ROAD, "outside the frame"),
+        (SQUARE[:3], ROAD[:3], "calibration.image.3\n  Field required"),
+    ],
+)
+def test_calibrations_are_validated(
+    image: list[list[float]], ground: list[list[float]], problem: str | None
+) -> None:
+    """Guards a calibration whose homography does not exist (three marks in line) or
+    folds the road (marks listed in another order), accepted and giving nonsense speeds."""
+    doc = yaml.safe_load(GOOD) | {"calibration": {"image": image, "ground": ground}}
+    if problem is None:
+        cam = CameraConfig.model_validate(doc)
+        assert cam.calibration is not None and len(cam.calibration.homography) == 9
+        return
+    with pytest.raises(ValidationError, match=problem):
+        CameraConfig.model_validate(doc)
+
+
+def test_the_demo_street_camera_is_calibrated() -> None:
+    """Guards the demo losing its speeds: the street camera's marks give the lane's width
+    and a car's length as the picture shows them."""
+    from civicsight.geometry import project
+
+    repo = Path(__file__).resolve().parents[3]
+    cam = load_camera(repo / "civicsight/data/demo_cameras/street.yaml")
+    assert cam.calibration is not None and cam.rules.lines
+    h = cam.calibration.homography
+    a, b = project(h, (0.0, 0.5)), project(h, (1.0, 0.5))
+    assert 10 < b[0] - a[0] < 20  # the picture is 10-20 m wide
+
+
+def test_rules_watch_reads_calibrations(tmp_path: Path) -> None:
+    """Guards a calibration added to a camera file not reaching the stream app."""
+    write(tmp_path, RULED, "gate.yaml")
+    watch = RulesWatch(tmp_path, every_s=0.0)
+    assert watch.calibration("gate") is None
+    calibrated = RULED + yaml.safe_dump({"calibration": {"image": SQUARE, "ground": ROAD}})
+    write(tmp_path, calibrated, "gate.yaml")
+    assert watch.refresh()
+    calibration = watch.calibration("gate")
+    assert calibration is not None and calibration.ground[0] == (0.0, 30.0)

@@ -204,7 +204,9 @@ def _samples() -> dict[type, dict[str, object]]:
         PlateSighting,
         RuleHit,
         TrackCorrection,
+        TrafficBins,
     )
+    from civicsight.traffic import CameraBin, CountBin
 
     box = Box(x1=1, y1=2, x2=30, y2=40, cls="person", conf=0.9, track_id=4)
     track = {"camera_id": "cam-1", "track_id": 4, "captured_at": 1.0}
@@ -248,6 +250,16 @@ def _samples() -> dict[type, dict[str, object]]:
             processed=5,
             lag={"frames": 3},
             interval_s=5.0,
+        ),
+        TrafficBins.of(
+            "cam-1",
+            [
+                CameraBin(bin_start=900.0, camera="cam-1", up=True),
+                CountBin(
+                    bin_start=900.0, camera="cam-1", rule="gate", direction="in", cls="car", count=3
+                ),
+            ],
+            1000.0,
         ),
     ]
     return {type(e): e.model_dump(mode="json") for e in events}

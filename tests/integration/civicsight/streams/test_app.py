@@ -11,12 +11,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from civicsight.bus import KafkaPublisher, KafkaSubscriber, ensure_topics
-from civicsight.events import Box, Crop, FrameDetections, RuleHit, TrackUpdate, global_track_id
+from civicsight.events import (
+    Box,
+    Crop,
+    FrameDetections,
+    RuleHit,
+    TrackUpdate,
+    TrafficBins,
+    global_track_id,
+)
 from civicsight.stack import EmbeddedBroker
+from civicsight.traffic import CameraBin, CountBin, ZoneBin, bin_start, row_key
 
 pytestmark = pytest.mark.broker
 
@@ -80,6 +90,7 @@ def start_worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Callable[[]
         "CIVICSIGHT_STREAMS_EXPIRE_INTERVAL": "0.5",
         "CIVICSIGHT_CAMERAS_DIR": str(tmp_path / "cameras"),
         "CIVICSIGHT_RULES_RELOAD_S": "0.5",
+        "CIVICSIGHT_TRAFFIC_EMIT_S": "0.5",
     }
     workers: list[Worker] = []
 
@@ -435,6 +446,70 @@ def test_a_walker_across_a_line_and_through_a_zone_makes_rule_hits(
         read_hits(sub, more, worker, seconds=3)
         assert [(h.track_id, h.rule_id, h.direction) for h in more] == [(4, "gate", "in")]
         assert worker.stop() == 0, worker.output()[-4000:]
+    finally:
+        sub.close()
+        pub.close()
+
+
+def read_bins(
+    sub: KafkaSubscriber, got: list[TrafficBins], worker: Worker, until: Callable[[], bool]
+) -> None:
+    deadline = time.monotonic() + 40
+    while not until():
+        assert worker.proc.poll() is None, f"worker exited:\n{worker.output()[-4000:]}"
+        assert time.monotonic() < deadline, f"timed out; got {got}\n{worker.output()[-4000:]}"
+        for r in sub.poll_batch(100, 0.2):
+            assert isinstance(r.event, TrafficBins) and r.key == "plaza"
+            got.append(r.event)
+
+
+def newest(got: list[TrafficBins], kind: type) -> list[Any]:
+    """The newest row of each key of one kind, as the store would hold them."""
+    rows: dict[str, Any] = {}
+    for message in got:
+        for row in message.rows():
+            if isinstance(row, kind):
+                rows[row_key(row)] = row
+    return list(rows.values())
+
+
+def test_traffic_bins_count_hits_once_across_a_restart(
+    start_worker: Callable[[], Worker], broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Guards the traffic path through the broker: the camera file's rules evaluated,
+    the bin's counts and zone visits sent on traffic_bins, and a restarted worker going on
+    from the traffic table's changelog (a second walker makes 2, not 1: state lost, nor
+    3: a hit counted again)."""
+    cameras = tmp_path / "cameras"
+    cameras.mkdir()
+    (cameras / "plaza.yaml").write_text(PLAZA)
+    cfg = {"bootstrap.servers": broker.bootstrap}
+    pub = KafkaPublisher(cfg, "streams-test")
+    sub = KafkaSubscriber(cfg, f"reader-{uuid.uuid4().hex[:8]}", ["traffic_bins"], pub)
+    base = bin_start(time.time()) + 1.0  # both walkers in the current bin
+    try:
+        walk(pub, 3, [(0.5, 0.3 + 0.05 * i) for i in range(13)], base)  # over the kerb, bench
+        worker = start_worker()
+        got: list[TrafficBins] = []
+
+        def counted(n: int) -> bool:
+            return [(c.direction, c.cls, c.count) for c in newest(got, CountBin)] == [
+                ("south", "person", n)
+            ]
+
+        read_bins(sub, got, worker, lambda: counted(1) and bool(newest(got, ZoneBin)))
+        (bench,) = newest(got, ZoneBin)
+        assert (bench.zone, bench.entries, bench.exits, bench.dwell_p50_s) == ("bench", 1, 1, 0.8)
+        assert [(c.up, c.bin_start) for c in newest(got, CameraBin)] == [(True, bin_start(base))]
+        assert worker.stop() == 0, worker.output()[-4000:]
+
+        restarted = start_worker()
+        walk(pub, 9, [(0.2, 0.3 + 0.05 * i) for i in range(8)], base + 10)  # over the kerb
+        read_bins(sub, got, restarted, lambda: counted(2))
+        time.sleep(2.0)  # any hit counted twice would show in the next message
+        read_bins(sub, got, restarted, lambda: True)
+        assert counted(2), newest(got, CountBin)
+        assert restarted.stop() == 0, restarted.output()[-4000:]
     finally:
         sub.close()
         pub.close()

@@ -258,7 +258,7 @@ def test_a_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
     s.open()
     got = s.get("t-old")
     assert got is not None and got.version == 3 and got.merged_into is None
-    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(s.migrations) == 4
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(s.migrations) == 5
     ref = TrackletRef(camera_id="cam-a", track_id=5, first_seen=1.0, last_seen=2.0)
     s.upsert(
         TrackUpdate(

@@ -50,6 +50,7 @@ def test_app_configuration(stream_app: StreamApp, tmp_path: Path) -> None:
         "tracklets": 6,
         "best-crops": 6,
         "join-log": 1,
+        "traffic": 6,  # co-partitioned with the inputs: a camera's bins follow its frames
     }
     assert sorted(a.name for a in stream_app.app.agents.values()) == [
         "corrections",

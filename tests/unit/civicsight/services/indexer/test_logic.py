@@ -8,14 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from civicsight.bus import Received
-from civicsight.events import Appearance, PlateRead, PlateSighting, TrackletRef, TrackUpdate
+from civicsight.events import (
+    Appearance,
+    PlateRead,
+    PlateSighting,
+    TrackletRef,
+    TrackUpdate,
+    TrafficBins,
+)
 from civicsight.plate_journeys import PlateJourneys
 from civicsight.pseudonyms import utc_day
 from civicsight.services.indexer.logic import capture_ages, index_batch, match_sightings
 from civicsight.store import PlateQuery
 from civicsight.store.elastic import ElasticTrackStore
 from civicsight.store.sqlite import SqliteTrackStore
-from civicsight.traffic import TrafficQuery
+from civicsight.traffic import CameraBin, CountBin, TrafficQuery, ZoneBin
 
 T0 = 1_700_000_000.0
 TRACK = TrackUpdate(
@@ -64,7 +71,7 @@ class RefusingClient:
     def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
         items = []
         for head in operations[::2]:
-            if head["index"]["_index"].endswith("plate-reads"):
+            if head["index"]["_index"].endswith(("plate-reads", "traffic-zones")):
                 error = {"type": "strict_dynamic_mapping_exception", "reason": "no [race]"}
                 items.append({"index": {"status": 400, "error": error}})
             else:
@@ -133,3 +140,56 @@ class RefusingClientStore:
 
     def write(self, events: Any, stored_at: float) -> Any:
         raise AssertionError(f"asked to write {events!r}")
+
+
+def bins(count: int, at: float, camera: str = "cam-a") -> TrafficBins:
+    return TrafficBins.of(
+        camera,
+        [
+            CameraBin(bin_start=T0 - 100, camera=camera, up=True),
+            CountBin(
+                bin_start=T0 - 100, camera=camera, rule="l1", direction="in", cls="car", count=count
+            ),
+        ],
+        at,
+    )
+
+
+def test_sqlite_traffic_bins_replace_their_rows(tmp_path: Path) -> None:
+    """Guards traffic_bins never reaching the store (the traffic API would read nothing),
+    and a bin sent again as it fills, or redelivered, adding up instead of replacing."""
+    store = SqliteTrackStore(tmp_path / "tracks.db")
+    store.open()
+    dead: list[str] = []
+    batch = received(TRACK, bins(2, T0), bins(3, T0 + 5))
+    assert index_batch(store, batch, lambda _r, why: dead.append(why), T0 + 6) == 1
+    assert index_batch(store, batch, lambda _r, why: dead.append(why), T0 + 7) == 0
+    q = TrafficQuery(since=T0 - 1000, until=T0)
+    assert [r.count for r in store.counts(q)] == [3] and dead == []
+    assert [r.up for r in store.camera_bins(q)] == [True]
+    store.close()
+
+
+def test_refused_traffic_rows_go_to_the_dlq_with_the_reason() -> None:
+    """Guards a traffic message the cluster refused committed silently, or blocking the
+    messages after it."""
+    store = ElasticTrackStore("http://es", client=RefusingClient())
+    zone = ZoneBin(
+        bin_start=T0 - 100,
+        camera="cam-a",
+        zone="bay",
+        cls="car",
+        entries=1,
+        exits=0,
+        occupancy_mean=0.1,
+        occupancy_max=1,
+        dwell_count=0,
+    )
+    refused = TrafficBins.of("cam-a", [zone], T0)
+    dead: list[tuple[Any, str]] = []
+    index_batch(
+        store, received(bins(1, T0), refused), lambda r, why: dead.append((r.event, why)), T0
+    )
+    assert [(e, why.split(";")[0]) for e, why in dead] == [
+        (refused, "store refused: 1 of 1 traffic rows refused")
+    ]
