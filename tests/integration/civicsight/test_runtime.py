@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -20,15 +21,27 @@ import numpy as np
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from civicsight.bus import KafkaPublisher, KafkaSubscriber
+from civicsight.bus import KafkaPublisher, KafkaSubscriber, ensure_topics
 from civicsight.events import DecodeError, Frame, FrameDetections, Heartbeat
 from civicsight.runtime import BATCHES, PAUSES, RESUMES, Backpressure, Tally, serve
-from civicsight.stack import free_port
+from civicsight.stack import EmbeddedBroker, free_port
 from tests.integration.civicsight.blank_detect import BlankDetect, BlankSettings
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[3]
 JPEG = cv2.imencode(".jpg", np.full((16, 16, 3), 128, np.uint8))[1].tobytes()
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A broker of this module's own: the blank service reads ``frames`` from the start,
+    and the tests count its batches and dead letters, so frames other tests left on the
+    session's broker (undecodable ones included) must not be there."""
+    log = tmp_path_factory.mktemp("runtime-broker") / "broker.log"
+    with EmbeddedBroker(log_file=log) as broker:
+        config = {"bootstrap.servers": broker.bootstrap}
+        ensure_topics(config)
+        yield config
 
 
 def frame(camera: str, seq: int, jpeg: bytes = JPEG) -> Frame:

@@ -111,7 +111,10 @@ def test_every_index_template_is_read_by_the_elasticsearch_dashboard() -> None:
         json.loads(p.read_text())["index_patterns"][0]
         for p in TEMPLATES.glob("template-traffic-*.json")
     }
-    assert read == templates
+    # Journeys are not read from their index: it holds partial plate-journey bins per
+    # indexer run, which only the store's reader merges into percentiles; the
+    # Elasticsearch dashboard shows journeys and OD through the hub's API like the other.
+    assert read == templates - {"civicsight-traffic-journeys"}
 
 
 def test_elasticsearch_variables_list_keyword_fields() -> None:
