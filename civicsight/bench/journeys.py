@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from civicsight.bench.output import cpu_name, emit
+from civicsight.bench.output import cpu_name, emit, store_options
 from civicsight.bench.search import percentiles
 from civicsight.events import TrackletRef, TrackUpdate, global_track_id
 from civicsight.store.sqlite import SqliteTrackStore
@@ -169,10 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=20, help="windows per query shape")
     parser.add_argument("--batch", type=int, default=5000, help="track versions per write")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--dir", help="folder for the store (default: a temporary one)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary store")
-    parser.add_argument("--json", action="store_true", help="one-line JSON")
-    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    store_options(parser)
     args = parser.parse_args(argv)
     emit(run(args), args.json, args.out)
 

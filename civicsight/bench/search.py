@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from civicsight.bench.output import cpu_name, emit
+from civicsight.bench.output import cpu_name, emit, store_options
 from civicsight.events import Appearance, PlateRead, TrackletRef, TrackUpdate, tracklet_id
 from civicsight.store import Indexed, PlateQuery, SimilarQuery
 from civicsight.store.sqlite import SqliteTrackStore
@@ -284,10 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries per type")
     parser.add_argument("--batch", type=int, default=2000, help="tracks per write batch")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--dir", help="folder for the store (default: a temporary one)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary store")
-    parser.add_argument("--json", action="store_true", help="one-line JSON")
-    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    store_options(parser)
     args = parser.parse_args(argv)
     emit(run(args), args.json, args.out)
 
