@@ -95,15 +95,19 @@ COLUMN_TYPES: dict[str, ColumnType] = {
 }  # fmt: skip
 """How each column is typed in Parquet (``bin_start``: UTC timestamp; text in CSV/JSON)."""
 
+LINES: tuple[str, ...] = ("counts", "turns", "speeds")
+FLOWS: tuple[str, ...] = ("od", "journeys")
 READS: dict[TableName, tuple[str, ...]] = {
-    "counts": ("counts", "turns"),
-    "turning": ("counts", "turns"),
-    "speeds": ("counts", "turns", "speeds"),
+    "counts": LINES,
+    "turning": LINES,
+    "speeds": LINES,
     "zones": ("zones",),
-    "od": ("od",),
-    "journeys": ("od", "journeys"),
+    "od": FLOWS,
+    "journeys": FLOWS,
 }
-"""The store rows each table needs: its own and those it is protected with."""
+"""The store rows each table needs: all the rows its bins are protected with (counts,
+turning and speeds together; origin-destination and journeys together), whichever table
+of them is asked for, so that each is protected the same way in every answer."""
 
 Row = dict[str, Any]
 T = TypeVar("T", str, tuple[str, str])

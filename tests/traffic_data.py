@@ -3,7 +3,8 @@
 The demo's cameras (``street`` with its mid-block line, ``walkway`` with its exit line and
 table zone, ``walkway-exit``, ``plaza``) plus a four-leg junction camera, 96 bins of
 15 minutes with a morning and an evening peak and quiet nights (many small counts), and
-three outages (``plaza`` 02:00-04:00, ``junction`` 13:00-13:45, ``street`` 22:30-22:45).
+four outages (``plaza`` 02:00-04:00, ``walkway`` 05:00-05:15, ``junction`` 13:00-13:45,
+``street`` 22:30-22:45).
 
 The rows are the *worst case* for disclosure control: every junction vehicle crosses
 exactly one leg inwards and one outwards in the same bin, so a leg's turning totals
@@ -64,6 +65,7 @@ DOWN = {
     "plaza": (2 * 3600, 4 * 3600),
     "junction": (13 * 3600, 13 * 3600 + 2700),
     "street": (22 * 3600 + 1800, 22 * 3600 + 2700),
+    "walkway": (5 * 3600, 5 * 3600 + 900),
 }
 VEHICLES: dict[ObjectClass, float] = {
     "car": 1.0, "truck": 0.1, "bus": 0.05, "motorcycle": 0.06, "bicycle": 0.05, "person": 0.01,

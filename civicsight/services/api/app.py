@@ -30,7 +30,6 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from civicsight.services.api import (
     admin_routes,
-    aggregates,
     alerts_routes,
     audit_routes,
     auth_routes,
@@ -41,6 +40,7 @@ from civicsight.services.api import (
     rules_routes,
     search,
     system_routes,
+    traffic_routes,
     transparency_routes,
     watchlist_routes,
 )
@@ -59,7 +59,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     investigation.router,
     corrections.router,
-    aggregates.router,
+    traffic_routes.router,
     audit_routes.router,
     alerts_routes.router,
     watchlist_routes.router,

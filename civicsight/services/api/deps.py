@@ -11,9 +11,10 @@ The accessors are ``async``: they only read the state, so they run on the event 
 instead of taking a worker thread each.
 
 Optional parts answer in words from their dependency, before the route runs: no alert
-store, watchlist, enrolment models, bus or re-ID models on this hub is a 503; no password
-sign-in is a 404. Role checks (``require``, a route dependency) still come first, so a
-role that may not use a route learns nothing about the hub's parts.
+store, watchlist, enrolment models, bus or re-ID models on this hub, or a store that
+keeps no traffic rows, is a 503; no password sign-in is a 404. Role checks
+(``require``, a route dependency) still come first, so a role that may not use a route
+learns nothing about the hub's parts.
 
 ``Authed`` (the caller) and ``Purposed`` (a search's case and purpose) are defined in
 ``security.py`` and re-exported here.
@@ -39,12 +40,15 @@ from civicsight.services.api.params import CameraPath, SearchLimits
 from civicsight.services.api.security import Authed, Purposed
 from civicsight.services.api.state import ApiState, Enrolment, ImageEmbedder, api_state
 from civicsight.store import TrackStore
+from civicsight.traffic import TrafficSource
+from civicsight.traffic_tables import Thresholds, as_traffic_source
 from civicsight.users import UserStore
 from civicsight.watchlist import WatchlistStore
 
 __all__ = [
     "NO_ALERTS",
     "NO_PASSWORDS",
+    "NO_TRAFFIC",
     "NO_WATCHLIST",
     "Alerts",
     "Audit",
@@ -52,6 +56,7 @@ __all__ = [
     "Bus",
     "Camera",
     "Cameras",
+    "Disclosure",
     "Embedder",
     "Enrol",
     "EventFeed",
@@ -64,6 +69,7 @@ __all__ = [
     "State",
     "Store",
     "Tokens",
+    "Traffic",
     "Users",
     "Watchlist",
 ]
@@ -71,6 +77,7 @@ __all__ = [
 NO_ALERTS = "no alert store on this hub"
 NO_WATCHLIST = "no watchlist store on this hub"
 NO_PASSWORDS = "password sign-in is not enabled on this hub"
+NO_TRAFFIC = "this hub's store keeps no traffic tables"
 
 
 async def _state(conn: HTTPConnection) -> ApiState:
@@ -160,6 +167,17 @@ async def _watchlist(state: State) -> WatchlistStore:
     return state.watchlist
 
 
+async def _traffic(state: State) -> TrafficSource:
+    source = as_traffic_source(state.traffic)
+    if source is None:
+        raise HTTPException(503, NO_TRAFFIC)
+    return source
+
+
+async def _thresholds(state: State) -> Thresholds:
+    return state.thresholds
+
+
 async def _enrolment(state: State) -> Enrolment:
     if state.enrolment is None:
         raise HTTPException(503, "enrolment is not available on this hub (no face models)")
@@ -185,3 +203,7 @@ Alerts = Annotated[AlertStore, Depends(_alerts)]
 Watchlist = Annotated[WatchlistStore, Depends(_watchlist)]
 MaybeWatchlist = Annotated[WatchlistStore | None, Depends(_maybe_watchlist)]
 Enrol = Annotated[Enrolment, Depends(_enrolment)]
+Traffic = Annotated[TrafficSource, Depends(_traffic)]
+"""The traffic rows (raw: the routes protect them); 503 where the store keeps none."""
+Disclosure = Annotated[Thresholds, Depends(_thresholds)]
+"""The suppression thresholds the traffic tables are published with."""

@@ -143,6 +143,18 @@ def test_filters_pick_rows_out_of_the_protected_bin() -> None:
             )  # fmt: skip
 
 
+def test_a_table_reads_the_same_whichever_tables_are_asked_for() -> None:
+    """Guards protection that depends on the route: counts are protected together with
+    turning and speeds (and OD with journeys), so asking for counts alone must read
+    the speed rows too (it once did not, and a speed count gave a crossing away)."""
+    source = RowsSource(demo_day(DAY))
+    window = Window(DAY, DAY + 6 * 3600, BIN_S)
+    together = publish(source, demo_cameras(), window, Thresholds())
+    for name in TABLES:
+        alone = publish(source, demo_cameras(), window, Thresholds(), (name,))
+        assert alone[name].rows == together[name].rows, name
+
+
 def test_a_bin_reads_the_same_in_every_window() -> None:
     """Guards differencing two windows: a bin's rows do not depend on the window they
     were asked in (zero rows aside, which only appear for keys seen in the window)."""
