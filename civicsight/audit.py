@@ -88,7 +88,9 @@ ACTIONS: frozenset[str] = frozenset(
         "search.plates",  # details: case_id, purpose, query, results
         "search.image",  # details: case_id, purpose, input_sha256, query, results
         "track.view",  # details: case_id, purpose, track
-        "aggregates.read",  # details: since, until, bucket_s
+        "aggregates.read",  # the retired /api/aggregates (kept: older entries name it)
+        "traffic.read",  # details: table, since, until, camera, cls, format, rows
+        "traffic.export",  # details: kind (tables | report), since, until, out, rows
         "audit.read",  # details: the filters read with
         "audit.verified",  # details: ok, checked, problem, seq (the scheduled chain check)
         "search.biometric",  # written by append_biometric_search only

@@ -71,6 +71,7 @@ TOOLS = {
     ("watchlist", ""): "civicsight.services.faces.watchlist_cli",
     ("privacy", "report"): "civicsight.tools.privacy_report",
     ("dashboards", ""): "civicsight.dashboards.cli",
+    ("traffic", ""): "civicsight.tools.traffic",
 }
 METRICS_PORT_VAR = "CIVICSIGHT_METRICS_PORT"
 CLI_ROLE = "local"
@@ -592,6 +593,12 @@ def build_parser() -> argparse.ArgumentParser:
     privacy = sub.add_parser("privacy", help="privacy report (input for a DPIA)")
     privacy.add_argument("what", choices=["report"])
     privacy.add_argument("rest", nargs=argparse.REMAINDER)
+    traffic = sub.add_parser(
+        "traffic",
+        help="traffic tables for authorities: export (CSV, Parquet) | report (HTML)",
+        add_help=False,
+    )
+    traffic.add_argument("rest", nargs=argparse.REMAINDER)
     replay = sub.add_parser(
         "replay", help="replay a multi-camera scenario through the broker", add_help=False
     )
@@ -613,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("bench", "eval", "privacy"):
         return cmd_tool(tool_module(args.command, args.what, args.rest), args.rest)
-    if args.command in ("models", "watchlist", "replay", "dashboards"):
+    if args.command in ("models", "watchlist", "replay", "dashboards", "traffic"):
         return cmd_tool(TOOLS[(args.command, "")], args.rest)
     return int(args.func(args))
 

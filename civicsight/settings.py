@@ -1,11 +1,12 @@
 """Settings, composed from parts: every service's settings class is ``HubSettings`` (bus,
 data folder, logging, retention) plus the parts it needs (``CameraFiles`` or
-``WatchedCameras``, ``MediaSource``, ``ModelSource``, ``DeviceChoice``; the track store's in
-``civicsight.store.config``) plus its own fields. A variable is declared once, in one
-part, however many services read it; the configuration reference lists each with the
-services that read it. Every part reads ``CIVICSIGHT_*`` environment variables, is frozen,
-and never echoes input in errors. Services get their settings from the runtime
-(``civicsight.runtime.run``), never at import time.
+``WatchedCameras``, ``MediaSource``, ``ModelSource``, ``DeviceChoice``,
+``DisclosureSettings``; the track store's in ``civicsight.store.config``) plus its own
+fields. A variable is declared once, in one part, however many services read it; the
+configuration reference lists each with the services that read it. Every part reads
+``CIVICSIGHT_*`` environment variables, is frozen, and never echoes input in errors.
+Services get their settings from the runtime (``civicsight.runtime.run``), never at
+import time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicsight.cameras import CameraWatch
 from civicsight.retention import RetentionPolicy, load_policy
+from civicsight.traffic_tables import MIN_FLOW_K, MIN_K, Thresholds
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -86,6 +88,27 @@ class DeviceChoice(BaseSettings):
         description="auto (CUDA where present and usable), cpu, cuda or cuda:N; the default "
         "of every service's own *_DEVICE",
     )
+
+
+class DisclosureSettings(BaseSettings):
+    """The suppression thresholds of the published traffic tables (API, exports, report):
+    a hub may raise them, never lower them."""
+
+    model_config = CONFIG
+    traffic_k: int = Field(
+        MIN_K,
+        ge=MIN_K,
+        description="traffic counts, turning movements, zones and speeds below this are "
+        "withheld (at least 5)",
+    )
+    traffic_flow_k: int = Field(
+        MIN_FLOW_K,
+        ge=MIN_FLOW_K,
+        description="origin-destination and journey counts below this are withheld (at least 10)",
+    )
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.traffic_k, self.traffic_flow_k)
 
 
 class HubSettings(BaseSettings):

@@ -32,6 +32,7 @@ from civicsight.services.ingest.settings import IngestSettings
 from civicsight.services.plates.settings import PlatesSettings
 from civicsight.services.reid.settings import ReidSettings
 from civicsight.streams.settings import StreamSettings
+from civicsight.tools.traffic import TrafficToolSettings
 
 REPO = Path(__file__).resolve().parents[1]
 PROCESSES: list[tuple[str, type[BaseSettings]]] = [
@@ -46,6 +47,7 @@ PROCESSES: list[tuple[str, type[BaseSettings]]] = [
     ("civicsight up", UpSettings),
     ("civicsight token", TokenSettings),
     ("civicsight models", ModelsSettings),
+    ("civicsight traffic", TrafficToolSettings),
 ]
 """Every process with settings; a variable is listed once, with all of them that read it."""
 SERVICES = {"ingest", "detect", "faces", "reid", "plates", "stream", "indexer", "api"}

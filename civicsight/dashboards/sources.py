@@ -21,6 +21,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from civicsight.dashboards.infinity import PLUGIN as INFINITY
+from civicsight.traffic_tables import COLUMNS
 
 PROMETHEUS_UID = "civicsight-prometheus"
 HUB_API_UID = "civicsight-hub-api"
@@ -51,27 +52,7 @@ PROMETHEUS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 source; the provisioned one is the default)."""
 HUB_API = DataSourceRef(type_val=INFINITY, uid=HUB_API_UID)
 
-TRAFFIC_ROUTES: dict[str, tuple[str, ...]] = {
-    "counts": (
-        "camera", "rule", "direction", "class", "bin_start", "bin_minutes", "count", "status",
-    ),
-    "turning": (
-        "camera", "entry", "exit", "class", "bin_start", "bin_minutes", "count", "status",
-    ),
-    "zones": (
-        "camera", "zone", "class", "bin_start", "bin_minutes", "entries", "exits",
-        "occupancy_mean", "occupancy_max", "dwell_p50_s", "dwell_p90_s", "status",
-    ),
-    "speeds": (
-        "camera", "rule", "class", "bin_start", "bin_minutes", "count", "p15_kmh", "p50_kmh",
-        "p85_kmh", "status",
-    ),
-    "journeys": (
-        "origin", "destination", "class", "source", "bin_start", "bin_minutes", "count",
-        "p50_s", "p85_s", "status",
-    ),
-    "od": ("origin", "destination", "class", "bin_start", "bin_minutes", "count", "status"),
-}  # fmt: skip
+TRAFFIC_ROUTES: dict[str, tuple[str, ...]] = {str(k): v for k, v in COLUMNS.items()}
 """``GET /api/traffic/<route>``: the columns of its ``rows`` (the traffic API's contract)."""
 TRAFFIC_PARAMS = frozenset({"since", "until", "camera", "cls", "format"})
 

@@ -35,8 +35,9 @@ from civicsight.dashboards.sources import HUB_API, TRAFFIC_ROUTES, es_ref
 API_UID = "civicsight-traffic"
 ES_UID = "civicsight-traffic-es"
 BIN = "15m"
-SINCE = "${__from:date:iso}"
-UNTIL = "${__to:date:iso}"
+SINCE = "${__from:date:seconds}"
+UNTIL = "${__to:date:seconds}"
+"""The dashboard's time range as the traffic API takes it: Unix seconds."""
 NUMBERS = {
     "bin_minutes", "count", "entries", "exits", "occupancy_mean", "occupancy_max",
     "dwell_p50_s", "dwell_p90_s", "p15_kmh", "p50_kmh", "p85_kmh", "p50_s", "p85_s",

@@ -25,7 +25,8 @@ from civicsight.events import (
     global_track_id,
     tracklet_id,
 )
-from civicsight.traffic import TrafficSink
+from civicsight.plate_journeys import JourneyPartSink
+from civicsight.traffic import TrafficSink, TrafficSource
 
 Indexed = TrackUpdate | PlateRead | Appearance
 PAGE_SIZE = 50
@@ -290,10 +291,11 @@ def plate_rank(conf: float) -> int:
     return round(conf * 1_000_000)
 
 
-class TrackStore(TrafficSink, Protocol):
-    """Also the indexer's ``TrafficSink`` (``write_traffic``): the traffic rows live in the
-    same store (``traffic_sql.py``, ``traffic_es.py``), which reads them back as a
-    ``civicsight.traffic.TrafficSource``."""
+class TrackStore(TrafficSink, TrafficSource, JourneyPartSink, Protocol):
+    """Also the traffic store: the indexer writes the stream app's bins
+    (``TrafficSink.write_traffic``) and the plate journey parts (``JourneyPartSink``), and
+    the API and the traffic CLI read the rows back (``TrafficSource``: ``traffic_sql.py``,
+    ``traffic_es.py``, ``journeys_sql.py``, ``journeys_es.py``)."""
 
     def open(self) -> None: ...
     def close(self) -> None: ...

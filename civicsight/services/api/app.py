@@ -31,7 +31,6 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from civicsight.runtime import Metrics
 from civicsight.services.api import (
     admin_routes,
-    aggregates,
     alerts_routes,
     audit_routes,
     auth_routes,
@@ -42,6 +41,7 @@ from civicsight.services.api import (
     rules_routes,
     search,
     system_routes,
+    traffic_routes,
     transparency_routes,
     watchlist_routes,
 )
@@ -61,7 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     investigation.router,
     corrections.router,
-    aggregates.router,
+    traffic_routes.router,
     audit_routes.router,
     alerts_routes.router,
     watchlist_routes.router,

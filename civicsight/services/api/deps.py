@@ -12,8 +12,8 @@ instead of taking a worker thread each.
 
 Optional parts answer in words from their dependency, before the route runs: no alert
 store, watchlist, enrolment models, bus or re-ID models on this hub is a 503; no password
-sign-in is a 404. Role checks (``require``, a route dependency) still come first, so a
-role that may not use a route learns nothing about the hub's parts.
+sign-in is a 404. Role checks (``require``, a route dependency) still come first, so a role
+that may not use a route learns nothing about the hub's parts.
 
 ``Authed`` (the caller) and ``Purposed`` (a search's case and purpose) are defined in
 ``security.py`` and re-exported here.
@@ -39,6 +39,8 @@ from civicsight.services.api.params import CameraPath, SearchLimits
 from civicsight.services.api.security import Authed, Purposed
 from civicsight.services.api.state import ApiState, Enrolment, ImageEmbedder, api_state
 from civicsight.store import TrackStore
+from civicsight.traffic import TrafficSource
+from civicsight.traffic_tables import Thresholds
 from civicsight.users import UserStore
 from civicsight.watchlist import WatchlistStore
 
@@ -52,6 +54,7 @@ __all__ = [
     "Bus",
     "Camera",
     "Cameras",
+    "Disclosure",
     "Embedder",
     "Enrol",
     "EventFeed",
@@ -64,6 +67,7 @@ __all__ = [
     "State",
     "Store",
     "Tokens",
+    "Traffic",
     "Users",
     "Watchlist",
 ]
@@ -160,6 +164,14 @@ async def _watchlist(state: State) -> WatchlistStore:
     return state.watchlist
 
 
+async def _traffic(state: State) -> TrafficSource:
+    return state.traffic if state.traffic is not None else state.store
+
+
+async def _thresholds(state: State) -> Thresholds:
+    return state.thresholds
+
+
 async def _enrolment(state: State) -> Enrolment:
     if state.enrolment is None:
         raise HTTPException(503, "enrolment is not available on this hub (no face models)")
@@ -185,3 +197,7 @@ Alerts = Annotated[AlertStore, Depends(_alerts)]
 Watchlist = Annotated[WatchlistStore, Depends(_watchlist)]
 MaybeWatchlist = Annotated[WatchlistStore | None, Depends(_maybe_watchlist)]
 Enrol = Annotated[Enrolment, Depends(_enrolment)]
+Traffic = Annotated[TrafficSource, Depends(_traffic)]
+"""The traffic rows (raw: the routes protect them): the track store, or a stand-in."""
+Disclosure = Annotated[Thresholds, Depends(_thresholds)]
+"""The suppression thresholds the traffic tables are published with."""

@@ -37,7 +37,7 @@ from civicsight.services.api.live import LiveFeed, LiveView
 from civicsight.services.api.redact import YuNetFaces, redact_faces
 from civicsight.services.api.server import api_server
 from civicsight.services.api.state import ApiState, Enrolment
-from civicsight.settings import CameraFiles
+from civicsight.settings import CameraFiles, DisclosureSettings
 from civicsight.store import TrackStore
 from civicsight.store.config import StoreSettings, build_store, describe
 from civicsight.users import UserStore
@@ -46,7 +46,9 @@ from civicsight.watchlist import FaceMatchSettings, WatchlistStore
 log = logging.getLogger("api")
 
 
-class ApiSettings(StoreSettings, AppearanceSettings, FaceMatchSettings, CameraFiles):
+class ApiSettings(
+    StoreSettings, AppearanceSettings, FaceMatchSettings, CameraFiles, DisclosureSettings
+):
     """Settings of the API service (CIVICSIGHT_API_HOST, CIVICSIGHT_API_PORT, ...)."""
 
     api_host: str = Field("127.0.0.1", description="address the API listens on")
@@ -217,6 +219,7 @@ def main() -> None:
             watchlist=watchlist,
             enrolment=enrolment,
             retention=settings.retention_policy(),
+            thresholds=settings.thresholds(),
         )
         app = create_app(
             state, allowed_hosts=settings.listed(settings.allowed_hosts), metrics=metrics

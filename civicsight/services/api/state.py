@@ -36,6 +36,8 @@ from civicsight.services.api.feed import Feed
 from civicsight.services.api.live import LiveView
 from civicsight.services.api.params import SearchLimits
 from civicsight.store import TrackStore
+from civicsight.traffic import TrafficSource
+from civicsight.traffic_tables import Thresholds
 from civicsight.transparency import Transparency
 from civicsight.users import UserStore
 from civicsight.watchlist import FaceEncoding, WatchlistStore
@@ -105,7 +107,9 @@ class ApiState:
     ``publisher``: the bus, for corrections; ``embedder``: the re-ID models, for image
     search; ``alerts``, ``watchlist``, ``enrolment``: the alert store, the face
     watchlist and the face models that enrol into it; ``limits``: search windows and
-    uploads; ``retention``: the policy in force; ``static_dir``: the web app."""
+    uploads; ``retention``: the policy in force; ``static_dir``: the web app;
+    ``traffic``: the traffic rows (None: the track store, which keeps them);
+    ``thresholds``: the traffic tables' suppression thresholds."""
 
     store: TrackStore
     tokens: TokenStore
@@ -122,6 +126,8 @@ class ApiState:
     limits: SearchLimits = field(default_factory=SearchLimits)
     retention: RetentionPolicy = DEFAULT_POLICY
     static_dir: Path = STATIC_DIR
+    traffic: TrafficSource | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
     # what the app keeps while it runs
     search_uploads: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(2), init=False, repr=False

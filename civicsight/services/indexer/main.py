@@ -21,7 +21,7 @@ import time
 from contextlib import ExitStack, closing
 
 from civicsight.metric_names import CAPTURE_TO_STORE_SECONDS, STORE_WRITE_SECONDS
-from civicsight.plate_journeys import JourneyPartSink, PlateJourneys
+from civicsight.plate_journeys import PlateJourneys
 from civicsight.retention import enforce
 from civicsight.runtime import Outputs, Polling, Received, Service, run, timed
 from civicsight.services.indexer.logic import capture_ages, index_batch, match_sightings
@@ -42,9 +42,6 @@ class Indexer(Service[IndexerSettings]):
         s = self.settings
         self.store = resources.enter_context(closing(s.track_store()))
         self.store.open()
-        if not isinstance(self.store, JourneyPartSink):
-            raise TypeError(f"{type(self.store).__name__} cannot store plate journeys")
-        self.parts: JourneyPartSink = self.store
         self.journeys = PlateJourneys(
             run=secrets.token_hex(8),
             max_journey_s=s.plate_journey_max_s,
@@ -73,13 +70,13 @@ class Indexer(Service[IndexerSettings]):
         now = time.time()
         with timed(self.metrics, STORE_WRITE_SECONDS):
             self.stored += index_batch(self.store, batch, out.dead_letter, now)
-            match_sightings(self.parts, self.journeys, batch, now)
+            match_sightings(self.store, self.journeys, batch, now)
         for age in capture_ages(batch, (r for r, _ in out.dead), time.time()):
             self.metrics.observe(CAPTURE_TO_STORE_SECONDS, age)
         return out
 
     def every_poll(self, now: float) -> None:
-        match_sightings(self.parts, self.journeys, [], now)
+        match_sightings(self.store, self.journeys, [], now)
         if now < self.next_purge:
             return
         for done in enforce([self.store], self.policy, now):

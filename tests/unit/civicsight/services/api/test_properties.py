@@ -39,9 +39,11 @@ from civicsight.services.api.embedder import ReidImageEmbedder
 from civicsight.services.api.face_models import LazyFaceEncoder
 from civicsight.services.api.state import ApiState, Enrolment
 from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.traffic_tables import TABLES
 from civicsight.users import UserStore
 from civicsight.watchlist import WatchlistEntry, WatchlistStore
-from tests.support import RecordingPublisher
+from tests.support import RecordingPublisher, RowsSource
+from tests.traffic_data import demo_day
 
 from .conftest import track_specs, track_update
 
@@ -58,7 +60,7 @@ ROUTES: dict[tuple[str, str], Permission | tuple[Permission, ...] | str] = {
     ("POST", "/api/auth/logout"): SIGNED_IN,
     ("POST", "/api/auth/password"): SIGNED_IN,
     ("GET", "/api/me"): SIGNED_IN,
-    ("GET", "/api/aggregates"): Permission.AGGREGATES,
+    **{("GET", f"/api/traffic/{name}"): Permission.AGGREGATES for name in TABLES},
     ("GET", "/api/audit"): Permission.AUDIT,
     ("GET", "/api/audit/cases"): Permission.AUDIT,
     ("GET", "/api/transparency"): PUBLIC,
@@ -116,7 +118,8 @@ HOSTILE = st.sampled_from(
         "", " ", "0", "-1", "1e309", "-1e309", "inf", "-inf", "nan", "NaN", "1.5", "9" * 40,
         "C-1\n", "C-1\r\n", "C-1", "2026/118", "AB?12*", "*", "?", "AB123CD", "../../etc/passwd",
         "%2e%2e%2f", "' OR 1=1 --", "\x00", "\u202e", "é", "cam-a", "cam-b", "person", "car",
-        "horse", "search.tracks", "a valid purpose", TRACK, "t-missing", "-" * 600,
+        "horse", "search.tracks", "a valid purpose", TRACK, "t-missing", "-" * 600, "csv",
+        "json", "junction", "street", str(time.time() - 86_400), str(time.time() - 3600),
         ALERT, "a-0000000000000000", "new", "confirmed", "dismissed", WATCHLIST, ENTRY,
     ]
 )  # fmt: skip
@@ -150,6 +153,7 @@ def hub(
         store.upsert(track_update(spec, None), stored_at=spec.last_seen + 1)
     fill_faces(alerts, watchlist)
     cameras = [CameraConfig(id="cam-a", name="A", source="media:bus.jpg")]
+    traffic = RowsSource(demo_day(time.time() // 86_400 * 86_400 - 86_400))
     embedder = ReidImageEmbedder(AppearanceSettings(model_mirror=model_mirror))
     faces = ModelChoice("face-det-yunet-s", "face-embed-dlib-resnet", model_mirror, folder / "m")
     app = create_app(
@@ -164,6 +168,7 @@ def hub(
             publisher=RecordingPublisher(),
             embedder=embedder,
             enrolment=Enrolment(LazyFaceEncoder(faces), 0.5, 32),
+            traffic=traffic,
         )
     )
     headers = {

@@ -18,7 +18,9 @@ from civicsight.services.api.app import create_app
 from civicsight.services.api.camera_registry import CameraRegistry
 from civicsight.services.api.state import ApiState
 from civicsight.store.sqlite import SqliteTrackStore
+from civicsight.traffic import CameraBin, CountBin, TrafficRow
 from civicsight.users import MAX_FAILURES, UserStore
+from tests.support import RowsSource
 
 from .conftest import T0, track_specs
 
@@ -48,11 +50,29 @@ def client(
 ) -> Iterator[TestClient]:
     app = create_app(
         ApiState(
-            store=store, tokens=tokens, audit=trail, cameras=CameraRegistry(cameras), users=users
+            store=store,
+            tokens=tokens,
+            audit=trail,
+            cameras=CameraRegistry(cameras),
+            users=users,
+            traffic=RowsSource(traffic_rows()),
         )
     )
     with TestClient(app) as c:
         yield c
+
+
+def traffic_rows() -> list[TrafficRow]:
+    """A day of counts at cam-a's line: small at night, bigger by day."""
+    rows: list[TrafficRow] = []
+    for n in range(96):
+        b = T0 + n * 900
+        rows.append(CameraBin(camera="cam-a", bin_start=b, up=True))
+        for direction, count in (("in", n % 7), ("out", 3 * (n % 11))):
+            if count:
+                rows.append(CountBin(camera="cam-a", rule="door", direction=direction,
+                                     cls="car", bin_start=b, count=count))  # fmt: skip
+    return rows
 
 
 ROUTES = {
@@ -61,16 +81,16 @@ ROUTES = {
     "tracks": f"/api/tracks?{WHY}",
     "track": f"/api/tracks/{TRACK}?{WHY}",
     "crop": f"/api/tracks/{TRACK}/crop.jpg?{WHY}",
-    "aggregates": f"/api/aggregates?since={T0 - 3600}&until={T0 + 86_400}",
+    "traffic": f"/api/traffic/counts?since={T0 - 3600}&until={T0 + 86_400}",
     "audit": "/api/audit",
 }
 ALLOWED = {
     Role.VIEWER: {"cameras", "live"},
     Role.OPERATOR: {"cameras", "live"},
     Role.INVESTIGATOR: {"cameras", "live", "tracks", "track", "crop"},
-    Role.TRAFFIC_ANALYST: {"aggregates"},
+    Role.TRAFFIC_ANALYST: {"traffic"},
     Role.AUDITOR: {"audit"},
-    Role.ADMIN: {"cameras", "live", "aggregates"},
+    Role.ADMIN: {"cameras", "live", "traffic"},
 }
 
 
@@ -193,46 +213,17 @@ def test_traffic_analyst_gets_numbers_only_with_small_counts_suppressed(
     client: TestClient, tokens: TokenStore
 ) -> None:
     """Guards the analyst view: no track id, plate or crop anywhere in the answer, and no
-    count under the suppression limit (12 tracks over 2 cameras and 4 classes in the store:
-    every per-class count is small, so all are null)."""
+    count under the suppression limit; the retired /api/aggregates is gone."""
     token = tokens.issue(Role.TRAFFIC_ANALYST, "ana")
-    resp = client.get(ROUTES["aggregates"], headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    resp = client.get(ROUTES["traffic"], headers=headers)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert "t-0" not in resp.text and "track_id" not in resp.text and "plate" not in resp.text
-    assert body["counts"] and all(r["count"] is None or r["count"] >= 5 for r in body["counts"])
-    assert all(r["count"] is None for r in body["counts"])
-    assert {(f["from_camera"], f["to_camera"]) for f in body["flows"]} == {("cam-a", "cam-b")}
-
-
-@pytest.mark.parametrize(
-    ("cameras_per_track", "n", "expected"),
-    [
-        (("a", "b"), 4, None),  # below the limit: suppressed
-        (("a", "b"), 5, 5),
-        (("a", "b", "a"), 6, 6),  # a -> b and b -> a
-    ],
-)
-def test_flow_counts(cameras_per_track: tuple[str, ...], n: int, expected: int | None) -> None:
-    from civicsight.services.api.aggregates import flow_rows
-    from civicsight.store import StoredTrack
-
-    tracks = [
-        StoredTrack(
-            track_id=f"t{i}",
-            version=1,
-            cls="car",
-            cameras=cameras_per_track,
-            tracklets=2,
-            first_seen=0.0,
-            last_seen=1.0,
-            closed=True,
-            stored_at=2.0,
-        )
-        for i in range(n)
-    ]
-    rows = flow_rows(tracks, 5)
-    assert rows[0].count == expected and rows[0].from_camera == "a"
+    counts = [r["count"] for r in body["rows"]]
+    assert None in counts and any(c and c >= 5 for c in counts)
+    assert all(c is None or c == 0 or c >= 5 for c in counts)
+    assert client.get("/api/aggregates?since=0", headers=headers).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ export const ACTION_GROUPS = [
   ["Administration", ["user.add", "user.password_reset", "user.disable", "user.enable",
     "token.issue", "token.revoke", "setting.change", "camera.faces_enabled",
     "camera.faces_disabled", "camera.rules"]],
-  ["Audit and retention", ["audit.read", "audit.verified", "audit.purged", "retention.run",
-    "aggregates.read"]],
+  ["Traffic data", ["traffic.read", "traffic.export", "aggregates.read"]],
+  ["Audit and retention", ["audit.read", "audit.verified", "audit.purged", "retention.run"]],
 ];
 const FAMILIES = [["search.*", "Every search (search.*)"], ["watchlist.*", "Every watchlist change"],
   ["alert.*", "Every alert step"], ["user.*", "Every user change"],
