@@ -1,6 +1,7 @@
 """The traffic analyst's page in Debian's chromium against a real API (uvicorn) over a
-demo-like day of traffic in a real SQLite store: the tables and charts render, withheld values are hatched
-with a tooltip, camera-down bins show as gaps, a CSV downloads, and nothing errs."""
+demo-like day of traffic in a real SQLite store: the tables and charts render, withheld
+values are hatched with a tooltip, camera-down bins show as gaps, a CSV downloads, and
+nothing errs."""
 
 from __future__ import annotations
 
