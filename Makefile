@@ -49,7 +49,8 @@ lint: venv
 	$(VENV)/bin/lint-imports
 
 bench: venv
-	$(PY) -m civicsight bench detect --json --rounds 5 --e2e-seconds 60 --out bench/results/detect-cpu-2core.json
+	$(PY) -m civicsight bench detect --json --rounds 5 --out bench/results/detect-cpu-2core.json
+	$(PY) -m civicsight bench latency --json --cameras 4 --seconds 120 --rounds 5 --out bench/results/latency-cpu-2core.json
 
 topics: venv
 	$(PY) -m civicsight topics --yaml > infra/kafka/topics.yaml

@@ -68,7 +68,9 @@ class Received:
 
 
 class Subscriber(Protocol):
-    def poll_batch(self, max_messages: int, timeout: float) -> list[Received]: ...
+    def poll_batch(
+        self, max_messages: int, timeout: float, linger: float = 0.0
+    ) -> list[Received]: ...
     def done(self, items: Iterable[Received]) -> None: ...
     def dead_letter(self, msg: Message, reason: str) -> None: ...
     def close(self) -> None: ...
@@ -255,11 +257,19 @@ class KafkaSubscriber:
             self._consumer.pause(assigned)
         return len(assigned)
 
-    def poll_batch(self, max_messages: int, timeout: float) -> list[Received]:
+    def poll_batch(self, max_messages: int, timeout: float, linger: float = 0.0) -> list[Received]:
+        """Up to ``max_messages``: waits at most ``timeout`` for the first, then at most
+        ``linger`` for the rest (0: only what has already been fetched). A batch is never
+        held back to fill up longer than ``linger``: under light load every message goes
+        on at once, under heavy load batches fill from what is queued."""
         if self._paused:
             self._hold()  # a rebalance may have assigned partitions since the pause
+        first = self._consumer.poll(timeout)
+        if first is None:
+            return []
+        rest = self._consumer.consume(max_messages - 1, linger) if max_messages > 1 else []
         out: list[Received] = []
-        for msg in self._consumer.consume(max_messages, timeout):
+        for msg in [first, *rest]:
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:

@@ -58,6 +58,7 @@ TOOLS = {
     ("bench", "detect"): "civicsight.bench.detect",
     ("bench", "gpu"): "civicsight.bench.detect_gpu",
     ("bench", "journeys"): "civicsight.bench.journeys",
+    ("bench", "latency"): "civicsight.bench.latency",
     ("bench", "search"): "civicsight.bench.search",
     ("bench", "uploads"): "civicsight.bench.uploads",
     ("bench", "wall"): "civicsight.bench.wall",

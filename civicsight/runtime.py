@@ -99,11 +99,13 @@ Emit = Callable[[str, str, Event], None]
 
 @dataclass(frozen=True)
 class Polling:
-    """How a consumer takes its input: batches of at most ``max_messages``, waiting at
-    most ``wait_s`` to fill one."""
+    """How a consumer takes its input: batches of at most ``max_messages``; a poll waits
+    at most ``wait_s`` for a first message, then at most ``linger_s`` for more (0: a batch
+    is what has already arrived, so nothing waits under light load)."""
 
     max_messages: int = 64
     wait_s: float = 0.2
+    linger_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -389,7 +391,9 @@ class _Consumer:
                 self.publisher.poll(limits.wait_s)
                 batch = self.subscriber.poll_batch(limits.max_messages, 0)
             else:
-                batch = self.subscriber.poll_batch(limits.max_messages, limits.wait_s)
+                batch = self.subscriber.poll_batch(
+                    limits.max_messages, limits.wait_s, limits.linger_s
+                )
                 self.publisher.poll(0)
             self._poll_s += time.perf_counter() - started
             yield batch

@@ -1,10 +1,17 @@
 """``civicsight bench detect --json``: the detect service's batched path against the plain
-ultralytics ``predict`` loop, on the same JPEG frames with the same model, in one run.
+ultralytics ``predict`` loop and against the bare batched forward pass of the same compiled
+model, on the same JPEG frames, in one run.
 
-Rounds of the two alternate (baseline, service, baseline, ...), each in a fresh process
-(so neither runtime's idle worker threads slow the other), and the median of each is
-reported, so a busy machine slows both alike. Optionally (``--e2e-seconds``) the demo hub
-runs for a while and the latency from frame capture to track in the store is reported.
+- ``baseline``: ultralytics ``YOLO(...).predict`` frame by frame (decode included);
+- ``service``: the service's pipeline (decode, batched detection, tracking, crops);
+- ``forward``: the same compiled model, batch size and input size, fed prepared tensors
+  through the same infer requests: no decoding, letterboxing, box decoding or tracking.
+  What this CPU gives this model; ``service_share_of_forward`` says how close the service is.
+
+Rounds of the three alternate (baseline, service, forward, baseline, ...), each in a fresh
+process (so no runtime's idle worker threads slow another), and the median of each is
+reported, so a busy machine slows all alike. Capture-to-store latency on a running hub is
+``civicsight bench latency``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ import contextlib
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,16 +29,16 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from civicsight.bench.output import cpu_name, emit
+from civicsight.bench.output import cpu_info, emit
 from civicsight.events import Frame
 from civicsight.images import decode_jpeg
 from civicsight.services.detect.pipeline import COCO_TRACKED, build_pipeline, openvino_model
 from civicsight.services.detect.settings import DetectSettings
-from civicsight.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 REPEATS = 3  # timed passes over the frames in each process; their median counts
+WORKERS = ("baseline", "service", "forward")
 VIDEOS = ("car-detection.mp4", "one-by-one-person-detection.mp4", "people-detection.264")
 
 
@@ -100,6 +106,30 @@ def run_service(settings: DetectSettings, frames: list[Frame]) -> float:
     return fps
 
 
+def run_forward(settings: DetectSettings, frames: list[Frame]) -> float:
+    """Frames/s of the bare batched forward pass: the service's compiled model and batch
+    size, over the same frames prepared beforehand (one tensor per batch)."""
+    from itertools import groupby
+
+    model, _ = openvino_model(settings)
+    model.start()
+    images = [im for im in (decode_jpeg(f.jpeg) for f in frames) if im is not None]
+    tensors = []
+    for _, group in groupby(images, key=lambda im: im.shape):  # one aspect ratio per tensor
+        same = list(group)
+        for i in range(0, len(same), settings.batch_max):
+            tensors.append(model.input_tensor(same[i : i + settings.batch_max]))
+    model.forward(tensors)  # warm-up: compiles the input shapes
+
+    def once() -> float:
+        start = time.perf_counter()
+        return model.forward(tensors) / (time.perf_counter() - start)
+
+    fps = statistics.median(once() for _ in range(REPEATS))
+    model.close()
+    return fps
+
+
 def labelled_counts(settings: DetectSettings, model_dir: Path, media: Path) -> dict[str, object]:
     """Boxes found on the hand-labelled sample images by both paths, against the labels."""
     import yaml
@@ -150,39 +180,8 @@ def quietly(fn: Callable[..., T], *args: object) -> T:
         return fn(*args)
 
 
-def e2e_latency(seconds: float) -> dict[str, float | int]:
-    """Run the demo hub for ``seconds`` and read capture-to-store latency from the store."""
-    import signal
-    import subprocess
-
-    from civicsight.store.sqlite import SqliteTrackStore
-
-    with tempfile.TemporaryDirectory(prefix="cs-bench-") as tmp:
-        env = {**os.environ, "CIVICSIGHT_DATA_DIR": tmp, "CIVICSIGHT_API_PORT": str(free_port())}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "civicsight", "up", "--demo"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(seconds)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(60)
-        store = SqliteTrackStore(Path(tmp) / "tracks.db")
-        store.open()
-        lat = sorted(store.latencies())
-        store.close()
-    if not lat:
-        return {"e2e_samples": 0}
-    return {
-        "e2e_samples": len(lat),
-        "latency_p50_ms": round(1000 * lat[len(lat) // 2], 1),
-        "latency_p95_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.95))], 1),
-    }
-
-
 def measure_in_child(which: str, frames_per_video: int) -> float:
-    """Frames/s of ``which`` (baseline or service), measured in a fresh interpreter."""
+    """Frames/s of ``which`` (one of ``WORKERS``), measured in a fresh interpreter."""
     import subprocess
 
     out = subprocess.run(
@@ -209,11 +208,12 @@ def worker(which: str, frames_per_video: int) -> None:
     _, model_dir = resolve(settings.model, settings.model_mirror, settings.data_dir / "models")
     frames = sample_frames(media_root(), frames_per_video, step=7)
     with contextlib.redirect_stdout(sys.stderr):  # ultralytics prints to stdout
-        fps = (
-            run_baseline(model_dir, frames)
-            if which == "baseline"
-            else run_service(settings, frames)
-        )
+        if which == "baseline":
+            fps = run_baseline(model_dir, frames)
+        elif which == "service":
+            fps = run_service(settings, frames)
+        else:
+            fps = run_forward(settings, frames)
     print(fps)
 
 
@@ -224,15 +224,15 @@ def media_root() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="civicsight bench detect", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--worker", choices=["baseline", "service"], help=argparse.SUPPRESS)
-    parser.add_argument("--frames-per-video", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--e2e-seconds",
-        type=float,
-        default=0.0,
-        help="also run the demo hub this long for end-to-end latency",
+        "--frames-per-video",
+        type=int,
+        default=96,
+        help="frames from each sample video (every 7th); short passes measure pipeline fill "
+        "and drain more than the steady state a running service is in",
     )
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -245,36 +245,27 @@ def main() -> None:
 
     spec, model_dir = resolve(settings.model, settings.model_mirror, settings.data_dir / "models")
     frames = sample_frames(media, args.frames_per_video, step=7)
-    base: list[float] = []
-    serv: list[float] = []
+    fps: dict[str, list[float]] = {w: [] for w in WORKERS}
     for r in range(args.rounds):
-        print(f"round {r + 1}/{args.rounds}: baseline ...", file=sys.stderr, flush=True)
-        base.append(measure_in_child("baseline", args.frames_per_video))
-        print(f"round {r + 1}/{args.rounds}: service ...", file=sys.stderr, flush=True)
-        serv.append(measure_in_child("service", args.frames_per_video))
+        for which in WORKERS:
+            print(f"round {r + 1}/{args.rounds}: {which} ...", file=sys.stderr, flush=True)
+            fps[which].append(measure_in_child(which, args.frames_per_video))
+    median = {w: statistics.median(v) for w, v in fps.items()}
     result: dict[str, object] = {
-        "service_fps": round(statistics.median(serv), 1),
-        "baseline_fps": round(statistics.median(base), 1),
-        "ratio": round(statistics.median(serv) / statistics.median(base), 2),
-        "rounds": {
-            "service_fps": [round(x, 1) for x in serv],
-            "baseline_fps": [round(x, 1) for x in base],
-        },
+        "service_fps": round(median["service"], 1),
+        "baseline_fps": round(median["baseline"], 1),
+        "forward_fps": round(median["forward"], 1),
+        "ratio": round(median["service"] / median["baseline"], 2),
+        "service_share_of_forward": round(median["service"] / median["forward"], 3),
+        "rounds": {f"{w}_fps": [round(x, 1) for x in v] for w, v in fps.items()},
         "frames": len(frames),
         "frame_size": f"{frames[0].width}x{frames[0].height}",
         "imgsz": settings.imgsz,
         "batch": settings.batch_max,
-        "device": cpu_name(),
+        "cpu": cpu_info(),
         "model": spec.label,
         "labelled_boxes": quietly(labelled_counts, settings, model_dir, media),
     }
-    if args.e2e_seconds > 0:
-        print(
-            f"end-to-end: running the demo hub for {args.e2e_seconds:.0f} s ...",
-            file=sys.stderr,
-            flush=True,
-        )
-        result.update(e2e_latency(args.e2e_seconds))
     emit(result, args.json, args.out)
 
 

@@ -21,6 +21,37 @@ def cpu_name() -> str:
     return platform.processor() or "cpu"
 
 
+ISA_FLAGS = {
+    "avx2": "avx2",
+    "avx512": "avx512f",
+    "vnni": "avx512_vnni",
+    "avx_vnni": "avx_vnni",
+    "amx": "amx_int8",
+}
+
+
+def cpu_info(cpuinfo: str | None = None) -> dict[str, object]:
+    """The CPU a benchmark ran on: model, cores, and the instruction sets that decide
+    inference speed (AVX2, AVX-512, VNNI, AMX), read from ``/proc/cpuinfo``."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    model, flags = platform.processor() or "cpu", set[str]()
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "model name":
+            model = value.strip()
+        elif name.strip() == "flags":
+            flags = set(value.split())
+    return {
+        "model": model,
+        "cores": os.cpu_count(),
+        "isa": [name for name, flag in ISA_FLAGS.items() if flag in flags],
+    }
+
+
 def emit(result: dict[str, object], one_line: bool, out: Path | None) -> None:
     print(json.dumps(result, indent=None if one_line else 2))
     if out is not None:

@@ -647,14 +647,16 @@ class SqliteTrackStore(SqliteJourneys, SqliteTraffic):
                 )
             ]
 
-    def latencies(self) -> list[float]:
-        """Seconds from the capture of a version's newest frame to its storing (open tracks;
-        a version that only closes a track after its timeout is not a latency)."""
+    def version_times(self) -> list[tuple[str, float, float, float]]:
+        """(track id, last seen, emitted, stored) of every version of an open track: the
+        capture of its newest frame, its emission by the stream app and its storing (a
+        version that only closes a track after its timeout says nothing about latency)."""
         with self._lock:
             return [
-                r[0]
+                (r[0], r[1], r[2], r[3])
                 for r in self.db.execute(
-                    "SELECT stored_at - last_seen FROM track_versions WHERE closed = 0"
+                    "SELECT track_id, last_seen, emitted_at, stored_at FROM track_versions "
+                    "WHERE closed = 0"
                 )
             ]
 

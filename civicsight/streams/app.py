@@ -120,6 +120,7 @@ from civicsight.runtime import Metrics, Tally
 from civicsight.streams.association.engine import Associator, Settings
 from civicsight.streams.association.transit import CameraGraph, CameraSpot
 from civicsight.streams.broker import broker_credentials, broker_urls, raw_topic
+from civicsight.streams.faust_app import App
 from civicsight.streams.join import track_update
 from civicsight.streams.join_state import Input, JoinProcessor
 from civicsight.streams.scenario import load_graph
@@ -204,7 +205,7 @@ class StreamApp:
         self.settings = settings
         session = settings.streams_session_timeout
         graph = camera_graph(settings)
-        self.app = app = faust.App(
+        self.app = app = App(
             settings.streams_app_id,
             broker=broker_urls(settings.kafka_bootstrap),
             broker_credentials=broker_credentials(settings.kafka_config()),
@@ -372,7 +373,9 @@ class StreamApp:
     async def on_input(self, stream: faust.StreamT[bytes]) -> None:
         """Batches of input events: tables written and messages sent once per batch."""
         # take_events exists on faust-streaming's Stream, not on its StreamT protocol
-        batches = cast(faust.Stream[bytes], stream).take_events(self.settings.streams_batch, 0.05)
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            self.settings.streams_batch, self.settings.streams_batch_wait_ms / 1000
+        )
         async for batch in batches:
             async with self._in_order:
                 with self._processing("tracklets", positions(batch)):
@@ -449,7 +452,9 @@ class StreamApp:
                 await self.forward([("track_correction", raw)])
 
     async def on_join(self, stream: faust.StreamT[bytes]) -> None:
-        batches = cast(faust.Stream[bytes], stream).take_events(self.settings.join_batch, 0.05)
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            self.settings.join_batch, self.settings.streams_batch_wait_ms / 1000
+        )
         async for batch in batches:
             with self._processing("join", positions(batch)):
                 items = [Input(e.message.offset, e.value or b"") for e in batch]

@@ -73,6 +73,14 @@ class StreamSettings(HubSettings, CameraFiles):
     streams_batch: int = Field(
         500, ge=1, le=10_000, description="most input events handled as one batch"
     )
+    streams_batch_wait_ms: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="how long the stream app gathers input (and join-topic) events before "
+        "it handles them as a batch, unless the batch fills first: every track version "
+        "waits up to this long",
+    )
     rules_reload_s: float = Field(
         5.0,
         gt=0,

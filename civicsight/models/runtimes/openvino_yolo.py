@@ -6,6 +6,10 @@ model can take a batch of frames at their own aspect ratio (e.g. 640x384 for 16:
 video: the same scale as a 640x640 letterbox, without the padding), and decode the
 boxes in numpy for the classes the hub tracks only. Pixel conversion (u8 NHWC BGR ->
 f32 NCHW RGB / 255) is folded into the compiled graph.
+
+A batch is inferred at the smallest compiled batch size that holds it (1, 2, 4, ... up to
+``batch``): under light load a single frame is not padded to a full batch, which would
+cost the inference time of the whole batch in latency and CPU.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ class YoloOptions:
     hint: str = "THROUGHPUT"
 
 
+def batch_sizes(most: int) -> tuple[int, ...]:
+    """The compiled batch sizes: powers of two below ``most``, and ``most``."""
+    sizes = [1 << i for i in range(most.bit_length()) if 1 << i < most]
+    return (*sizes, most)
+
+
 def input_shape(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[int, int]:
     """Network input (h, w): long side ``imgsz``, short side rounded up to the stride."""
     r = imgsz / max(height, width)
@@ -46,11 +56,23 @@ def input_shape(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[
     )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An image made ready for the network off the inference thread (``prepare``): its
+    letterboxed pixels and where they were placed. Preparing right after decoding, on
+    the decoding thread, works on pixels still in the cache and overlaps inference."""
+
+    image: np.ndarray
+    pixels: np.ndarray
+    box: Letterbox
+
+
 @dataclass
 class _Pool:
-    """One compiled input shape and its idle infer requests."""
+    """One compiled input shape and batch size, and its idle infer requests."""
 
     shape: tuple[int, int]
+    batch: int
     free: deque[Any]
 
 
@@ -65,7 +87,8 @@ class _Part:
 class OpenVinoYolo:
     """Batched, pipelined YOLOv8 detector. Lifecycle: ``start()`` ... ``close()``.
 
-    Each distinct input shape (one per frame aspect ratio) is compiled once, on first use.
+    Each distinct input shape (one per frame aspect ratio) and batch size is compiled
+    once, on first use.
     """
 
     def __init__(self, xml: Path, options: YoloOptions | None = None, device: str = "CPU") -> None:
@@ -74,7 +97,7 @@ class OpenVinoYolo:
         self.device = device
         self._core: Any = None
         self._heads: Any = None
-        self._pools: dict[tuple[int, int], _Pool] = {}
+        self._pools: dict[tuple[int, int, int], _Pool] = {}
 
     def start(self) -> None:
         import openvino as ov
@@ -92,16 +115,20 @@ class OpenVinoYolo:
         heads = [concats[name].input_value(i) for name in HEAD_OUTPUTS for i in (0, 1)]
         self._heads = (heads, full.get_parameters())
 
-    def _pool(self, shape: tuple[int, int]) -> _Pool:
-        if shape in self._pools:
-            return self._pools[shape]
+    def _pool(self, shape: tuple[int, int], images: int) -> _Pool:
+        """The compiled model for ``images`` frames of ``shape``: the smallest batch size
+        that holds them."""
+        o = self.options
+        batch = next(b for b in batch_sizes(o.batch) if b >= images)
+        key = (shape[0], shape[1], batch)
+        if key in self._pools:
+            return self._pools[key]
         import openvino as ov
 
         if self._heads is None:
             raise RuntimeError("detector not started")
-        o = self.options
         model = ov.Model(self._heads[0], self._heads[1], "yolo_heads").clone()
-        model.reshape([o.batch, 3, shape[0], shape[1]])
+        model.reshape([batch, 3, shape[0], shape[1]])
         compiled = compile_for_u8_bgr(
             self._core,
             model,
@@ -111,8 +138,10 @@ class OpenVinoYolo:
             scale=255.0,
             nhwc_outputs=2 * len(HEAD_OUTPUTS),  # no reorder at the end
         )
-        pool = _Pool(shape, deque(compiled.create_infer_request() for _ in range(o.requests)))
-        self._pools[shape] = pool
+        pool = _Pool(
+            shape, batch, deque(compiled.create_infer_request() for _ in range(o.requests))
+        )
+        self._pools[key] = pool
         return pool
 
     def close(self) -> None:
@@ -124,15 +153,23 @@ class OpenVinoYolo:
     def name(self) -> str:
         return self.xml.parent.name
 
+    def prepare(self, image: np.ndarray) -> Prepared:
+        """``image`` letterboxed to its network input (thread-safe; see ``Prepared``)."""
+        height, width = image.shape[:2]
+        pixels = np.empty((*input_shape(height, width, self.options.imgsz), 3), np.uint8)
+        return Prepared(image, pixels, letterbox(image, pixels))
+
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
         step = self.options.batch
         chunks = [images[i : i + step] for i in range(0, len(images), step)]
         return [d for result in self.detect_batches(chunks) for d in result]
 
-    def detect_batches(self, batches: Iterable[Sequence[np.ndarray]]) -> Iterator[list[Detections]]:
-        """Detections for each batch (at most ``batch`` images), in order. Up to ``streams``
-        batches infer at once, so the caller's decoding of the next batch and the
-        letterboxing here overlap inference."""
+    def detect_batches(
+        self, batches: Iterable[Sequence[np.ndarray | Prepared]]
+    ) -> Iterator[list[Detections]]:
+        """Detections for each batch (at most ``batch`` images, raw or ``Prepared``), in
+        order, each as soon as it is inferred. Up to ``requests`` batches of a shape infer
+        at once, so the caller's decoding of the next batch overlaps inference."""
         o = self.options
         jobs: deque[tuple[list[_Part], int]] = deque()
         for images in batches:
@@ -140,19 +177,26 @@ class OpenVinoYolo:
                 raise ValueError(f"batch of {len(images)} images; at most {o.batch}")
             groups: dict[tuple[int, int], list[int]] = {}
             for i, im in enumerate(images):
-                groups.setdefault(input_shape(im.shape[0], im.shape[1], o.imgsz), []).append(i)
+                shape = (
+                    im.pixels.shape[:2]
+                    if isinstance(im, Prepared)
+                    else input_shape(im.shape[0], im.shape[1], o.imgsz)
+                )
+                groups.setdefault(shape, []).append(i)
             parts: list[_Part] = []
             for shape, indices in groups.items():
-                pool = self._pool(shape)
+                pool = self._pool(shape, len(indices))
                 while not pool.free:
                     yield self._complete(*jobs.popleft())
-                tensor = np.empty((o.batch, shape[0], shape[1], 3), np.uint8)
-                boxes = [letterbox(images[i], tensor[k]) for k, i in enumerate(indices)]
+                tensor = np.empty((pool.batch, shape[0], shape[1], 3), np.uint8)
+                boxes = [_place(images[i], tensor[k]) for k, i in enumerate(indices)]
                 tensor[len(indices) :] = 114
                 request = pool.free.popleft()
                 request.start_async({0: tensor}, share_inputs=True)  # no copy; not reused
                 parts.append(_Part(pool, request, indices, boxes))
             jobs.append((parts, len(images)))
+            while jobs and _finished(jobs[0][0]):  # under light load: no wait for more input
+                yield self._complete(*jobs.popleft())
         while jobs:
             yield self._complete(*jobs.popleft())
 
@@ -167,3 +211,52 @@ class OpenVinoYolo:
                 out[i] = det
             part.pool.free.append(part.request)
         return out
+
+    def input_tensor(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """``images`` (one aspect ratio, at most ``batch``) as the network takes them:
+        letterboxed into one u8 NHWC tensor of a compiled batch size (``forward``)."""
+        o = self.options
+        shapes = {input_shape(im.shape[0], im.shape[1], o.imgsz) for im in images}
+        if len(shapes) != 1 or len(images) > o.batch:
+            raise ValueError("input_tensor takes up to `batch` images of one aspect ratio")
+        (shape,) = shapes
+        pool = self._pool(shape, len(images))
+        tensor = np.full((pool.batch, shape[0], shape[1], 3), 114, np.uint8)
+        for k, im in enumerate(images):
+            letterbox(im, tensor[k])
+        return tensor
+
+    def forward(self, tensors: Iterable[np.ndarray]) -> int:
+        """The bare batched forward pass over prepared tensors (``input_tensor``): the same
+        compiled models and infer requests as ``detect_batches``, with nothing before or
+        after (no decoding, letterboxing or box decoding). Returns the images inferred.
+        What the hardware gives this model: ``civicsight bench detect``'s ``forward_fps``."""
+        running: deque[Any] = deque()
+        done = 0
+        for tensor in tensors:
+            pool = self._pool((tensor.shape[1], tensor.shape[2]), tensor.shape[0])
+            while not pool.free:
+                request, owner = running.popleft()
+                request.wait()
+                owner.free.append(request)
+            request = pool.free.popleft()
+            request.start_async({0: tensor}, share_inputs=True)
+            running.append((request, pool))
+            done += tensor.shape[0]
+        for request, owner in running:
+            request.wait()
+            owner.free.append(request)
+        return done
+
+
+def _place(image: np.ndarray | Prepared, slot: np.ndarray) -> Letterbox:
+    """Put one image into its slot of a batch tensor."""
+    if isinstance(image, Prepared):
+        slot[...] = image.pixels
+        return image.box
+    return letterbox(image, slot)
+
+
+def _finished(parts: list[_Part]) -> bool:
+    """Whether every part of a batch has finished inferring (without waiting)."""
+    return all(part.request.wait_for(0) for part in parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -58,9 +59,19 @@ def letterbox(image: np.ndarray, out: np.ndarray) -> Letterbox:
     return Letterbox(scale=r, left=left, top=top, width=w, height=h)
 
 
-def _grid(h: int, w: int, stride: int) -> np.ndarray:
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
+@lru_cache(maxsize=32)
+def anchors(sizes: tuple[tuple[int, int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor centres (A, 2) in input pixels and each anchor's stride (A,), for head
+    outputs of (h, w, stride) each; computed once per input shape."""
+    grids, strides = [], []
+    for h, w, stride in sizes:
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        grids.append(np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], 1))
+        strides.append(np.full(h * w, stride, np.float32))
+    centres, of = np.concatenate(grids), np.concatenate(strides)
+    centres.flags.writeable = False  # shared between calls
+    of.flags.writeable = False
+    return centres, of
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -96,27 +107,30 @@ def decode_heads(
     logit_thr = float(np.log(conf / (1 - conf)))
     wanted = np.asarray(class_ids)
     box_out, cls_out = outputs[0::2], outputs[1::2]
-    pairs = list(zip(box_out, strides, strict=True))
-    grids = np.concatenate([_grid(o.shape[1], o.shape[2], s) for o, s in pairs])
-    stride_of = np.concatenate([np.full(o.shape[1] * o.shape[2], s, np.float32) for o, s in pairs])
+    grids, stride_of = anchors(
+        tuple((o.shape[1], o.shape[2], s) for o, s in zip(box_out, strides, strict=True))
+    )
+    n = len(boxes)
+    # the whole batch at once: (B, A, classes wanted); best class and its logit per anchor
+    logits = np.concatenate([o[:n, ..., wanted].reshape(n, -1, len(wanted)) for o in cls_out], 1)
+    best = logits.argmax(axis=2)
+    best_logit = np.take_along_axis(logits, best[..., None], axis=2)[..., 0]
+    image_of, anchor_of = np.nonzero(best_logit > logit_thr)
     results: list[Detections] = []
     for b, lb in enumerate(boxes):
-        logits = np.concatenate([o[b][..., wanted].reshape(-1, len(wanted)) for o in cls_out])
-        best = logits.argmax(axis=1)
-        best_logit = logits[np.arange(len(logits)), best]
-        anchors = np.nonzero(best_logit > logit_thr)[0]
-        if anchors.size == 0:
+        found = anchor_of[image_of == b]
+        if found.size == 0:
             results.append(Detections.empty())
             continue
         bins = np.concatenate([o[b].reshape(-1, 4 * REG_MAX) for o in box_out])  # (A, 64)
-        dist = bins[anchors].reshape(-1, 4, REG_MAX).astype(np.float32)
+        dist = bins[found].reshape(-1, 4, REG_MAX).astype(np.float32)
         dist = np.exp(dist - dist.max(axis=2, keepdims=True))
         dist = (dist * np.arange(REG_MAX, dtype=np.float32)).sum(2) / dist.sum(2)  # (k, 4)
-        dist = dist * stride_of[anchors, None]
-        centre = grids[anchors]
+        dist = dist * stride_of[found, None]
+        centre = grids[found]
         xyxy = np.concatenate([centre - dist[:, :2], centre + dist[:, 2:]], axis=1)
-        scores = 1.0 / (1.0 + np.exp(-best_logit[anchors].astype(np.float32)))
-        cls = wanted[best[anchors]]
+        scores = 1.0 / (1.0 + np.exp(-best_logit[b, found].astype(np.float32)))
+        cls = wanted[best[b, found]]
         # class-aware NMS: shift each class into its own region
         shifted = xyxy + (cls * 4096.0)[:, None]
         keep = nms(shifted, scores, iou)[:max_det]

@@ -1,6 +1,8 @@
 """The two detector back ends of the detect service behind one Protocol.
 
-- ``CpuDetector``: frames decoded on the CPU (a thread pool), OpenVINO batched inference.
+- ``CpuDetector``: frames decoded and letterboxed on the CPU (a thread pool: each frame is
+  letterboxed right after decoding, while its pixels are in the cache), OpenVINO batched
+  inference.
 - ``CudaDetector``: frames decoded on the GPU (nvJPEG), letterboxed, inferred in fp16 and
   NMS'd there; crops are cut from the frames still on the GPU.
 
@@ -16,11 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from civicsight.events import Frame
 from civicsight.images import decode_jpeg
-from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo
+from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo, Prepared
 from civicsight.models.runtimes.torch_yolo import TorchYolo
 from civicsight.models.runtimes.yolo_decode import Detections
 from civicsight.services.detect.logic import Image
@@ -57,17 +57,21 @@ class CpuDetector:
         pool = self._pool
         if pool is None:
             raise RuntimeError("detector not started")
-        held: deque[list[np.ndarray | None]] = deque()
+        held: deque[list[Prepared | None]] = deque()
 
-        def images() -> Iterator[list[np.ndarray]]:
+        def prepare(frame: Frame) -> Prepared | None:
+            image = decode_jpeg(frame.jpeg)
+            return None if image is None else self.model.prepare(image)
+
+        def images() -> Iterator[list[Prepared]]:
             for frames in batches:
-                decoded = list(pool.map(lambda f: decode_jpeg(f.jpeg), frames))
+                decoded = list(pool.map(prepare, frames))
                 held.append(decoded)
                 yield [im for im in decoded if im is not None]
 
         for found in self.model.detect_batches(images()):
             it = iter(found)
-            yield [None if im is None else Found(im, next(it)) for im in held.popleft()]
+            yield [None if p is None else Found(p.image, next(it)) for p in held.popleft()]
 
 
 class CudaDetector:

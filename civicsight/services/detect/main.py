@@ -34,7 +34,7 @@ class Detect(Service[DetectSettings]):
         return "latest"  # live video: a new group starts at the newest frames
 
     def polling(self) -> Polling:
-        return Polling(self.settings.batch_max, self.settings.batch_wait_ms / 1000)
+        return Polling(self.settings.batch_max, 0.2, self.settings.batch_wait_ms / 1000)
 
     def open(self, resources: ExitStack) -> None:
         s = self.settings

@@ -31,6 +31,12 @@ class DetectSettings(HubSettings, CameraFiles, ModelSource, DeviceChoice):
     batch_max: int = Field(
         8, ge=1, le=512, description="frames per inference batch, at most (CUDA: try 128)"
     )
-    batch_wait_ms: int = Field(40, ge=1, le=1000, description="longest wait to fill a batch")
+    batch_wait_ms: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="longest wait for the rest of a batch after its first frame (a batch "
+        "also takes every frame already queued; longer waits add latency, not speed)",
+    )
     crop_interval_s: float = Field(1.0, gt=0, description="about one crop per track this often")
     camera_fps: float = Field(5.0, gt=0, description="expected frame rate (tracker memory)")

@@ -40,7 +40,7 @@ class Faces(Service[FacesSettings]):
         return "earliest" if self.settings.face_from_start else "latest"
 
     def polling(self) -> Polling:
-        return Polling(self.settings.face_batch_max, self.settings.face_batch_wait_ms / 1000)
+        return Polling(self.settings.face_batch_max, 0.2, self.settings.face_batch_wait_ms / 1000)
 
     def open(self, resources: ExitStack) -> None:
         s = self.settings

@@ -12,7 +12,12 @@ from civicsight.watchlist import FaceMatchSettings
 
 class FacesSettings(FaceMatchSettings, CameraFiles, ModelSource):
     face_batch_max: int = Field(8, ge=1, le=64, description="crops per batch (at most)")
-    face_batch_wait_ms: int = Field(200, ge=1, le=5000, description="longest wait to fill a batch")
+    face_batch_wait_ms: int = Field(
+        200,
+        ge=1,
+        le=5000,
+        description="longest wait for the rest of a batch after its first message",
+    )
     face_refresh_s: float = Field(
         10.0,
         gt=0,

@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from civicsight.bus import Received
-from civicsight.events import Appearance, PlateRead, PlateSighting, TrackUpdate, TrafficBins
+from civicsight.events import (
+    JOINED_TRACK_PREFIX,
+    Appearance,
+    PlateRead,
+    PlateSighting,
+    TrackUpdate,
+    TrafficBins,
+)
 from civicsight.plate_journeys import JourneyPartSink, PlateJourneys
 from civicsight.store import TrackStore
 from civicsight.store.traffic_es import TrafficWriteError
@@ -44,15 +51,23 @@ def index_batch(
     return result.applied
 
 
+def live(update: TrackUpdate) -> bool:
+    """Whether a track version says what a camera sees now: a version the tracklet stage
+    sent for a new frame. A version that closes a track (after its timeout) or comes from
+    the cross-camera join (a ``g-`` track, decided after a settle window by design) is
+    not a measure of how fast the hub follows what it sees."""
+    return not update.closed and not update.track_id.startswith(JOINED_TRACK_PREFIX)
+
+
 def capture_ages(batch: list[Received], refused: Iterable[Received], now: float) -> list[float]:
-    """Seconds from the capture of each stored track version's last observation
+    """Seconds from the capture of each stored live track version's last observation
     (``last_seen``) to ``now``: the hub's end-to-end latency, camera to store. Versions
-    the store refused are left out."""
+    the store refused, and versions that are not ``live``, are left out."""
     left_out = {id(r) for r in refused}
     return [
         max(0.0, now - r.event.last_seen)
         for r in batch
-        if isinstance(r.event, TrackUpdate) and id(r) not in left_out
+        if isinstance(r.event, TrackUpdate) and live(r.event) and id(r) not in left_out
     ]
 
 

@@ -35,7 +35,7 @@ class Plates(Service[PlatesSettings]):
         self.keys = KeySchedule()  # this instance's keys of the days: never shared or kept
 
     def polling(self) -> Polling:
-        return Polling(self.settings.plate_batch_max, self.settings.plate_batch_wait_ms / 1000)
+        return Polling(self.settings.plate_batch_max, 0.2, self.settings.plate_batch_wait_ms / 1000)
 
     def open(self, resources: ExitStack) -> None:
         s = self.settings

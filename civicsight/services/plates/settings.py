@@ -61,7 +61,12 @@ class PlatesSettings(HubSettings, WatchedCameras, ModelSource):
     )
     plate_threads: int = Field(2, ge=1, le=64, description="CPU threads per plate model")
     plate_batch_max: int = Field(16, ge=1, le=256, description="crops per batch (at most)")
-    plate_batch_wait_ms: int = Field(100, ge=1, le=5000, description="longest wait to fill a batch")
+    plate_batch_wait_ms: int = Field(
+        100,
+        ge=1,
+        le=5000,
+        description="longest wait for the rest of a batch after its first message",
+    )
 
     def reader_options(self, lookalikes: Sequence[str]) -> ReaderOptions:
         try:

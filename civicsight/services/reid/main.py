@@ -32,7 +32,7 @@ class Reid(Service[ReidSettings]):
         return self.settings.reid_group
 
     def polling(self) -> Polling:
-        return Polling(self.settings.reid_batch_max, self.settings.reid_batch_wait_ms / 1000)
+        return Polling(self.settings.reid_batch_max, 0.2, self.settings.reid_batch_wait_ms / 1000)
 
     def open(self, resources: ExitStack) -> None:
         s = self.settings

@@ -19,7 +19,12 @@ class ReidSettings(AppearanceSettings, WatchedCameras):
     reid_sharp_ref: float = Field(
         300.0, gt=0, description="Laplacian variance that counts as fully sharp"
     )
-    reid_batch_wait_ms: int = Field(100, ge=1, le=5000, description="longest wait to fill a batch")
+    reid_batch_wait_ms: int = Field(
+        100,
+        ge=1,
+        le=5000,
+        description="longest wait for the rest of a batch after its first message",
+    )
     reid_group: str = Field(
         "reid", min_length=1, description="Kafka consumer group (processes in it share the crops)"
     )

@@ -164,3 +164,35 @@ def test_lag_counts_what_waits_on_the_members_partitions(kafka: dict[str, str]) 
     drain(sub, 20)
     assert settled_lag(sub, {"frames": 0}) == {"frames": 0}
     sub.close()
+
+
+def test_a_lone_message_is_not_held_back_to_fill_a_batch(kafka: dict[str, str]) -> None:
+    """Guards the latency bug where a poll waited its whole timeout for a full batch: one
+    message comes back as soon as it is there, long before a generous timeout, and what
+    is already queued comes with it."""
+    camera = f"cam-{uuid.uuid4().hex[:8]}"
+    pub = KafkaPublisher(kafka, "test")
+    sub = KafkaSubscriber(kafka, f"g-{uuid.uuid4()}", ["frames"], pub, offset_reset="latest")
+    try:
+        deadline = time.monotonic() + 30
+        while not sub._consumer.assignment() and time.monotonic() < deadline:
+            sub.poll_batch(1, 0.2)  # joins the group
+        pub.publish("frames", camera, frame(camera, 0))
+        pub.flush()
+        started = time.monotonic()
+        batch: list[Received] = []
+        while not batch and time.monotonic() - started < 30:
+            batch = sub.poll_batch(100, 10.0)
+        assert [r.key for r in batch] == [camera]
+        assert time.monotonic() - started < 9.0, "the poll waited for a full batch"
+        sub.done(batch)
+        for i in range(1, 6):
+            pub.publish("frames", camera, frame(camera, i))
+        pub.flush()
+        time.sleep(1.0)  # fetched meanwhile
+        got: list[Received] = []
+        while len(got) < 5 and time.monotonic() - started < 60:
+            got += sub.poll_batch(100, 1.0, linger=0.5)
+        assert [r.event.seq for r in got] == [1, 2, 3, 4, 5]  # type: ignore[attr-defined]
+    finally:
+        sub.close()

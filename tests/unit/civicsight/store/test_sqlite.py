@@ -135,9 +135,10 @@ def test_retention_deletes_old_tracks_everywhere(store: SqliteTrackStore) -> Non
 
 
 def test_latency_ignores_versions_that_only_close_a_track(store: SqliteTrackStore) -> None:
-    store.upsert(update("t-1", 1, last=100.0), stored_at=100.5)
+    first = update("t-1", 1, last=100.0)
+    store.upsert(first, stored_at=100.5)
     store.upsert(update("t-1", 2, last=100.0, closed=True), stored_at=104.0)
-    assert store.latencies() == [0.5]
+    assert store.version_times() == [("t-1", 100.0, first.emitted_at, 100.5)]
 
 
 def test_graph_path_finds_what_exact_search_finds(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,12 @@ import yaml
 
 from civicsight.bench.detect import load_labelled_image
 from civicsight.models.registry import resolve
-from civicsight.models.runtimes.openvino_yolo import OpenVinoYolo, YoloOptions, input_shape
+from civicsight.models.runtimes.openvino_yolo import (
+    OpenVinoYolo,
+    YoloOptions,
+    batch_sizes,
+    input_shape,
+)
 from civicsight.services.detect.pipeline import COCO_TRACKED
 
 LABELS = yaml.safe_load(
@@ -95,3 +101,57 @@ def test_input_shape_keeps_aspect(hw: tuple[int, int], expected: tuple[int, int]
 def test_too_large_batch_is_refused(detector: OpenVinoYolo) -> None:
     with pytest.raises(ValueError, match="at most"):
         list(detector.detect_batches([[np.zeros((8, 8, 3), np.uint8)] * 5]))
+
+
+@pytest.mark.parametrize(
+    ("most", "sizes"),
+    [
+        (1, (1,)),
+        (4, (1, 2, 4)),
+        (8, (1, 2, 4, 8)),
+        (6, (1, 2, 4, 6)),
+        (128, (1, 2, 4, 8, 16, 32, 64, 128)),
+    ],
+)
+def test_batch_sizes_hold_every_count(most: int, sizes: tuple[int, ...]) -> None:
+    assert batch_sizes(most) == sizes
+
+
+def test_a_single_frame_is_not_padded_to_a_full_batch(
+    detector: OpenVinoYolo, media_mirror: Path
+) -> None:
+    """Guards the latency bug where one frame under light load was inferred as a batch of
+    ``batch`` (three padding images' worth of CPU and time)."""
+    image = load_labelled_image(media_mirror, LABELS[0])
+    assert detector.input_tensor([image]).shape[0] == 1
+    assert detector.input_tensor([image] * 3).shape[0] == 4
+
+
+def test_a_batch_comes_back_before_more_input_arrives(
+    detector: OpenVinoYolo, media_mirror: Path
+) -> None:
+    """Guards the latency bug where a batch's detections were held until ``requests``
+    more batches had been handed in: a live camera waited seconds at low frame rates."""
+    image = load_labelled_image(media_mirror, LABELS[0])
+    handed = 0
+
+    def source() -> Iterator[list[np.ndarray]]:
+        nonlocal handed
+        handed += 1
+        yield [image]
+        for _ in range(50):  # a quiet stream: empty polls, a little apart
+            time.sleep(0.02)
+            handed += 1
+            yield []
+
+    results = detector.detect_batches(source())
+    first = next(results)
+    assert len(first) == 1 and len(first[0]) > 0
+    assert handed < 50, "the first batch waited for the whole stream"
+    list(results)
+
+
+def test_forward_infers_prepared_tensors(detector: OpenVinoYolo, media_mirror: Path) -> None:
+    image = load_labelled_image(media_mirror, LABELS[0])
+    tensors = [detector.input_tensor([image] * n) for n in (1, 4, 2)]
+    assert detector.forward(tensors) == 1 + 4 + 2

@@ -271,7 +271,7 @@ class FakeSubscriber:
         self.script = script
         self.closed = False
 
-    def poll_batch(self, max_messages: int, timeout: float) -> list[Received]:
+    def poll_batch(self, max_messages: int, timeout: float, linger: float = 0.0) -> list[Received]:
         if not self.script:
             time.sleep(0.01)
             return []

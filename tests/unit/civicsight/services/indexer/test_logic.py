@@ -100,6 +100,16 @@ def test_capture_ages_are_the_stored_track_versions_end_to_end_latency() -> None
     assert capture_ages(batch, [], T0) == [0.0, 0.0]  # a clock behind never goes negative
 
 
+def test_capture_ages_leave_out_closing_and_joined_versions() -> None:
+    """Guards the latency figure mixing in versions that are late by design: a track's
+    closing version (sent after its timeout) and the cross-camera join's ``g-`` tracks
+    (decided after a settle window) say nothing about how fast the hub follows a camera."""
+    closing = TRACK.model_copy(update={"track_id": "t-3", "closed": True})
+    joined = TRACK.model_copy(update={"track_id": "g-4"})
+    batch = received(TRACK, closing, joined)
+    assert capture_ages(batch, [], T0 + 11) == [10.0]
+
+
 # ---- plate sightings -------------------------------------------------------------------
 
 
