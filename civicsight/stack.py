@@ -39,6 +39,19 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+def stop_process(
+    proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 60.0
+) -> int:
+    """Ask a child to stop with ``sig`` (``up`` stops its services on SIGINT); kill it
+    if it is still there after ``timeout``. Returns its exit code."""
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(10)
+
+
 def _die_with_parent() -> None:
     """In the child: get SIGTERM if the supervising process dies (Linux), so a killed
     `civicsight up` never leaves orphan services behind."""

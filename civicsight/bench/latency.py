@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ import yaml
 from civicsight.bench.output import cpu_info, emit
 from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import JOINED_TRACK_PREFIX, Frame, FrameDetections
-from civicsight.stack import EmbeddedBroker, free_port
+from civicsight.stack import EmbeddedBroker, free_port, stop_process
 from civicsight.traffic import percentile
 
 STAGES = ("ingest", "detect", "stream", "indexer", "total", "joined")
@@ -210,11 +209,7 @@ def one_round(cameras: int, seconds: float, warm_up: float, media: Path) -> dict
             print(f"  first track version stored; measuring {seconds:.0f} s", file=sys.stderr)
             time.sleep(warm_up + seconds)
         finally:
-            hub.send_signal(signal.SIGINT)
-            try:
-                hub.wait(60)
-            except subprocess.TimeoutExpired:
-                hub.kill()
+            stop_process(hub)
             tap.stop()
             broker.stop()
         store = SqliteTrackStore(store_file)

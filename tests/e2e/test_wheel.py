@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import site
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from civicsight.stack import free_port
+from civicsight.stack import free_port, stop_process
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
@@ -154,9 +153,5 @@ def test_up_demo_reaches_its_first_track(
             time.sleep(3)
         assert found, "no track within five minutes"
     finally:
-        hub.send_signal(signal.SIGINT)
-        try:
-            hub.wait(60)
-        except subprocess.TimeoutExpired:
-            hub.kill()
+        stop_process(hub)
         log.close()
