@@ -1,11 +1,9 @@
 """``civicsight bench latency --cameras 4 --seconds 120 --json``: capture -> track in store,
 stage by stage, on a running hub.
 
-Each round starts a hub of its own (``civicsight up`` on an embedded broker that this tool
-owns, a temporary data dir, the demo's cameras, repeated under new ids for more than four)
-and reads, beside it, the ``frames`` and ``detections`` topics. Every stored version of an
-open track names the capture time of its newest frame, so its frame can be followed through
-the stages:
+Each round starts a hub of its own (``civicsight.bench.hub``) and reads, beside it, the
+``frames`` and ``detections`` topics. Every stored version of an open track names the
+capture time of its newest frame, so its frame can be followed through the stages:
 
 - ``ingest``: capture -> frame published by the ingest service;
 - ``detect``: frame published -> detections of that frame (fetch, batching, decoding,
@@ -28,28 +26,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from civicsight.bench.hub import demo_hub, demo_media, wait_first_version
 from civicsight.bench.output import cpu_info, emit
 from civicsight.bus import KafkaPublisher, KafkaSubscriber
 from civicsight.events import JOINED_TRACK_PREFIX, Frame, FrameDetections
-from civicsight.stack import EmbeddedBroker, free_port, stop_process
+from civicsight.stack import stop_process
 from civicsight.traffic import percentile
 
 STAGES = ("ingest", "detect", "stream", "indexer", "total", "joined")
 QUANTILES = (50, 95, 99)
-DEMO_CAMERAS = Path(__file__).resolve().parents[1] / "data" / "demo_cameras"
 
 
 def _key(captured_at: float) -> int:
@@ -121,24 +114,6 @@ def median_of_rounds(rounds: Sequence[Mapping[str, Summary]]) -> dict[str, Summa
     return out
 
 
-def camera_files(count: int, folder: Path) -> list[str]:
-    """``count`` camera files in ``folder``: the demo's, then the demo's again under new
-    ids (``<id>-2``, ...), so the load grows with the same video."""
-    demo = sorted(DEMO_CAMERAS.glob("*.yaml"))
-    folder.mkdir(parents=True, exist_ok=True)
-    ids = []
-    for i in range(count):
-        src = demo[i % len(demo)]
-        data = yaml.safe_load(src.read_text())
-        round_no = i // len(demo)
-        if round_no:
-            data["id"] = f"{data['id']}-{round_no + 1}"
-            data["name"] = f"{data['name']} #{round_no + 1}"
-        (folder / f"{data['id']}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-        ids.append(data["id"])
-    return ids
-
-
 class Tap(threading.Thread):
     """Reads ``frames`` and ``detections`` from the hub's broker into ``Observed``."""
 
@@ -181,66 +156,24 @@ def one_round(cameras: int, seconds: float, warm_up: float, media: Path) -> dict
     the stage samples of what it stored after the warm-up."""
     from civicsight.store.sqlite import SqliteTrackStore
 
-    with tempfile.TemporaryDirectory(prefix="cs-latency-") as tmp:
-        data = Path(tmp)
-        camera_files(cameras, data / "cameras")
-        broker = EmbeddedBroker(log_file=data / "broker.log")
-        broker.start()
-        env = {
-            **os.environ,
-            "CIVICSIGHT_DATA_DIR": str(data),
-            "CIVICSIGHT_CAMERAS_DIR": str(data / "cameras"),
-            "CIVICSIGHT_MEDIA_MIRROR": str(media),
-            "CIVICSIGHT_KAFKA_BOOTSTRAP": broker.bootstrap,
-            "CIVICSIGHT_API_PORT": str(free_port()),
-            "CIVICSIGHT_METRICS_PORT": "0",
-        }
-        tap = Tap(broker.bootstrap)
-        hub = subprocess.Popen(
-            [sys.executable, "-m", "civicsight", "up"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(data / "hub.log").open("wb"),
-        )
+    with demo_hub(cameras, media) as hub:
+        tap = Tap(hub.bootstrap)
         try:
             tap.start()
-            store_file = data / "tracks.db"
-            first = wait_first_version(store_file, hub, timeout=300)
+            first = wait_first_version(hub, timeout=300)
             print(f"  first track version stored; measuring {seconds:.0f} s", file=sys.stderr)
             time.sleep(warm_up + seconds)
         finally:
-            stop_process(hub)
+            stop_process(hub.process)
             tap.stop()
-            broker.stop()
-        store = SqliteTrackStore(store_file)
+        store = SqliteTrackStore(hub.store_file)
         store.open()
         versions = store.version_times()
         store.close()
         samples = stage_samples(tap.seen, versions, first + warm_up)
         if not samples["total"]:
-            shutil.copy(data / "hub.log", Path(tempfile.gettempdir()) / "cs-latency-hub.log")
             raise RuntimeError("no track stored after the warm-up (hub log kept in /tmp)")
         return {stage: summary(values) for stage, values in samples.items()}
-
-
-def wait_first_version(store_file: Path, hub: subprocess.Popen[bytes], timeout: float) -> float:
-    """Capture time of the first stored track version (polls the store file)."""
-    import sqlite3
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if hub.poll() is not None:
-            raise RuntimeError(f"the hub exited ({hub.returncode}) before storing a track")
-        if store_file.exists():
-            try:
-                with sqlite3.connect(f"file:{store_file}?mode=ro", uri=True, timeout=1) as db:
-                    row = db.execute("SELECT MIN(last_seen) FROM track_versions").fetchone()
-                if row and row[0] is not None:
-                    return float(row[0])
-            except sqlite3.OperationalError:
-                pass  # not created yet
-        time.sleep(1)
-    raise TimeoutError(f"no track version stored within {timeout:.0f} s")
 
 
 def main() -> None:
@@ -254,16 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cameras < 1 or args.rounds < 1 or args.seconds <= 0:
         parser.error("--cameras, --rounds and --seconds must be positive")
-    from civicsight.cli import UpSettings
-    from civicsight.media import ensure_media
-
-    settings = UpSettings()
-    media = ensure_media(
-        DEMO_CAMERAS.parent / "demo-media.yaml",
-        settings.media_mirror,
-        settings.data_dir / "media",
-        settings.media_download,
-    )
+    media = demo_media()
     rounds = []
     for r in range(args.rounds):
         print(f"round {r + 1}/{args.rounds}: starting a hub ...", file=sys.stderr, flush=True)

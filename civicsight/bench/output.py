@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 from pathlib import Path
 
 
@@ -66,3 +67,12 @@ def store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary store")
     parser.add_argument("--json", action="store_true", help="one-line JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50 and p95 of ``samples`` (seconds), in milliseconds."""
+    ms = sorted(s * 1000 for s in samples)
+    return {
+        "p50": round(statistics.median(ms), 2),
+        "p95": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2),
+    }

@@ -182,6 +182,17 @@ class BadCursorError(ValueError):
     pass
 
 
+class IndexNotReadyError(RuntimeError):
+    """An image search of a class whose vector graph is being rebuilt (a damaged or
+    missing saved graph): searches narrow enough to be exact, and other classes, go on."""
+
+    def __init__(self, cls: str, done: int, total: int) -> None:
+        super().__init__(
+            f"the image search index for {cls} is being rebuilt ({done:,} of about {total:,} "
+            "vectors): narrow the search by camera or time, or try again shortly"
+        )
+
+
 def encode_cursor(last_seen: float, track_id: str) -> str:
     return base64.urlsafe_b64encode(f"{last_seen!r}|{track_id}".encode()).decode()
 
@@ -325,6 +336,11 @@ class TrackStore(TrafficSink, TrafficSource, JourneyPartSink, Protocol):
     def warm(self) -> int:
         """Build what searches keep in memory (SQLite's vector graphs) now rather than on
         the first search; returns how many vectors (0 where nothing is kept)."""
+        ...
+
+    def save_index(self, force: bool = False) -> bool:
+        """The indexer's: save what searches keep beside the store (SQLite's vector
+        graphs) when due (``force``: now); True when saved (never where nothing is kept)."""
         ...
 
     @property

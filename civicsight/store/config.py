@@ -37,8 +37,9 @@ class StoreSettings(HubSettings):
     def sqlite_path(self) -> Path:
         return self.store_path or self.data_dir / "tracks.db"
 
-    def track_store(self) -> TrackStore:
-        """The configured store, not yet opened."""
+    def track_store(self, writer: bool = False) -> TrackStore:
+        """The configured store, not yet opened; ``writer``: the indexer's, which keeps
+        the saved search index."""
         return build_store(
             self.store_backend,
             self.sqlite_path,
@@ -46,6 +47,7 @@ class StoreSettings(HubSettings):
             self.es_prefix,
             self.es_vector_dims,
             self.es_ca_certs,
+            writer,
         )
 
     def describe_store(self) -> str:
@@ -60,6 +62,7 @@ def build_store(
     es_prefix: str = "civicsight",
     es_vector_dims: int = 256,
     es_ca_certs: Path | None = None,
+    writer: bool = False,
 ) -> TrackStore:
     """The configured store, not yet opened. The Elasticsearch client is imported only
     when that backend is chosen. ``es_url`` may hold credentials: it is never logged."""
@@ -76,7 +79,7 @@ def build_store(
         )
     from civicsight.store.sqlite import SqliteTrackStore
 
-    return SqliteTrackStore(sqlite_path)
+    return SqliteTrackStore(sqlite_path, writer=writer)
 
 
 def describe(backend: Backend, sqlite_path: Path, es_prefix: str) -> str:

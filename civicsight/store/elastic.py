@@ -328,6 +328,9 @@ class ElasticTrackStore(ElasticJourneys, ElasticTraffic):
     def warm(self) -> int:
         return 0  # the cluster keeps its own graphs
 
+    def save_index(self, force: bool = False) -> bool:
+        return False  # ditto
+
     data_classes: tuple[str, ...] = ("tracks", "plates_non_hit", "appearances", "traffic")
 
     def purge(self, data_class: str, before: float) -> int:

@@ -55,8 +55,10 @@ from civicsight.store.vectors import VectorIndex, rerank, unit
 
 MAX_CANDIDATE_TEXTS = 50_000  # a plate query matching more distinct plates is too broad
 EXACT_KNN_MAX = 20_000  # a filtered kNN over at most this many vectors is done exactly
-OVERSAMPLE = 10  # graph candidates per wanted result, before exact re-ranking
-MIN_CANDIDATES = 200
+KEEP_PER_HIT, MIN_KEEP = 4, 100
+"""Vectors kept per wanted track (at least ``MIN_KEEP``) before naming their tracks: the
+graph's float16 distances are near exact, so a few per track are enough (README: the
+recall curve); an exact search keeps as many of its best."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
@@ -164,6 +166,11 @@ COLUMNS = (
 )
 
 
+def vector_folder(path: Path) -> Path:
+    """Where the saved vector graphs of the store at ``path`` live."""
+    return path.with_name(f"{path.stem}-vectors")
+
+
 def _chunks(items: Sequence[Any], size: int = 10_000) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -180,9 +187,20 @@ class SqliteTrackStore(SqliteJourneys, SqliteTraffic):
     # step 4: journeys (``journeys_sql``); step 5: the traffic rows (``traffic_sql``)
     migrations = (SCHEMA, MIGRATION_2, MIGRATION_3, JOURNEYS_MIGRATION, TRAFFIC_TABLES)
 
-    def __init__(self, path: Path, vector_threads: int = 0) -> None:
+    def __init__(self, path: Path, vector_threads: int = 0, writer: bool = False) -> None:
+        """``writer``: this process (the indexer) keeps the saved vector graphs; readers
+        open them."""
         super().__init__(path)
-        self._vectors = VectorIndex(vector_threads)
+        self._vectors = VectorIndex(vector_folder(path), writer, vector_threads)
+
+    @property
+    def vector_index(self) -> VectorIndex:
+        return self._vectors
+
+    def close(self) -> None:
+        if self._db is not None and self._vectors.writer:
+            self.save_index(force=True)
+        super().close()
 
     def open(self) -> None:
         super().open()
@@ -579,32 +597,27 @@ class SqliteTrackStore(SqliteJourneys, SqliteTraffic):
             args.append(query.until)
         cond = " AND ".join(where)
         cols = "tracklet_id, camera_id, seen_at, embedding"
-        want = max(MIN_CANDIDATES, OVERSAMPLE * query.k)
+        want = max(MIN_KEEP, KEEP_PER_HIT * query.k)
         self._vectors.sync(self._query)
         total = self._vectors.size(query.model, query.cls)
         filtered = bool(query.cameras) or query.since is not None or query.until is not None
-        keys: list[int] = []
-        if filtered:
+        if filtered or not self._vectors.ready(query.model, query.cls):
             count = self._query(f"SELECT count(*) FROM sightings WHERE {cond}", tuple(args))[0][0]
         else:
             count = total
-        if count > max(EXACT_KNN_MAX, want):
+        if count <= max(EXACT_KNN_MAX, want):
+            sql, params = f"SELECT {cols} FROM sightings WHERE {cond}", args
+        else:
             n = min(total, int(want * total / max(count, 1)))
-            keys = self._vectors.candidates(query.model, query.cls, vector, n)
+            keys = [k for k, _ in self._vectors.candidates(query.model, query.cls, vector, n)]
+            # NOT INDEXED: look the candidates up by id, never scan the class
+            sql = (
+                f"SELECT {cols} FROM sightings NOT INDEXED "
+                f"WHERE vec_id IN ({_marks(len(keys))}) AND {cond}"
+            )
+            params = [*keys, *args]
         with self._lock:
-            if count <= max(EXACT_KNN_MAX, want):
-                rows = self.db.execute(f"SELECT {cols} FROM sightings WHERE {cond}", args)
-            else:  # NOT INDEXED: look the candidates up by id, never scan the class
-                rows = self.db.execute(
-                    f"SELECT {cols} FROM sightings NOT INDEXED "
-                    f"WHERE vec_id IN ({_marks(len(keys))}) AND {cond}",
-                    [*keys, *args],
-                )
-            found = rows.fetchall()
-            if len(found) > want:  # keep the best candidates before naming their tracks
-                matrix = np.frombuffer(b"".join(r[3] for r in found), np.float32)
-                scores = matrix.reshape(len(found), -1) @ vector
-                found = [found[i] for i in np.argpartition(-scores, want)[:want]]
+            found = self._best(self.db.execute(sql, params).fetchall(), vector, want)
             tracks = self._track_of([r[0] for r in found])
         return rerank(
             vector,
@@ -613,14 +626,35 @@ class SqliteTrackStore(SqliteJourneys, SqliteTraffic):
             query.k,
         )
 
+    @staticmethod
+    def _best(found: list[Any], vector: np.ndarray, want: int) -> list[Any]:
+        """The ``want`` best candidates, before naming their tracks."""
+        if len(found) <= want:
+            return found
+        matrix = np.frombuffer(b"".join(r[3] for r in found), np.float32)
+        scores = matrix.reshape(len(found), -1) @ vector
+        return [found[i] for i in np.argpartition(-scores, want)[:want]]
+
     def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
     def warm(self) -> int:
-        """Build the vector graphs from the store now (the API calls this at start-up in
-        the background, so the first image search need not wait); returns the count."""
-        return self._vectors.sync(self._query)
+        """Open the saved vector graphs and take in what came after them now (the API
+        calls this at start-up in the background), then wait for any graph rebuilt from
+        the store; returns how many vectors were taken in."""
+        added = self._vectors.sync(self._query)
+        self._vectors.wait()
+        return added
+
+    def save_index(self, force: bool = False) -> bool:
+        """The writer's (the indexer's): take in the store's changes and save the vector
+        graphs when enough changed or long enough ago (``force``: whenever anything
+        changed). True when saved."""
+        if not self._vectors.writer:
+            return False
+        self._vectors.sync(self._query)
+        return (force or self._vectors.due()) and self._vectors.save()
 
     def _track_of(self, tracklets: list[str]) -> dict[str, str]:
         """The track each tracklet belongs to (the latest one if two still name it)."""

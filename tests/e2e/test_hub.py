@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from civicsight.auth import TokenStore
@@ -246,3 +247,43 @@ def test_walkway_rules_count_the_real_walkers(hub: Hub) -> None:
         lambda: hub.get("/api/events/rule-hits?camera=walkway")["hits"], 150, "polled hits"
     )
     assert {h["camera_id"] for h in polled} == {"walkway"}  # type: ignore[union-attr]
+
+
+def test_the_api_opens_the_graphs_the_indexer_saved(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards the API rebuilding every image-search graph from the store at each start:
+    the hub's indexer saves them as appearances arrive, and a new reader opens them and
+    finds a stored person by its own vector through the graph."""
+    import sqlite3
+
+    from civicsight.store import SimilarQuery
+    from civicsight.store.sqlite import vector_folder
+    from civicsight.store.vector_files import read_manifest
+
+    folder = vector_folder(hub.data / "tracks.db")
+
+    def saved_persons() -> bool:
+        manifest = read_manifest(folder)
+        return manifest is not None and any(s.cls == "person" and s.count for s in manifest.spaces)
+
+    wait_for(saved_persons, 150, "a saved image-search graph of persons")
+    manifest = read_manifest(folder)
+    assert manifest is not None
+    with sqlite3.connect(hub.data / "tracks.db") as db:
+        tracklet, model, blob = db.execute(
+            "SELECT tracklet_id, model, embedding FROM sightings "
+            "WHERE cls = 'person' AND vec_id <= ? ORDER BY vec_id DESC LIMIT 1",
+            (manifest.last_id,),
+        ).fetchone()
+    monkeypatch.setattr("civicsight.store.sqlite.EXACT_KNN_MAX", 0)  # the graph path
+    reader = SqliteTrackStore(hub.data / "tracks.db")
+    reader.open()
+    try:
+        reader.warm()
+        hits = reader.search_similar(
+            SimilarQuery(np.frombuffer(blob, np.float32), "person", model, k=5)
+        )
+        assert hits and hits[0].tracklet == tracklet
+    finally:
+        reader.close()

@@ -59,6 +59,7 @@ from civicsight.store import (
     PAGE_SIZE,
     BadCursorError,
     HistoryEntry,
+    IndexNotReadyError,
     PlateHit,
     PlateQuery,
     PlateReadOut,
@@ -249,10 +250,13 @@ async def search_image(
     async with state.search_uploads:  # two at a time: see ApiState
         pixels = await asyncio.to_thread(decode_image, data, limits)
         vector = await asyncio.to_thread(embedder.embed, pixels, cls)
-    hits = await asyncio.to_thread(
-        store.search_similar,
-        SimilarQuery(vector.tolist(), cls, model, k, cameras, start, end),
-    )
+    try:
+        hits = await asyncio.to_thread(
+            store.search_similar,
+            SimilarQuery(vector.tolist(), cls, model, k, cameras, start, end),
+        )
+    except IndexNotReadyError as err:  # nothing was searched, so nothing to audit
+        raise HTTPException(503, str(err), headers={"Retry-After": "30"}) from err
     results = [h.track_id or h.tracklet for h in hits]
     if cls == "person":
         # a search for a person by their look: logged as EU AI Act Art. 12(3) asks

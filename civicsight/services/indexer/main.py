@@ -40,7 +40,7 @@ class Indexer(Service[IndexerSettings]):
 
     def open(self, resources: ExitStack) -> None:
         s = self.settings
-        self.store = resources.enter_context(closing(s.track_store()))
+        self.store = resources.enter_context(closing(s.track_store(writer=True)))
         self.store.open()
         self.journeys = PlateJourneys(
             run=secrets.token_hex(8),
@@ -77,6 +77,7 @@ class Indexer(Service[IndexerSettings]):
 
     def every_poll(self, now: float) -> None:
         match_sightings(self.store, self.journeys, [], now)
+        self.store.save_index()
         if now < self.next_purge:
             return
         for done in enforce([self.store], self.policy, now):

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from civicsight.bench.latency import (
     STAGES,
     Observed,
-    camera_files,
     median_of_rounds,
     stage_samples,
     summary,
 )
-from civicsight.cameras import load_cameras
 
 
 def observed() -> Observed:
@@ -94,15 +89,6 @@ def test_a_stage_without_samples_has_no_figures() -> None:
         "p99_ms": None,
         "n": 0,
     }
-
-
-def test_more_cameras_than_the_demo_repeat_it_under_new_ids(tmp_path: Path) -> None:
-    """Guards the bug where repeated cameras kept their id and overwrote each other."""
-    ids = camera_files(6, tmp_path)
-    assert len(set(ids)) == 6
-    assert {c.id for c in load_cameras(tmp_path)} == set(ids)
-    repeat = yaml.safe_load((tmp_path / f"{ids[4]}.yaml").read_text())
-    assert repeat["id"].endswith("-2")
 
 
 def test_summary_reports_the_named_percentiles() -> None:

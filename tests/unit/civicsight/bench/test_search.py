@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from civicsight.bench.search import World, main, misread
+from civicsight.bench.search import main
+from civicsight.bench.search_world import World, misread
 
 KEYS = {
     "index_docs_per_s",
@@ -16,6 +17,10 @@ KEYS = {
     "plate_fuzzy_p95_ms",
     "knn_p95_ms",
     "knn_recall_at_20",
+    "knn_p95_ms_loaded",
+    "vector_index_build_s",
+    "vector_index_open_s",
+    "api_ready_s",
     "backend",
     "tracks",
 }
@@ -29,6 +34,30 @@ def test_bench_reports_every_figure(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert set(result) >= KEYS and result == json.loads(out.read_text())
     assert result["backend"] == "sqlite" and result["tracks"] == 600
     assert result["knn_recall_at_20"] == 1.0  # a world this small is searched exactly
+
+
+def test_a_second_run_reuses_the_store_and_its_saved_graphs(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    model_mirror: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Guards a benchmark that rebuilt the graphs it measures the opening of, and the
+    curves and the API start the README shows."""
+    monkeypatch.setenv("CIVICSIGHT_MODEL_MIRROR", str(model_mirror))  # for the API
+    args = ["--tracks", "600", "--queries", "20", "--batch", "200", "--dir", str(tmp_path)]
+    main([*args, "--json"])
+    first = json.loads(capsys.readouterr().out)
+    main([*args, "--json", "--curve", "--rounds", "2", "--api-start"])
+    again = json.loads(capsys.readouterr().out)
+    assert not first["reused_store"] and first["vector_index_build_s"] is not None
+    assert again["reused_store"] and again["vector_index_build_s"] is None
+    assert again["tracks"] == 600 and len(again["knn_rounds"]) == 2
+    assert first["api_ready_s"] is None and again["api_ready_s"] > 0
+    assert [c["expansion_search"] for c in again["recall_curve"]] == sorted(
+        c["expansion_search"] for c in again["recall_curve"]
+    )
+    assert all(0.9 <= c["recall"] <= 1.0 for c in again["recall_curve"] + again["int8_curve"])
 
 
 def test_world_shape() -> None:

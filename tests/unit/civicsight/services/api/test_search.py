@@ -209,6 +209,55 @@ def test_image_search_finds_the_same_object_first(
     assert scores == sorted(scores, reverse=True)
 
 
+def test_image_search_while_its_graph_is_rebuilt_is_a_503_with_the_progress(
+    tmp_path: Path,
+    embedder: ReidImageEmbedder,
+    trail: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Guards an image search that waited minutes, or silently missed most vectors, while
+    a damaged saved graph was rebuilt: it is refused at once with what is being done."""
+    from civicsight.store.sqlite import vector_folder
+
+    monkeypatch.setattr("civicsight.store.sqlite.EXACT_KNN_MAX", 0)  # the graph path
+    monkeypatch.setattr("civicsight.store.vectors.VectorIndex._rebuild", lambda *a: None)
+    model = embedder.model_for("person") or ""
+    rng = np.random.default_rng(2)
+    writer = SqliteTrackStore(tmp_path / "tracks.db", writer=True)
+    writer.open()
+    writer.write(
+        [
+            Appearance(
+                camera_id="cam-a", track_id=i, captured_at=NOW - 60, cls="person", quality=0.5,
+                model=model, embedding=tuple(rng.standard_normal(256).tolist()),
+            )
+            for i in range(300)  # more than a search re-ranks exactly
+        ],
+        NOW,
+    )  # fmt: skip
+    writer.close()  # saves the graphs
+    graph = next(vector_folder(tmp_path / "tracks.db").glob("*.usearch"))
+    graph.write_bytes(graph.read_bytes()[:100])
+    store = SqliteTrackStore(tmp_path / "tracks.db")
+    tokens = TokenStore(tmp_path / "auth.db")
+    store.open()
+    tokens.open()
+    token = tokens.issue(Role.INVESTIGATOR, "test investigator")
+    app = create_app(ApiState(store=store, tokens=tokens, audit=trail, embedder=embedder))
+    with serving(app) as url:
+        resp = httpx.post(
+            f"{url}/api/search/image",
+            headers={"Authorization": f"Bearer {token}"},
+            files=jpeg_upload(crop("bus.jpg", CROPS[0][3]), 80),
+            data={"cls": "person", **WHY},
+        )
+    store.close()
+    tokens.close()
+    assert resp.status_code == 503, resp.text
+    assert resp.headers["retry-after"] == "30"
+    assert "being rebuilt" in resp.json()["detail"]
+
+
 def test_image_search_filters_by_time_and_camera(http: httpx.Client) -> None:
     walker = crop("bus.jpg", CROPS[0][3], shift=6)
     late = http.post(
