@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -60,6 +61,24 @@ def migrate(db: sqlite3.Connection, steps: Sequence[str], name: str) -> int:
             raise
 
 
+def use_wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Switch a file to write-ahead logging (a setting the file keeps).
+
+    SQLite answers the switch with "database is locked" at once, without waiting on the
+    busy timeout, while another connection is creating the same new file; this waits
+    that out (a process and its periodic audit check open one new file together)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class SqliteFile:
     """``open()`` creates the file (owner-only permissions) and brings its schema up to
     date; ``close()``."""
@@ -82,7 +101,7 @@ class SqliteFile:
         db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         try:
             if self.wal:
-                db.execute("PRAGMA journal_mode=WAL")
+                use_wal(db)
                 db.execute("PRAGMA synchronous=NORMAL")
             for pragma in self.pragmas:
                 db.execute(f"PRAGMA {pragma}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
@@ -106,6 +109,33 @@ def test_two_processes_opening_at_once_apply_each_step_once(tmp_path: Path) -> N
     for t in threads:
         t.join()
     assert errors == [] and version(path) == 2
+
+
+def open_new_file(path: Path, start: Barrier, errors: Queue[str]) -> None:
+    start.wait()
+    try:
+        things = Things(path)
+        things.open()
+        things.close()
+    except sqlite3.Error as err:
+        errors.put(str(err))
+
+
+def test_processes_opening_a_new_file_at_once_all_get_it(tmp_path: Path) -> None:
+    """Guards "database is locked" from the switch to WAL while another connection
+    creates the same new file (the audit log and its periodic check, in CI)."""
+    fork = multiprocessing.get_context("fork")
+    errors: Queue[str] = fork.Queue()
+    for round_ in range(30):
+        path = tmp_path / f"new-{round_}.db"
+        start = fork.Barrier(4)
+        openers = [fork.Process(target=open_new_file, args=(path, start, errors)) for _ in range(4)]
+        for p in openers:
+            p.start()
+        for p in openers:
+            p.join()
+        assert version(path) == 1
+    assert errors.empty()
 
 
 @pytest.mark.parametrize(
